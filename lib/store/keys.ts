@@ -1,0 +1,23 @@
+// The only place that builds Redis key names and channels. Every key of one response shares
+// the hash tag `{<id>}`, so each script touches one Redis Cluster slot.
+
+/** The keys of one response. */
+export interface ResponseKeys {
+  /** Hash: status, owner, lastSeq, fence, lease, snapshot sequence, stream flag, error. */
+  meta: string;
+  /** String: JSON snapshot of the Response. */
+  snapshot: string;
+  /** List: encoded events, index = sequence number. */
+  log: string;
+}
+
+/** Keys of response `id` under `prefix` (for example `rp:`). */
+export function responseKeys(prefix: string, id: string): ResponseKeys {
+  const base = `${prefix}{${id}}:`;
+  return { meta: `${base}meta`, snapshot: `${base}snap`, log: `${base}log` };
+}
+
+/** The pub/sub channel carrying control messages (cancel, delete) between instances. */
+export function controlChannel(prefix: string): string {
+  return `${prefix}control`;
+}

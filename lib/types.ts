@@ -1,0 +1,181 @@
+// Public types: the Response shapes this package handles and the store contract.
+
+/** Every status a Response can have. */
+export type ResponseStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'incomplete' | 'cancelled';
+
+/** Statuses after which nothing about a response changes any more. */
+export const TERMINAL_STATUSES: readonly ResponseStatus[] = ['completed', 'failed', 'incomplete', 'cancelled'];
+
+/** True when `status` is one of {@link TERMINAL_STATUSES}. */
+export function isTerminalStatus(status: string | undefined | null): boolean {
+  return status === 'completed' || status === 'failed' || status === 'incomplete' || status === 'cancelled';
+}
+
+/** `{code, message}` as carried by a failed Response. */
+export interface ResponseErrorObject {
+  code: string;
+  message: string;
+}
+
+/**
+ * A Responses API `Response` object. Only the fields this package reads or writes are typed;
+ * every other field the upstream sends is kept as it is.
+ */
+export interface ResponseObject {
+  id: string;
+  object: 'response';
+  created_at: number;
+  status: ResponseStatus;
+  /** Unix seconds; set only when `status` is `completed`. */
+  completed_at?: number | null;
+  error: ResponseErrorObject | null;
+  incomplete_details: { reason: string } | null;
+  model: string;
+  output: OutputItem[];
+  usage?: Record<string, unknown> | null;
+  metadata?: Record<string, string> | null;
+  background?: boolean | null;
+  [field: string]: unknown;
+}
+
+/** One item of `Response.output` (message, function_call, reasoning, or any other type). */
+export interface OutputItem {
+  type: string;
+  id?: string;
+  status?: string;
+  [field: string]: unknown;
+}
+
+/** One event of a Responses stream. */
+export interface ResponseStreamEvent {
+  type: string;
+  sequence_number: number;
+  [field: string]: unknown;
+}
+
+/**
+ * What the store keeps about a response beside its content. Never holds a secret: the owner
+ * is a one-way hash of the principal id.
+ */
+export interface ResponseMeta {
+  /** The authoritative status; overrides the status folded from snapshot and log. */
+  status: ResponseStatus;
+  /** Hash of the principal that created the response (see `ownerHash`). */
+  owner: string;
+  /** Sequence number of the last event in the log; -1 when the log is empty. */
+  lastSeq: number;
+  /** Fencing token of the worker that may write; a write with another token is refused. */
+  fence: number;
+  /** Epoch milliseconds at which the worker's lease runs out; 0 once terminal. */
+  leaseExpiresAt: number;
+  /** Whether the response was created with `stream: true` (only those may be resumed). */
+  stream: boolean;
+  /**
+   * An error set by the store itself (lease lapsed: `worker_lost`), JSON of
+   * {@link ResponseErrorObject}; overrides the folded `error` when present.
+   */
+  error: ResponseErrorObject | null;
+}
+
+/** A response as read from a store: the snapshot plus the log tail folded on read. */
+export interface StoredResponse {
+  meta: ResponseMeta;
+  /** JSON of the Response object after folding every event up to `snapshotSeq`. */
+  snapshot: string;
+  /** Sequence number of the last event included in `snapshot` (-1 for none). */
+  snapshotSeq: number;
+  /** Encoded events with a sequence number above `snapshotSeq`, in order. */
+  tail: string[];
+}
+
+/** Arguments of {@link ResponseStore.create}. */
+export interface CreateRecordInput {
+  id: string;
+  /** Owner hash, see {@link ResponseMeta.owner}. */
+  owner: string;
+  /** JSON of the initial (queued) Response. It is the snapshot at sequence `events.length - 1`. */
+  snapshot: string;
+  /** The initial encoded events (for example `response.created`), numbered from 0. */
+  events: string[];
+  stream: boolean;
+  /** Lease length in milliseconds: how long the record lives without a heartbeat. */
+  leaseMs: number;
+  /** Retention in seconds once terminal. */
+  ttlSeconds: number;
+}
+
+/** Arguments of {@link ResponseStore.append}: one flush of a worker. */
+export interface AppendInput {
+  /** The fencing token returned by `create`. */
+  fence: number;
+  /** Sequence number of `events[0]`; must be `lastSeq + 1` (or already applied: then a no-op). */
+  firstSeq: number;
+  /** Encoded events, consecutive from `firstSeq`. May be empty (a heartbeat). */
+  events: string[];
+  /** A new snapshot, when the worker decides to rewrite it. `seq` is at most the last event's. */
+  snapshot?: { json: string; seq: number };
+  /** New status to record (`in_progress`, or a terminal one to finish the response). */
+  status?: ResponseStatus;
+  leaseMs: number;
+  ttlSeconds: number;
+}
+
+/**
+ * Result of an append:
+ * - `ok`: written (or already written by an earlier attempt of the same flush);
+ * - `cancelled`: the response was cancelled; nothing written, the worker must stop;
+ * - `terminal`: the response is already terminal for another reason (lease lapsed); stop;
+ * - `gone`: deleted or expired; stop;
+ * - `fenced`: another worker holds the lease, or the sequence does not follow; stop.
+ */
+export type AppendOutcome = 'ok' | 'cancelled' | 'terminal' | 'gone' | 'fenced';
+
+/** Result of {@link ResponseStore.cancel}. */
+export type CancelOutcome =
+  | { outcome: 'cancelled'; response: StoredResponse }
+  | { outcome: 'already_cancelled'; response: StoredResponse }
+  | { outcome: 'terminal'; response: StoredResponse }
+  | { outcome: 'not_found' };
+
+/** A control message between instances about one response. */
+export interface ControlMessage {
+  id: string;
+  action: 'cancel' | 'delete';
+}
+
+/**
+ * The store contract. A response is an append-only event log plus a snapshot; every state
+ * transition is one atomic step. `owner` arguments: a hash to check (a mismatch behaves as
+ * if the id did not exist), or `null` for an administrator.
+ */
+export interface ResponseStore {
+  /** Creates a record; rejects with `StoreConflictError` when the id exists. Returns the fence. */
+  create(input: CreateRecordInput): Promise<{ fence: number }>;
+  /**
+   * Reads snapshot, tail and meta in one step. A non-terminal response whose lease has lapsed is
+   * marked `failed` (`worker_lost`) by this read, atomically, and returned as such.
+   */
+  read(id: string, owner: string | null): Promise<StoredResponse | null>;
+  /** Encoded events with sequence number above `afterSeq`, with the current meta. */
+  readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[] } | null>;
+  /** One flush of the worker; see {@link AppendOutcome}. */
+  append(id: string, input: AppendInput): Promise<AppendOutcome>;
+  /** Cancels a non-terminal response and publishes a `cancel` control message. */
+  cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome>;
+  /** Deletes every key of a response and publishes a `delete` control message. */
+  delete(id: string, owner: string | null): Promise<boolean>;
+  /** Listens to control messages from every instance. Resolves to an unsubscribe function. */
+  subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>>;
+  /** Resolves when the store answers; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** A logger; the package logs nothing through `console` itself. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
