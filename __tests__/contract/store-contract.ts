@@ -1,0 +1,534 @@
+// The one contract suite every ResponseStore implementation must pass.
+
+import { randomBytes } from 'node:crypto';
+import { StoreConflictError } from '../../lib/errors';
+import type { AppendInput, ControlMessage, CreateRecordInput, ResponseStore } from '../../lib/types';
+
+/** A fresh store for one test (own key prefix), and how to dispose of it and its data. */
+export interface StoreHarness {
+  store: ResponseStore;
+  cleanup: () => Promise<void>;
+}
+
+/** Encoded event `seq` of a text stream. */
+export function event(seq: number, text = `d${seq}`): string {
+  return JSON.stringify({ type: 'response.output_text.delta', sequence_number: seq, delta: text });
+}
+
+/** Events `from..to` inclusive. */
+export function events(from: number, to: number): string[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => event(from + i));
+}
+
+export function newId(): string {
+  return `resp_${randomBytes(16).toString('hex')}`;
+}
+
+/** A create input with one `response.created` event (sequence 0). */
+export function createInput(overrides: Partial<CreateRecordInput> = {}): CreateRecordInput {
+  const id = overrides.id ?? newId();
+  const snapshot = JSON.stringify({ id, object: 'response', status: 'queued', output: [] });
+  return {
+    id,
+    owner: 'owner-a',
+    snapshot,
+    events: [JSON.stringify({ type: 'response.created', sequence_number: 0, response: JSON.parse(snapshot) })],
+    stream: true,
+    leaseMs: 30_000,
+    ttlSeconds: 60,
+    ...overrides,
+  };
+}
+
+export function appendInput(overrides: Partial<AppendInput> = {}): AppendInput {
+  return { fence: 1, firstSeq: 1, events: [], leaseMs: 30_000, ttlSeconds: 60, ...overrides };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns true, failing after `timeoutMs`. */
+export async function waitFor(check: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Clocks of the store (Redis TIME) and of the test may disagree a little. */
+const CLOCK_SLACK_MS = 1000;
+
+/**
+ * Registers the contract tests for one implementation. `makeStore` is called before every
+ * test and must give a store with a key space no other test uses.
+ */
+export function describeStoreContract(name: string, makeStore: () => Promise<StoreHarness>): void {
+  describe(`${name}: the ResponseStore contract`, () => {
+    let h: StoreHarness;
+    let store: ResponseStore;
+
+    beforeEach(async () => {
+      h = await makeStore();
+      store = h.store;
+    });
+
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    describe('create and read', () => {
+      test('a created response reads back as queued with its snapshot, meta and an empty tail', async () => {
+        const input = createInput();
+        const before = Date.now();
+        expect(await store.create(input)).toEqual({ fence: 1 });
+        const after = Date.now();
+
+        const read = await store.read(input.id, 'owner-a');
+        expect(read).not.toBeNull();
+        expect(read!.snapshot).toBe(input.snapshot);
+        expect(read!.snapshotSeq).toBe(0);
+        expect(read!.tail).toEqual([]);
+        expect(read!.meta).toMatchObject({ status: 'queued', owner: 'owner-a', lastSeq: 0, fence: 1, stream: true, error: null });
+        expect(read!.meta.leaseExpiresAt).toBeGreaterThanOrEqual(before + input.leaseMs - CLOCK_SLACK_MS);
+        expect(read!.meta.leaseExpiresAt).toBeLessThanOrEqual(after + input.leaseMs + CLOCK_SLACK_MS);
+
+        const fromStart = await store.readEvents(input.id, 'owner-a', -1);
+        expect(fromStart).toEqual({ meta: read!.meta, events: input.events });
+      });
+
+      test('a response created without events starts its log at sequence -1', async () => {
+        const input = createInput({ events: [], stream: false });
+        await store.create(input);
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta.lastSeq).toBe(-1);
+        expect(read!.meta.stream).toBe(false);
+        expect(read!.snapshotSeq).toBe(-1);
+        expect(await store.append(input.id, appendInput({ firstSeq: 0, events: events(0, 1) }))).toBe('ok');
+        expect((await store.readEvents(input.id, 'owner-a', -1))!.events).toEqual(events(0, 1));
+      });
+
+      test('creating an id that exists rejects with StoreConflictError and changes nothing', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ events: events(1, 2), status: 'in_progress' }));
+        await expect(store.create({ ...input, owner: 'owner-b', snapshot: '{}' })).rejects.toBeInstanceOf(StoreConflictError);
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta).toMatchObject({ status: 'in_progress', owner: 'owner-a', lastSeq: 2 });
+        expect(read!.snapshot).toBe(input.snapshot);
+      });
+
+      test('read and readEvents of an unknown id return null', async () => {
+        expect(await store.read(newId(), 'owner-a')).toBeNull();
+        expect(await store.read(newId(), null)).toBeNull();
+        expect(await store.readEvents(newId(), null, -1)).toBeNull();
+      });
+
+      test('ping resolves while the store is reachable', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
+    describe('append', () => {
+      test('appended events follow the log and readEvents returns those after a sequence number', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect(await store.append(input.id, appendInput({ firstSeq: 1, events: events(1, 3) }))).toBe('ok');
+        expect(await store.append(input.id, appendInput({ firstSeq: 4, events: events(4, 4) }))).toBe('ok');
+
+        const all = await store.readEvents(input.id, 'owner-a', -1);
+        expect(all!.meta.lastSeq).toBe(4);
+        expect(all!.events).toEqual([...input.events, ...events(1, 4)]);
+        expect((await store.readEvents(input.id, 'owner-a', 2))!.events).toEqual(events(3, 4));
+        expect((await store.readEvents(input.id, 'owner-a', 4))!.events).toEqual([]);
+        expect((await store.readEvents(input.id, 'owner-a', 99))!.events).toEqual([]);
+        expect((await store.read(input.id, 'owner-a'))!.tail).toEqual(events(1, 4));
+      });
+
+      test('a retried flush that was already written succeeds without writing its events twice', async () => {
+        const input = createInput();
+        await store.create(input);
+        const flush = appendInput({ firstSeq: 1, events: events(1, 3) });
+        expect(await store.append(input.id, flush)).toBe('ok');
+        expect(await store.append(input.id, flush)).toBe('ok');
+        expect(await store.append(input.id, appendInput({ firstSeq: 2, events: events(2, 2) }))).toBe('ok');
+        const read = await store.readEvents(input.id, 'owner-a', -1);
+        expect(read!.meta.lastSeq).toBe(3);
+        expect(read!.events).toEqual([...input.events, ...events(1, 3)]);
+      });
+
+      test('an append that leaves a gap or overlaps the end of the log is fenced and writes nothing', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect(await store.append(input.id, appendInput({ firstSeq: 2, events: events(2, 3) }))).toBe('fenced');
+        expect(await store.append(input.id, appendInput({ firstSeq: 1, events: events(1, 2) }))).toBe('ok');
+        expect(await store.append(input.id, appendInput({ firstSeq: 2, events: events(2, 4) }))).toBe('fenced');
+        const read = await store.readEvents(input.id, 'owner-a', -1);
+        expect(read!.meta.lastSeq).toBe(2);
+        expect(read!.events).toHaveLength(3);
+      });
+
+      test('an append carrying another fencing token is fenced and writes nothing', async () => {
+        const input = createInput();
+        await store.create(input);
+        const outcome = await store.append(input.id, appendInput({ fence: 2, events: events(1, 1), status: 'completed' }));
+        expect(outcome).toBe('fenced');
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta).toMatchObject({ status: 'queued', lastSeq: 0 });
+      });
+
+      test('a new snapshot moves the split: read returns it with only the events after it as the tail', async () => {
+        const input = createInput();
+        await store.create(input);
+        const snapshot = JSON.stringify({ id: input.id, status: 'in_progress', output: [{ type: 'message', text: 'd1d2' }] });
+        const outcome = await store.append(input.id, appendInput({ firstSeq: 1, events: events(1, 4), snapshot: { json: snapshot, seq: 2 } }));
+        expect(outcome).toBe('ok');
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.snapshot).toBe(snapshot);
+        expect(read!.snapshotSeq).toBe(2);
+        expect(read!.tail).toEqual(events(3, 4));
+        expect((await store.readEvents(input.id, 'owner-a', -1))!.events).toHaveLength(5);
+      });
+
+      test('a heartbeat renews the lease and leaves the log as it was', async () => {
+        const input = createInput({ leaseMs: 500 });
+        await store.create(input);
+        const first = (await store.read(input.id, 'owner-a'))!.meta.leaseExpiresAt;
+        await sleep(60);
+        expect(await store.append(input.id, appendInput({ firstSeq: 1, events: [], leaseMs: 5000 }))).toBe('ok');
+        const read = await store.readEvents(input.id, 'owner-a', -1);
+        expect(read!.meta.leaseExpiresAt).toBeGreaterThan(first + 4000);
+        expect(read!.meta.lastSeq).toBe(0);
+        expect(read!.events).toEqual(input.events);
+      });
+
+      test('an in_progress status is recorded and the lease keeps running', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect(await store.append(input.id, appendInput({ events: events(1, 1), status: 'in_progress' }))).toBe('ok');
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta.status).toBe('in_progress');
+        expect(read!.meta.leaseExpiresAt).toBeGreaterThan(Date.now());
+      });
+
+      test('a terminal append records the status, clears the lease, and every later append is refused as terminal', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect(await store.append(input.id, appendInput({ events: events(1, 2), status: 'completed' }))).toBe('ok');
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta).toMatchObject({ status: 'completed', leaseExpiresAt: 0, lastSeq: 2 });
+        expect(await store.append(input.id, appendInput({ firstSeq: 3, events: events(3, 3) }))).toBe('terminal');
+        expect(await store.append(input.id, appendInput({ firstSeq: 3, events: [] }))).toBe('terminal');
+        expect(await store.append(input.id, appendInput({ firstSeq: 3, events: [], status: 'failed' }))).toBe('terminal');
+        expect((await store.read(input.id, 'owner-a'))!.meta).toMatchObject({ status: 'completed', lastSeq: 2 });
+      });
+    });
+
+    describe('cancel: a terminal status is never overwritten', () => {
+      test('cancelling a running response marks it cancelled and keeps its partial output', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ events: events(1, 3), status: 'in_progress' }));
+        const result = await store.cancel(input.id, 'owner-a', 120);
+        expect(result.outcome).toBe('cancelled');
+        if (result.outcome !== 'cancelled') return;
+        expect(result.response.meta).toMatchObject({ status: 'cancelled', leaseExpiresAt: 0, lastSeq: 3 });
+        expect(result.response.snapshot).toBe(input.snapshot);
+        expect(result.response.tail).toEqual(events(1, 3));
+        expect(await store.read(input.id, 'owner-a')).toEqual(result.response);
+      });
+
+      test('an append after cancel is refused as cancelled and writes nothing', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.cancel(input.id, 'owner-a', 60);
+        expect(await store.append(input.id, appendInput({ events: events(1, 1), status: 'completed' }))).toBe('cancelled');
+        expect(await store.append(input.id, appendInput({ events: [] }))).toBe('cancelled');
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta).toMatchObject({ status: 'cancelled', lastSeq: 0 });
+      });
+
+      test('cancelling a cancelled response reports already_cancelled with the stored response', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.cancel(input.id, 'owner-a', 60);
+        const again = await store.cancel(input.id, 'owner-a', 60);
+        expect(again.outcome).toBe('already_cancelled');
+        if (again.outcome === 'already_cancelled') expect(again.response.meta.status).toBe('cancelled');
+      });
+
+      test('cancelling a completed response reports terminal and leaves it completed', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ events: events(1, 1), status: 'completed' }));
+        const result = await store.cancel(input.id, 'owner-a', 60);
+        expect(result.outcome).toBe('terminal');
+        if (result.outcome === 'terminal') {
+          expect(result.response.meta.status).toBe('completed');
+          expect(result.response.tail).toEqual(events(1, 1));
+        }
+        expect((await store.read(input.id, 'owner-a'))!.meta.status).toBe('completed');
+      });
+
+      test('when cancel races a completing append, exactly one wins and the stored state agrees with it', async () => {
+        let cancelWins = 0;
+        let completeWins = 0;
+        for (let i = 0; i < 40; i++) {
+          const input = createInput();
+          await store.create(input);
+          const cancel = () => store.cancel(input.id, 'owner-a', 60);
+          const complete = () => store.append(input.id, appendInput({ events: events(1, 2), status: 'completed' }));
+          // Alternate which call is issued first so both orders are exercised.
+          const [c, a] =
+            i % 2 === 0
+              ? await Promise.all([cancel(), complete()])
+              : await Promise.all([complete(), cancel()]).then(([x, y]) => [y, x] as const);
+          const read = await store.read(input.id, 'owner-a');
+          if (c.outcome === 'cancelled') {
+            cancelWins++;
+            expect(a).toBe('cancelled');
+            expect(read!.meta).toMatchObject({ status: 'cancelled', lastSeq: 0 });
+          } else {
+            completeWins++;
+            expect(c.outcome).toBe('terminal');
+            expect(a).toBe('ok');
+            expect(read!.meta).toMatchObject({ status: 'completed', lastSeq: 2 });
+          }
+        }
+        expect(cancelWins + completeWins).toBe(40);
+      });
+    });
+
+    describe('owners', () => {
+      test('another owner is told the response does not exist by read, readEvents, cancel and delete', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect(await store.read(input.id, 'owner-b')).toBeNull();
+        expect(await store.readEvents(input.id, 'owner-b', -1)).toBeNull();
+        expect(await store.cancel(input.id, 'owner-b', 60)).toEqual({ outcome: 'not_found' });
+        expect(await store.delete(input.id, 'owner-b')).toBe(false);
+        expect((await store.read(input.id, 'owner-a'))!.meta.status).toBe('queued');
+      });
+
+      test('a null owner is an administrator who may read, cancel and delete any response', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect((await store.read(input.id, null))!.meta.owner).toBe('owner-a');
+        expect((await store.readEvents(input.id, null, -1))!.events).toEqual(input.events);
+        expect((await store.cancel(input.id, null, 60)).outcome).toBe('cancelled');
+        expect(await store.delete(input.id, null)).toBe(true);
+        expect(await store.read(input.id, null)).toBeNull();
+      });
+    });
+
+    describe('delete', () => {
+      test('a deleted response reads as null and its worker is told it is gone; an unknown id deletes as false', async () => {
+        const input = createInput();
+        await store.create(input);
+        expect(await store.delete(newId(), null)).toBe(false);
+        expect(await store.delete(input.id, 'owner-a')).toBe(true);
+        expect(await store.read(input.id, 'owner-a')).toBeNull();
+        expect(await store.readEvents(input.id, 'owner-a', -1)).toBeNull();
+        expect(await store.append(input.id, appendInput({ events: events(1, 1) }))).toBe('gone');
+        expect(await store.cancel(input.id, 'owner-a', 60)).toEqual({ outcome: 'not_found' });
+      });
+
+      test('an id can be created again after it was deleted', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ events: events(1, 3), status: 'completed' }));
+        await store.delete(input.id, null);
+        await store.create(input);
+        const read = await store.readEvents(input.id, 'owner-a', -1);
+        expect(read!.meta).toMatchObject({ status: 'queued', lastSeq: 0 });
+        expect(read!.events).toEqual(input.events);
+      });
+    });
+
+    describe('leases', () => {
+      test('a read or readEvents after the lease lapsed marks the response failed with worker_lost, and the worker is refused', async () => {
+        const input = createInput({ leaseMs: 50 });
+        const other = createInput({ leaseMs: 50 });
+        await store.create(input);
+        await store.create(other);
+        await sleep(150);
+        const viaEvents = await store.readEvents(other.id, 'owner-a', -1);
+        expect(viaEvents!.meta).toMatchObject({ status: 'failed', leaseExpiresAt: 0, error: { code: 'worker_lost' } });
+        expect(viaEvents!.events).toEqual(other.events);
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta).toMatchObject({
+          status: 'failed',
+          leaseExpiresAt: 0,
+          error: {
+            code: 'worker_lost',
+            message: 'The worker running this response stopped before it finished (its lease expired).',
+          },
+        });
+        expect(await store.append(input.id, appendInput({ events: events(1, 1) }))).toBe('terminal');
+        expect((await store.cancel(input.id, 'owner-a', 60)).outcome).toBe('terminal');
+        expect((await store.read(input.id, 'owner-a'))!.meta.status).toBe('failed');
+      });
+
+      test('heartbeats keep a response alive well past its first lease', async () => {
+        const input = createInput({ leaseMs: 150 });
+        await store.create(input);
+        for (let i = 0; i < 8; i++) {
+          await sleep(50);
+          expect(await store.append(input.id, appendInput({ events: [], leaseMs: 150 }))).toBe('ok');
+          expect((await store.read(input.id, 'owner-a'))!.meta.status).toBe('queued');
+        }
+      });
+
+      test('a terminal response is never swept, whatever its lease', async () => {
+        const input = createInput({ leaseMs: 50 });
+        await store.create(input);
+        await store.append(input.id, appendInput({ events: events(1, 1), status: 'incomplete', leaseMs: 50 }));
+        await sleep(120);
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.meta).toMatchObject({ status: 'incomplete', error: null });
+      });
+    });
+
+    describe('control messages', () => {
+      test('cancel publishes a cancel message to subscribers', async () => {
+        const received: ControlMessage[] = [];
+        const unsubscribe = await store.subscribe((m) => received.push(m));
+        const input = createInput();
+        await store.create(input);
+        await store.cancel(input.id, 'owner-a', 60);
+        await waitFor(() => received.length > 0, 3000, 'the cancel message');
+        expect(received).toEqual([{ id: input.id, action: 'cancel' }]);
+        await unsubscribe();
+      });
+
+      test('delete publishes a delete message to subscribers', async () => {
+        const received: ControlMessage[] = [];
+        await store.subscribe((m) => received.push(m));
+        const input = createInput();
+        await store.create(input);
+        await store.delete(input.id, 'owner-a');
+        await waitFor(() => received.length > 0, 3000, 'the delete message');
+        expect(received).toEqual([{ id: input.id, action: 'delete' }]);
+      });
+
+      test('refused cancels and deletes publish nothing, and an unsubscribed listener hears nothing more', async () => {
+        const early: ControlMessage[] = [];
+        const all: ControlMessage[] = [];
+        const unsubscribeEarly = await store.subscribe((m) => early.push(m));
+        await store.subscribe((m) => all.push(m));
+
+        const done = createInput();
+        await store.create(done);
+        await store.append(done.id, appendInput({ events: events(1, 1), status: 'completed' }));
+        await store.cancel(done.id, 'owner-a', 60);
+        await store.cancel(newId(), null, 60);
+        await store.delete(newId(), null);
+        await store.delete(done.id, 'owner-b');
+        await unsubscribeEarly();
+
+        // The last message is a barrier: once it arrives, nothing published before it is pending.
+        const last = createInput();
+        await store.create(last);
+        await store.cancel(last.id, 'owner-a', 60);
+        await waitFor(() => all.length > 0, 3000, 'the barrier message');
+        expect(all).toEqual([{ id: last.id, action: 'cancel' }]);
+        expect(early).toEqual([]);
+      });
+    });
+
+    describe('retention', () => {
+      test('a finished response expires ttlSeconds after it became terminal, not after its lease', async () => {
+        const completed = createInput({ leaseMs: 10_000, ttlSeconds: 1 });
+        const cancelled = createInput({ leaseMs: 10_000, ttlSeconds: 60 });
+        await store.create(completed);
+        await store.create(cancelled);
+        await store.append(completed.id, appendInput({ events: events(1, 1), status: 'completed', ttlSeconds: 1 }));
+        await store.cancel(cancelled.id, 'owner-a', 1);
+        await sleep(500);
+        expect(await store.read(completed.id, 'owner-a')).not.toBeNull();
+        expect(await store.read(cancelled.id, 'owner-a')).not.toBeNull();
+        await sleep(800);
+        expect(await store.read(completed.id, 'owner-a')).toBeNull();
+        expect(await store.read(cancelled.id, 'owner-a')).toBeNull();
+        expect(await store.append(completed.id, appendInput({ firstSeq: 2, events: [] }))).toBe('gone');
+      });
+
+      test('a running response lives for ttl plus lease, and each append pushes that back', async () => {
+        const renewed = createInput({ leaseMs: 600, ttlSeconds: 1 });
+        const idle = createInput({ leaseMs: 600, ttlSeconds: 1 });
+        await store.create(renewed);
+        await store.create(idle);
+        await sleep(500);
+        expect(await store.append(renewed.id, appendInput({ events: events(1, 1), leaseMs: 600, ttlSeconds: 1 }))).toBe('ok');
+        await sleep(1300);
+        // idle expired at 1.6 s; renewed lives until 2.1 s (its lease lapsed, so the read fails it).
+        expect(await store.read(idle.id, 'owner-a')).toBeNull();
+        const read = await store.read(renewed.id, 'owner-a');
+        expect(read!.meta.status).toBe('failed');
+        expect(read!.tail).toEqual(events(1, 1));
+      });
+    });
+
+    describe('data', () => {
+      test('stored strings come back exactly as they were given', async () => {
+        const big = 'x'.repeat(300_000);
+        const odd = [
+          '',
+          '0',
+          '-1',
+          'nil',
+          'false',
+          '{"text":"ünïcødé 日本語 🚀 \\u0000"}',
+          'line\r\nbreak\ttab "quoted" \\backslash\\',
+          '\u0000binary\u0001',
+          big,
+        ];
+        const input = createInput({ snapshot: `{"s":"🚀${big}"}`, events: odd });
+        await store.create(input);
+        const read = await store.read(input.id, 'owner-a');
+        expect(read!.snapshot).toBe(input.snapshot);
+        expect((await store.readEvents(input.id, 'owner-a', -1))!.events).toEqual(odd);
+
+        const snapshot = '{"é":"\\n"} \u2028';
+        const outcome = await store.append(input.id, appendInput({ firstSeq: odd.length, events: odd, snapshot: { json: snapshot, seq: odd.length - 1 } }));
+        expect(outcome).toBe('ok');
+        const after = await store.read(input.id, 'owner-a');
+        expect(after!.snapshot).toBe(snapshot);
+        expect(after!.tail).toEqual(odd);
+      });
+
+      test('a large flush of many events is written in one append', async () => {
+        const input = createInput();
+        await store.create(input);
+        const many = events(1, 5000);
+        expect(await store.append(input.id, appendInput({ firstSeq: 1, events: many }))).toBe('ok');
+        const read = await store.readEvents(input.id, 'owner-a', 4990);
+        expect(read!.meta.lastSeq).toBe(5000);
+        expect(read!.events).toEqual(events(4991, 5000));
+      });
+
+      test('results are copies: changing one does not change what the store holds', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ events: events(1, 2) }));
+        const first = await store.read(input.id, 'owner-a');
+        first!.meta.status = 'completed';
+        first!.tail.push('extra');
+        const evs = await store.readEvents(input.id, 'owner-a', -1);
+        evs!.events.length = 0;
+        const again = await store.read(input.id, 'owner-a');
+        expect(again!.meta.status).toBe('queued');
+        expect(again!.tail).toEqual(events(1, 2));
+        expect((await store.readEvents(input.id, 'owner-a', -1))!.events).toHaveLength(3);
+      });
+    });
+
+    describe('close', () => {
+      test('close can be called twice, and a closed store rejects further calls', async () => {
+        await store.close();
+        await store.close();
+        await expect(store.read(newId(), null)).rejects.toThrow();
+        await expect(store.ping()).rejects.toThrow();
+      });
+    });
+  });
+}

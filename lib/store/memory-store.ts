@@ -1,0 +1,274 @@
+// The in-process store: the same contract as the Redis store, for a single process. It keeps
+// serialised strings, answers asynchronously and expires records, so it is a faithful stand-in.
+
+import { EventEmitter } from 'node:events';
+import { StoreConflictError } from '../errors';
+import { silentLogger } from '../logger';
+import {
+  isTerminalStatus,
+  type AppendInput,
+  type AppendOutcome,
+  type CancelOutcome,
+  type ControlMessage,
+  type CreateRecordInput,
+  type Logger,
+  type ResponseErrorObject,
+  type ResponseMeta,
+  type ResponseStore,
+  type StoredResponse,
+} from '../types';
+
+/** The error a store records on a response whose worker's lease lapsed. Shared by both stores. */
+export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
+  code: 'worker_lost',
+  message: 'The worker running this response stopped before it finished (its lease expired).',
+});
+
+/** Parses a control message as published by a store; `null` for anything malformed. */
+export function parseControlMessage(raw: string): ControlMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (value === null || typeof value !== 'object') return null;
+  const { id, action } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || id === '' || (action !== 'cancel' && action !== 'delete')) return null;
+  return { id, action };
+}
+
+/** What `new MemoryStore()` accepts. */
+export interface MemoryStoreOptions {
+  /** Where listener failures are logged. Default: nothing is logged. */
+  logger?: Logger;
+  /** How often expired records are removed, in ms (they are also removed when touched). Default 60000. */
+  sweepIntervalMs?: number;
+}
+
+/** The meta as kept: the public fields plus what the store needs for itself. */
+interface MetaRecord extends ResponseMeta {
+  snapshotSeq: number;
+  ttlSeconds: number;
+}
+
+/** One response. Meta is kept as JSON so every read hands out a fresh copy, as Redis would. */
+interface MemoryRecord {
+  meta: string;
+  snapshot: string;
+  log: string[];
+  /** Epoch ms after which the record no longer exists (every key shares one expiry). */
+  expiresAt: number;
+}
+
+const CONTROL_EVENT = 'control';
+
+/** The in-memory {@link ResponseStore}: a single process only, nothing survives a restart. */
+export class MemoryStore implements ResponseStore {
+  readonly #records = new Map<string, MemoryRecord>();
+  readonly #control = new EventEmitter();
+  readonly #logger: Logger;
+  readonly #sweepTimer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.#logger = opts.logger ?? silentLogger;
+    this.#control.setMaxListeners(0);
+    this.#sweepTimer = setInterval(() => this.#sweep(), opts.sweepIntervalMs ?? 60_000);
+    this.#sweepTimer.unref();
+  }
+
+  async create(input: CreateRecordInput): Promise<{ fence: number }> {
+    this.#assertOpen();
+    if (this.#get(input.id)) throw new StoreConflictError(input.id);
+    const now = Date.now();
+    const lastSeq = input.events.length - 1;
+    const meta: MetaRecord = {
+      status: 'queued',
+      owner: input.owner,
+      lastSeq,
+      fence: 1,
+      leaseExpiresAt: now + input.leaseMs,
+      stream: input.stream,
+      error: null,
+      snapshotSeq: lastSeq,
+      ttlSeconds: input.ttlSeconds,
+    };
+    this.#records.set(input.id, {
+      meta: JSON.stringify(meta),
+      snapshot: input.snapshot,
+      log: [...input.events],
+      expiresAt: now + input.ttlSeconds * 1000 + input.leaseMs,
+    });
+    return { fence: 1 };
+  }
+
+  async read(id: string, owner: string | null): Promise<StoredResponse | null> {
+    this.#assertOpen();
+    const record = this.#owned(id, owner);
+    if (!record) return null;
+    this.#sweepLease(record);
+    return stored(record);
+  }
+
+  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[] } | null> {
+    this.#assertOpen();
+    const record = this.#owned(id, owner);
+    if (!record) return null;
+    const meta = this.#sweepLease(record);
+    return { meta: publicMeta(meta), events: record.log.slice(Math.max(0, Math.trunc(afterSeq) + 1)) };
+  }
+
+  async append(id: string, input: AppendInput): Promise<AppendOutcome> {
+    this.#assertOpen();
+    const record = this.#get(id);
+    if (!record) return 'gone';
+    const meta = JSON.parse(record.meta) as MetaRecord;
+    if (meta.status === 'cancelled') return 'cancelled';
+    if (isTerminalStatus(meta.status)) return 'terminal';
+    if (input.fence !== meta.fence) return 'fenced';
+    const n = input.events.length;
+    if (n > 0) {
+      // A retried flush whose first attempt was written: succeed without writing twice.
+      if (input.firstSeq + n - 1 <= meta.lastSeq) return 'ok';
+      if (input.firstSeq !== meta.lastSeq + 1) return 'fenced';
+      record.log.push(...input.events);
+      meta.lastSeq += n;
+    }
+    if (input.snapshot) {
+      record.snapshot = input.snapshot.json;
+      meta.snapshotSeq = input.snapshot.seq;
+    }
+    meta.ttlSeconds = input.ttlSeconds;
+    if (input.status) meta.status = input.status;
+    const now = Date.now();
+    if (input.status && isTerminalStatus(input.status)) {
+      // Retention counts from the terminal state.
+      meta.leaseExpiresAt = 0;
+      record.expiresAt = now + input.ttlSeconds * 1000;
+    } else {
+      meta.leaseExpiresAt = now + input.leaseMs;
+      record.expiresAt = now + input.ttlSeconds * 1000 + input.leaseMs;
+    }
+    record.meta = JSON.stringify(meta);
+    return 'ok';
+  }
+
+  async cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome> {
+    this.#assertOpen();
+    const record = this.#owned(id, owner);
+    if (!record) return { outcome: 'not_found' };
+    const meta = JSON.parse(record.meta) as MetaRecord;
+    if (meta.status === 'cancelled') return { outcome: 'already_cancelled', response: stored(record) };
+    if (isTerminalStatus(meta.status)) return { outcome: 'terminal', response: stored(record) };
+    meta.status = 'cancelled';
+    meta.leaseExpiresAt = 0;
+    meta.ttlSeconds = ttlSeconds;
+    record.meta = JSON.stringify(meta);
+    record.expiresAt = Date.now() + ttlSeconds * 1000;
+    this.#publish({ id, action: 'cancel' });
+    return { outcome: 'cancelled', response: stored(record) };
+  }
+
+  async delete(id: string, owner: string | null): Promise<boolean> {
+    this.#assertOpen();
+    if (!this.#owned(id, owner)) return false;
+    this.#records.delete(id);
+    this.#publish({ id, action: 'delete' });
+    return true;
+  }
+
+  async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
+    this.#assertOpen();
+    const onMessage = (raw: string): void => {
+      const message = parseControlMessage(raw);
+      if (message === null) return;
+      try {
+        listener(message);
+      } catch (err) {
+        this.#logger.error('memory store: control message listener threw', { error: (err as Error).message });
+      }
+    };
+    this.#control.on(CONTROL_EVENT, onMessage);
+    return async () => {
+      this.#control.off(CONTROL_EVENT, onMessage);
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    this.#control.removeAllListeners();
+    this.#records.clear();
+  }
+
+  /** The live record, or undefined when missing or expired (expired ones are removed here). */
+  #get(id: string): MemoryRecord | undefined {
+    const record = this.#records.get(id);
+    if (record && record.expiresAt <= Date.now()) {
+      this.#records.delete(id);
+      return undefined;
+    }
+    return record;
+  }
+
+  /** The record when `owner` may see it; a mismatch looks exactly like a missing id. */
+  #owned(id: string, owner: string | null): MemoryRecord | undefined {
+    const record = this.#get(id);
+    if (!record) return undefined;
+    if (owner !== null && (JSON.parse(record.meta) as MetaRecord).owner !== owner) return undefined;
+    return record;
+  }
+
+  /** Marks a non-terminal response whose lease lapsed as failed; returns the current meta. */
+  #sweepLease(record: MemoryRecord): MetaRecord {
+    const meta = JSON.parse(record.meta) as MetaRecord;
+    const now = Date.now();
+    if (isTerminalStatus(meta.status) || meta.leaseExpiresAt >= now) return meta;
+    meta.status = 'failed';
+    meta.error = { ...WORKER_LOST_ERROR };
+    meta.leaseExpiresAt = 0;
+    record.meta = JSON.stringify(meta);
+    record.expiresAt = now + meta.ttlSeconds * 1000;
+    return meta;
+  }
+
+  /** Delivered after the current call returns, as a Redis message arrives after PUBLISH. */
+  #publish(message: ControlMessage): void {
+    const raw = JSON.stringify(message);
+    setImmediate(() => {
+      if (!this.#closed) this.#control.emit(CONTROL_EVENT, raw);
+    });
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, record] of this.#records) {
+      if (record.expiresAt <= now) this.#records.delete(id);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('The memory store is closed.');
+  }
+}
+
+function publicMeta(meta: MetaRecord): ResponseMeta {
+  const { snapshotSeq: _s, ttlSeconds: _t, ...rest } = meta;
+  return rest;
+}
+
+function stored(record: MemoryRecord): StoredResponse {
+  const meta = JSON.parse(record.meta) as MetaRecord;
+  return {
+    meta: publicMeta(meta),
+    snapshot: record.snapshot,
+    snapshotSeq: meta.snapshotSeq,
+    tail: record.log.slice(Math.max(0, meta.snapshotSeq + 1)),
+  };
+}

@@ -1,0 +1,419 @@
+// The Redis store: one Lua script per state transition, keys from keys.ts, control messages
+// over pub/sub. Safe for Redis Cluster: every script touches the keys of one response only.
+
+import { createClient, ErrorReply } from 'redis';
+import type { RedisConnectionOptions } from '../config/options';
+import { StoreConflictError } from '../errors';
+import { silentLogger } from '../logger';
+import type {
+  AppendInput,
+  AppendOutcome,
+  CancelOutcome,
+  ControlMessage,
+  CreateRecordInput,
+  Logger,
+  ResponseMeta,
+  ResponseStore,
+  StoredResponse,
+} from '../types';
+import { controlChannel, responseKeys } from './keys';
+import { parseControlMessage, WORKER_LOST_ERROR } from './memory-store';
+import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
+
+/**
+ * The part of a node-redis v5 client the store uses. A client from `createClient()` of the
+ * `redis` package fits it.
+ */
+export interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>;
+  duplicate(): RedisClientLike;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  once(event: 'ready', listener: () => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'ready', listener: () => void): unknown;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** What `createRedisStore` accepts. */
+export interface RedisStoreOptions {
+  /** `redis[s]://[[user][:password]@]host[:port][/db]`. Wins over `connection`. */
+  url?: string;
+  /** Connection fields, used when `url` is absent. Default: `redis://localhost:6379`. */
+  connection?: RedisConnectionOptions;
+  /**
+   * A client the caller created (and connected, or lets the store connect). The store never
+   * closes it; it still opens its own duplicate for pub/sub.
+   */
+  client?: RedisClientLike;
+  /** Prefix of every key and of the control channel. Default `"rp:"`. */
+  keyPrefix?: string;
+  /** Where connection problems are logged. Default: nothing is logged. */
+  logger?: Logger;
+  /**
+   * Longest time a store call waits for Redis (connection included), in ms, before it
+   * rejects with {@link RedisStoreUnavailableError}. Default 2000.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** The Redis implementation of {@link ResponseStore}. */
+export interface RedisStore extends ResponseStore {
+  /** The resolved key prefix. */
+  readonly keyPrefix: string;
+}
+
+/** Rejection of a store call because Redis could not be reached in time. */
+export class RedisStoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisStoreUnavailableError';
+  }
+}
+
+interface RedisStoreConfig {
+  client: RedisClientLike;
+  ownsClient: boolean;
+  keyPrefix: string;
+  logger: Logger;
+  commandTimeoutMs: number;
+}
+
+/**
+ * Creates the Redis store. Synchronous: the connection is made in the background and every
+ * call waits for it (at most `commandTimeoutMs`).
+ */
+export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
+  const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+  const client = options.client ?? (createOwnClient(options, commandTimeoutMs) as unknown as RedisClientLike);
+  return new RedisResponseStore({
+    client,
+    ownsClient: options.client === undefined,
+    keyPrefix: options.keyPrefix ?? 'rp:',
+    logger: options.logger ?? silentLogger,
+    commandTimeoutMs,
+  });
+}
+
+function createOwnClient(options: RedisStoreOptions, timeoutMs: number) {
+  const c = options.connection ?? {};
+  const url = options.url ?? c.url;
+  return createClient({
+    ...(url ? { url } : { username: c.username, password: c.password, database: c.db }),
+    socket: {
+      ...(url ? {} : { host: c.host, port: c.port, ...(c.tls ? { tls: true as const } : {}) }),
+      connectTimeout: timeoutMs,
+      // Reconnect forever with capped backoff; calls fail fast meanwhile (offline queue off).
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    },
+    disableOfflineQueue: true,
+  });
+}
+
+class RedisResponseStore implements RedisStore {
+  readonly keyPrefix: string;
+  readonly #config: RedisStoreConfig;
+  readonly #channel: string;
+  readonly #listeners = new Set<(message: ControlMessage) => void>();
+  #subscriber: RedisClientLike | undefined;
+  #subscribed: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  /** Only the first error of an outage is logged as an error; the retries go to debug. */
+  #outage = false;
+  readonly #onError = (err: Error): void => {
+    if (this.#outage) {
+      this.#config.logger.debug('redis store: still unreachable', { error: err.message });
+      return;
+    }
+    this.#outage = true;
+    this.#config.logger.error('redis store: connection error', { error: err.message });
+  };
+  readonly #onReady = (): void => {
+    if (this.#outage) this.#config.logger.info('redis store: connection restored');
+    this.#outage = false;
+  };
+
+  constructor(config: RedisStoreConfig) {
+    this.#config = config;
+    this.keyPrefix = config.keyPrefix;
+    this.#channel = controlChannel(config.keyPrefix);
+    this.#watch(config.client);
+    if (!config.client.isOpen) this.#connectInBackground(config.client);
+  }
+
+  async create(input: CreateRecordInput): Promise<{ fence: number }> {
+    const code = await this.#run(SCRIPTS.create, input.id, [
+      input.owner,
+      input.snapshot,
+      input.stream ? '1' : '0',
+      String(input.leaseMs),
+      String(input.ttlSeconds),
+      ...input.events,
+    ]);
+    const outcome = SCRIPT_CODES.create[code as 0 | 1];
+    if (outcome === 'exists') throw new StoreConflictError(input.id);
+    if (outcome !== 'created') throw new Error(`redis store: unexpected create reply ${String(code)}`);
+    return { fence: 1 };
+  }
+
+  async read(id: string, owner: string | null): Promise<StoredResponse | null> {
+    const reply = asArray(await this.#run(SCRIPTS.read, id, [...ownerArgs(owner), WORKER_LOST_JSON]));
+    if (SCRIPT_CODES.read[reply[0] as 0 | -1] === 'not_found') return null;
+    return storedFromReply(reply);
+  }
+
+  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[] } | null> {
+    const args = [...ownerArgs(owner), WORKER_LOST_JSON, String(Math.trunc(afterSeq))];
+    const reply = asArray(await this.#run(SCRIPTS.readEvents, id, args));
+    if (SCRIPT_CODES.read[reply[0] as 0 | -1] === 'not_found') return null;
+    return { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]) };
+  }
+
+  async append(id: string, input: AppendInput): Promise<AppendOutcome> {
+    const code = await this.#run(SCRIPTS.append, id, [
+      String(input.fence),
+      String(input.firstSeq),
+      input.status === undefined ? '0' : '1',
+      input.status ?? '',
+      input.snapshot === undefined ? '0' : '1',
+      input.snapshot?.json ?? '',
+      String(input.snapshot?.seq ?? -1),
+      String(input.leaseMs),
+      String(input.ttlSeconds),
+      ...input.events,
+    ]);
+    const outcome = SCRIPT_CODES.append[code as keyof typeof SCRIPT_CODES.append];
+    if (outcome === undefined) throw new Error(`redis store: unexpected append reply ${String(code)}`);
+    if (code === 1) this.#config.logger.debug('redis store: flush already applied', { id, firstSeq: input.firstSeq });
+    return outcome;
+  }
+
+  async cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome> {
+    const message = JSON.stringify({ id, action: 'cancel' } satisfies ControlMessage);
+    const args = [...ownerArgs(owner), String(ttlSeconds), this.#channel, message];
+    const reply = asArray(await this.#run(SCRIPTS.cancel, id, args));
+    const outcome = SCRIPT_CODES.cancel[reply[0] as keyof typeof SCRIPT_CODES.cancel];
+    if (outcome === 'not_found') return { outcome };
+    return { outcome, response: storedFromReply(reply) };
+  }
+
+  async delete(id: string, owner: string | null): Promise<boolean> {
+    const message = JSON.stringify({ id, action: 'delete' } satisfies ControlMessage);
+    const code = await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message]);
+    return SCRIPT_CODES.delete[code as 0 | 1] === 'deleted';
+  }
+
+  async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
+    this.#assertOpen();
+    this.#listeners.add(listener);
+    try {
+      await (this.#subscribed ??= this.#startSubscriber());
+    } catch (err) {
+      this.#listeners.delete(listener);
+      throw err;
+    }
+    // The Redis subscription itself stays until close(): one per store, shared by listeners.
+    return async () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.#command(['PING']);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Runs a script on the keys of response `id`: EVALSHA, and EVAL only when Redis answers NOSCRIPT. */
+  async #run(script: LuaScript, id: string, args: string[]): Promise<unknown> {
+    const keys = responseKeys(this.keyPrefix, id);
+    const tail = ['3', keys.meta, keys.snapshot, keys.log, ...args];
+    try {
+      return await this.#command(['EVALSHA', script.sha, ...tail]);
+    } catch (err) {
+      // NOSCRIPT is the error prefix Redis defines for an unknown SHA (fresh server, SCRIPT
+      // FLUSH, failover). EVAL runs the script and caches it for the next EVALSHA.
+      if (!(err instanceof ErrorReply) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.#command(['EVAL', script.source, ...tail]);
+    }
+  }
+
+  /** One command, within `commandTimeoutMs` including the wait for a connection. */
+  async #command(args: string[]): Promise<unknown> {
+    this.#assertOpen();
+    const { client, commandTimeoutMs } = this.#config;
+    const deadline = Date.now() + commandTimeoutMs;
+    await whenReady(client, deadline, commandTimeoutMs);
+    try {
+      return await client.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
+    } catch (err) {
+      if (err instanceof ErrorReply) throw err;
+      throw new RedisStoreUnavailableError(`Redis did not answer: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async #startSubscriber(): Promise<void> {
+    const subscriber = this.#config.client.duplicate();
+    this.#subscriber = subscriber;
+    this.#watch(subscriber);
+    try {
+      if (!subscriber.isOpen) this.#connectInBackground(subscriber);
+      const { commandTimeoutMs } = this.#config;
+      const deadline = Date.now() + commandTimeoutMs;
+      await whenReady(subscriber, deadline, commandTimeoutMs);
+      const subscribed = subscriber.subscribe(this.#channel, this.#onMessage);
+      await withDeadline(subscribed, deadline, () => new RedisStoreUnavailableError('Redis did not answer SUBSCRIBE in time.'));
+    } catch (err) {
+      // The next subscribe() starts over with a fresh connection.
+      this.#subscribed = undefined;
+      this.#subscriber = undefined;
+      if (subscriber.isOpen) subscriber.destroy();
+      throw err;
+    }
+  }
+
+  readonly #onMessage = (raw: string): void => {
+    const message = parseControlMessage(raw);
+    if (message === null) {
+      this.#config.logger.warn('redis store: ignored a malformed control message', { channel: this.#channel });
+      return;
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener({ ...message });
+      } catch (err) {
+        this.#config.logger.error('redis store: control message listener threw', { error: (err as Error).message });
+      }
+    }
+  };
+
+  #watch(client: RedisClientLike): void {
+    client.on('error', this.#onError);
+    client.on('ready', this.#onReady);
+  }
+
+  #connectInBackground(client: RedisClientLike): void {
+    // With the reconnect strategy above this settles only once connected or closed; errors
+    // along the way reach the 'error' listener.
+    client.connect().catch((err: Error) => this.#onError(err));
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new Error('The Redis store is closed.');
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#listeners.clear();
+    const { client, ownsClient } = this.#config;
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    if (subscriber) await closeClient(subscriber, this.#config.commandTimeoutMs);
+    if (ownsClient) {
+      // Our own clients keep their 'error' listener: a late socket error must never crash.
+      await closeClient(client, this.#config.commandTimeoutMs);
+    } else {
+      client.off('error', this.#onError);
+      client.off('ready', this.#onReady);
+    }
+  }
+}
+
+/** Error JSON recorded when a lease lapses. */
+const WORKER_LOST_JSON = JSON.stringify(WORKER_LOST_ERROR);
+
+function ownerArgs(owner: string | null): [string, string] {
+  return owner === null ? ['0', ''] : ['1', owner];
+}
+
+/** One pending 'ready' wait per client, shared by every call waiting during an outage. */
+const nextReady = new WeakMap<RedisClientLike, Promise<void>>();
+
+/** Waits until `client` is connected, or rejects at `deadline`. */
+async function whenReady(client: RedisClientLike, deadline: number, timeoutMs: number): Promise<void> {
+  if (client.isReady) return;
+  if (!client.isOpen) throw new RedisStoreUnavailableError('The Redis client is closed.');
+  let ready = nextReady.get(client);
+  if (!ready) {
+    ready = new Promise<void>((resolve) => {
+      client.once('ready', () => {
+        nextReady.delete(client);
+        resolve();
+      });
+    });
+    nextReady.set(client, ready);
+  }
+  await withDeadline(ready, deadline, () => new RedisStoreUnavailableError(`Redis is unreachable (no connection within ${timeoutMs} ms).`));
+}
+
+async function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Closes gracefully when connected (pending replies arrive), otherwise at once. */
+async function closeClient(client: RedisClientLike, timeoutMs: number): Promise<void> {
+  if (!client.isOpen) return;
+  if (client.isReady) {
+    try {
+      await withDeadline(client.close(), Date.now() + timeoutMs, () => new Error('close timed out'));
+      return;
+    } catch {
+      // fall through: the socket died while closing
+    }
+  }
+  if (client.isOpen) client.destroy();
+}
+
+function asArray(reply: unknown): unknown[] {
+  if (!Array.isArray(reply)) throw new Error('redis store: unexpected script reply');
+  return reply;
+}
+
+function asStrings(reply: unknown): string[] {
+  return asArray(reply).map((v) => (typeof v === 'string' ? v : String(v)));
+}
+
+function storedFromReply(reply: unknown[]): StoredResponse {
+  const { meta, snapshotSeq } = parseMeta(reply[1]);
+  // A missing snapshot key comes back as null; it cannot happen while the meta hash exists.
+  const snapshot = typeof reply[2] === 'string' ? reply[2] : '';
+  return { meta, snapshot, snapshotSeq, tail: asStrings(reply[3]) };
+}
+
+/** Meta hash pairs (HGETALL, flat in RESP2, an object in RESP3) to {@link ResponseMeta}. */
+function parseMeta(reply: unknown): { meta: ResponseMeta; snapshotSeq: number } {
+  const fields: Record<string, string> = {};
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
+  } else if (reply !== null && typeof reply === 'object') {
+    for (const [k, v] of Object.entries(reply)) fields[k] = String(v);
+  }
+  return {
+    meta: {
+      status: fields.status as ResponseMeta['status'],
+      owner: fields.owner ?? '',
+      lastSeq: Number(fields.lastSeq),
+      fence: Number(fields.fence),
+      leaseExpiresAt: Number(fields.leaseExpiresAt),
+      stream: fields.stream === '1',
+      error: fields.error ? (JSON.parse(fields.error) as ResponseMeta['error']) : null,
+    },
+    snapshotSeq: Number(fields.snapshotSeq),
+  };
+}

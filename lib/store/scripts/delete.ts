@@ -1,0 +1,31 @@
+// Lua: delete every key of a response and publish the delete control message.
+
+import { LUA_HELPERS } from './lua-helpers';
+
+/** Deletes a response; see the header for KEYS, ARGV and return codes. */
+export const DELETE_SCRIPT = `
+--[[
+  Deletes every key of a response and publishes a control message, so a worker still running
+  it stops.
+
+  KEYS[1] meta hash
+  KEYS[2] snapshot string
+  KEYS[3] event log list
+
+  ARGV[1] '1' to check the owner, '0' for an administrator
+  ARGV[2] owner hash (ignored unless ARGV[1] is '1')
+  ARGV[3] control channel
+  ARGV[4] control message JSON
+
+  Returns
+   1  deleted
+   0  missing, or owned by someone else; nothing changed
+]]
+${LUA_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;

@@ -1,0 +1,48 @@
+// The store scripts with their SHA1 digests, and the one table that maps return codes to outcomes.
+
+import { createHash } from 'node:crypto';
+import type { AppendOutcome } from '../../types';
+import { APPEND_SCRIPT } from './append';
+import { CANCEL_SCRIPT } from './cancel';
+import { CREATE_SCRIPT } from './create';
+import { DELETE_SCRIPT } from './delete';
+import { READ_EVENTS_SCRIPT } from './read-events';
+import { READ_SCRIPT } from './read';
+
+/** A Lua script and the SHA1 that `EVALSHA` knows it by (computed here, never asked of Redis). */
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+function defineScript(name: string, source: string): LuaScript {
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Every script of the Redis store, one per state transition. */
+export const SCRIPTS = {
+  create: defineScript('create', CREATE_SCRIPT),
+  read: defineScript('read', READ_SCRIPT),
+  readEvents: defineScript('readEvents', READ_EVENTS_SCRIPT),
+  append: defineScript('append', APPEND_SCRIPT),
+  cancel: defineScript('cancel', CANCEL_SCRIPT),
+  delete: defineScript('delete', DELETE_SCRIPT),
+} as const;
+
+/** Return codes of the scripts, as listed in their headers. */
+export const SCRIPT_CODES = {
+  create: { 1: 'created', 0: 'exists' },
+  read: { 0: 'found', [-1]: 'not_found' },
+  append: {
+    0: 'ok',
+    1: 'ok',
+    [-1]: 'gone',
+    [-2]: 'cancelled',
+    [-3]: 'terminal',
+    [-4]: 'fenced',
+    [-5]: 'fenced',
+  } satisfies Record<number, AppendOutcome>,
+  cancel: { 0: 'cancelled', 1: 'already_cancelled', 2: 'terminal', [-1]: 'not_found' },
+  delete: { 1: 'deleted', 0: 'not_found' },
+} as const;

@@ -1,0 +1,69 @@
+// Lua fragments shared by the store scripts. Each script is one string: its own header, then
+// these helpers, then its body, so every script stays self-contained on the server.
+
+/**
+ * Helpers every script may use. They read `KEYS[1..3]` as (meta hash, snapshot string, log
+ * list) of one response, which is the key order of every script.
+ */
+export const LUA_HELPERS = `
+local TERMINAL = { completed = true, failed = true, incomplete = true, cancelled = true }
+
+-- Integers are formatted by hand: Lua numbers are doubles and tostring() may print 1e+12.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The server clock, so every instance agrees on when a lease runs out.
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Every key of the response gets the same expiry. Called after every write, because SET and
+-- a first RPUSH create keys without one.
+local function expireAll(ms)
+  for i = 1, 3 do
+    redis.call('PEXPIRE', KEYS[i], int(ms))
+  end
+end
+
+-- Appends ARGV[first..] to the log. Chunked: unpack() of thousands of values overflows the
+-- Lua C stack.
+local function pushFrom(first)
+  local i = first
+  while i <= #ARGV do
+    local last = math.min(i + 999, #ARGV)
+    redis.call('RPUSH', KEYS[3], unpack(ARGV, i, last))
+    i = last + 1
+  end
+end
+
+-- A mismatching owner is treated by the caller exactly like a missing record.
+local function ownerMismatch(checkOwner, owner)
+  return checkOwner == '1' and redis.call('HGET', KEYS[1], 'owner') ~= owner
+end
+
+-- A non-terminal response whose lease has run out lost its worker: mark it failed, and start
+-- its retention now.
+local function sweepLease(workerLostJson)
+  local meta = redis.call('HMGET', KEYS[1], 'status', 'leaseExpiresAt', 'ttlSeconds')
+  if TERMINAL[meta[1]] then
+    return
+  end
+  if tonumber(meta[2]) < nowMs() then
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'error', workerLostJson, 'leaseExpiresAt', '0')
+    expireAll(tonumber(meta[3]) * 1000)
+  end
+end
+
+-- { code, meta as HGETALL pairs, snapshot, log entries after the snapshot }
+local function storedReply(code)
+  local snapshotSeq = tonumber(redis.call('HGET', KEYS[1], 'snapshotSeq'))
+  return {
+    code,
+    redis.call('HGETALL', KEYS[1]),
+    redis.call('GET', KEYS[2]),
+    redis.call('LRANGE', KEYS[3], int(snapshotSeq + 1), '-1'),
+  }
+end
+`;

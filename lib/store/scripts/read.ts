@@ -1,0 +1,29 @@
+// Lua: read meta, snapshot and log tail in one step, sweeping a lapsed lease first.
+
+import { LUA_HELPERS } from './lua-helpers';
+
+/** Reads a response; see the header for KEYS, ARGV and return codes. */
+export const READ_SCRIPT = `
+--[[
+  Reads a response: meta, snapshot and the log entries after the snapshot. A non-terminal
+  response whose lease has lapsed is first marked failed (worker lost) and its retention starts.
+
+  KEYS[1] meta hash
+  KEYS[2] snapshot string
+  KEYS[3] event log list
+
+  ARGV[1] '1' to check the owner, '0' for an administrator
+  ARGV[2] owner hash (ignored unless ARGV[1] is '1')
+  ARGV[3] JSON of the error recorded when the lease has lapsed
+
+  Returns
+   { -1 }                                   missing, or owned by someone else
+   { 0, meta pairs, snapshot, tail entries } found
+]]
+${LUA_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
+  return { -1 }
+end
+sweepLease(ARGV[3])
+return storedReply(0)
+`;
