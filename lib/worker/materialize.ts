@@ -1,0 +1,25 @@
+// Rebuilds a Response from what a store returns: snapshot, log tail, and the authoritative meta.
+
+import { decodeEvent } from '../store/event-codec';
+import type { ResponseObject, StoredResponse } from '../types';
+import { applyEvent } from './reducer';
+
+/**
+ * The Response as a reader sees it: the snapshot with the tail folded in, then the meta's status
+ * and error applied on top, since the store (cancel, lapsed lease) has the last word on those.
+ */
+export function materialize(stored: StoredResponse): ResponseObject {
+  let response = JSON.parse(stored.snapshot) as ResponseObject;
+  for (const entry of stored.tail) {
+    const event = decodeEvent(entry);
+    // The snapshot already holds these; a store that returns them anyway must not double text.
+    if (event.sequence_number <= stored.snapshotSeq) continue;
+    response = applyEvent(response, event);
+  }
+  const { status, error } = stored.meta;
+  const overrides: Partial<ResponseObject> = {};
+  if (response.status !== status) overrides.status = status;
+  if (error !== null) overrides.error = error;
+  if (status !== 'completed' && response.completed_at !== null) overrides.completed_at = null;
+  return Object.keys(overrides).length === 0 ? response : { ...response, ...overrides };
+}
