@@ -1,0 +1,365 @@
+// resolveOptions: validation with paths and fixes, defaults, deployments, and the choice of store.
+
+import { ConfigError } from '../../lib/errors';
+import type { ResponsesPollingOptions } from '../../lib/config/options';
+import { resolveOptions } from '../../lib/config/resolve';
+import { shouldUsePolling } from '../../lib/config/routing';
+import { MemoryStore } from '../../lib/store/memory-store';
+import { createRedisStore } from '../../lib/store/redis-store';
+import type { Logger, ResponseStore } from '../../lib/types';
+
+// Only the wiring is checked here (which factory gets which arguments); the Redis store itself is
+// covered by the contract suite against a real redis-server.
+jest.mock('../../lib/store/redis-store', () => ({
+  createRedisStore: jest.fn(() => ({ kind: 'redis-store', close: async () => {} })),
+}));
+const createRedisStoreMock = createRedisStore as jest.MockedFunction<typeof createRedisStore>;
+
+interface LogLine {
+  level: string;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+function captureLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => lines.push({ level, message, fields });
+  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+function fakeStore(): ResponseStore {
+  const fail = async (): Promise<never> => {
+    throw new Error('not used in these tests');
+  };
+  return {
+    create: fail,
+    read: fail,
+    readEvents: fail,
+    append: fail,
+    cancel: fail,
+    delete: fail,
+    subscribe: fail,
+    ping: async () => {},
+    close: async () => {},
+  };
+}
+
+/** The problems of the ConfigError that `fn` throws. */
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const noEnv = {};
+const stores: ResponseStore[] = [];
+afterEach(async () => {
+  createRedisStoreMock.mockClear();
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function resolve(options: ResponsesPollingOptions, env: NodeJS.ProcessEnv = noEnv) {
+  const cfg = resolveOptions(options, env);
+  if (cfg.ownsStore) stores.push(cfg.store);
+  return cfg;
+}
+
+describe('defaults', () => {
+  test('an options object with only a store resolves to every documented default', () => {
+    const store = fakeStore();
+    const { logger } = captureLogger();
+    const cfg = resolve({ store, logger });
+    expect(cfg).toEqual({
+      models: [],
+      backgroundMode: { pollingViaCache: 'all', nativeBackgroundMode: [], ttl: 3600 },
+      masterKey: undefined,
+      store,
+      ownsStore: false,
+      keyPrefix: 'rp:',
+      idPrefix: 'resp_',
+      maxBodyBytes: 1048576,
+      worker: {
+        flushIntervalMs: 50,
+        flushMaxEvents: 256,
+        flushMaxBytes: 65536,
+        leaseMs: 15000,
+        upstreamConnectTimeoutMs: 30000,
+        upstreamIdleTimeoutMs: 120000,
+        storeRetryGraceMs: 30000,
+        shutdownGraceMs: 10000,
+      },
+      logger,
+    });
+  });
+
+  test('worker settings that are given replace only their own default', () => {
+    const cfg = resolve({ store: fakeStore(), worker: { leaseMs: 5000, flushIntervalMs: 0 } });
+    expect(cfg.worker).toMatchObject({ leaseMs: 5000, flushIntervalMs: 0, flushMaxEvents: 256 });
+  });
+
+  test('without native models configured, nativeBackgroundMode is empty and polling works as usual', () => {
+    const cfg = resolve({ store: fakeStore(), models: [{ modelName: 'gpt-4o', model: 'openai/gpt-4o' }] });
+    expect(cfg.backgroundMode.nativeBackgroundMode).toEqual([]);
+    expect(shouldUsePolling(cfg, { model: 'gpt-4o', background: true })).toBe(true);
+  });
+
+  test('does not change the options object it was given', () => {
+    const options: ResponsesPollingOptions = {
+      store: fakeStore(),
+      models: [{ modelName: 'm', model: 'openai/m', apiBase: 'https://x.example/v1/' }],
+      backgroundMode: { pollingViaCache: ['openai'] },
+    };
+    const before = JSON.stringify(options);
+    const cfg = resolve(options);
+    (cfg.backgroundMode.pollingViaCache as string[]).push('azure');
+    expect(JSON.stringify(options)).toBe(before);
+  });
+});
+
+describe('deployments', () => {
+  test('splits provider and upstream model and gives openai its default base URL', () => {
+    const cfg = resolve({ store: fakeStore(), models: [{ modelName: 'mini', model: 'openai/gpt-4o-mini', apiKey: 'k', rpm: 10 }] });
+    expect(cfg.models).toEqual([
+      {
+        modelName: 'mini',
+        model: 'openai/gpt-4o-mini',
+        provider: 'openai',
+        upstreamModel: 'gpt-4o-mini',
+        apiBase: 'https://api.openai.com/v1',
+        apiKey: 'k',
+        rpm: 10,
+        tpm: undefined,
+      },
+    ]);
+  });
+
+  test('removes a trailing slash from apiBase', () => {
+    const cfg = resolve({
+      store: fakeStore(),
+      models: [{ modelName: 'llama', model: 'hosted_vllm/meta-llama/Llama-3.1-8B', apiBase: 'http://vllm:8000/v1/' }],
+    });
+    expect(cfg.models[0]).toMatchObject({ provider: 'hosted_vllm', upstreamModel: 'meta-llama/Llama-3.1-8B', apiBase: 'http://vllm:8000/v1' });
+  });
+
+  test('an explicit provider allows a model name without a provider prefix', () => {
+    const cfg = resolve({
+      store: fakeStore(),
+      models: [{ modelName: 'qwen', model: 'Qwen/Qwen2.5-7B', provider: 'openai', apiBase: 'http://tgi:8080/v1' }],
+    });
+    expect(cfg.models[0]).toMatchObject({ provider: 'openai', upstreamModel: 'Qwen/Qwen2.5-7B' });
+  });
+
+  test('a provider other than openai without apiBase is an error naming the deployment', () => {
+    const problems = problemsOf(() =>
+      resolve({
+        store: fakeStore(),
+        models: [
+          { modelName: 'gpt-4o', model: 'openai/gpt-4o' },
+          { modelName: 'claude', model: 'anthropic/claude-3' },
+        ],
+      }),
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('models[1].apiBase (modelName "claude")');
+    expect(problems[0]).toContain('"anthropic"');
+    expect(problems[0]).toMatch(/Set apiBase/);
+  });
+
+  test('a model without a provider prefix is an error that shows the expected form', () => {
+    const [problem] = problemsOf(() => resolve({ store: fakeStore(), models: [{ modelName: 'x', model: 'gpt-4o' }] }));
+    expect(problem).toContain('models[0].model');
+    expect(problem).toContain('openai/gpt-4o-mini');
+  });
+
+  test('an apiBase that is not an http(s) URL is an error', () => {
+    const [problem] = problemsOf(() =>
+      resolve({ store: fakeStore(), models: [{ modelName: 'x', model: 'openai/x', apiBase: 'ftp://files.example/v1' }] }),
+    );
+    expect(problem).toMatch(/^models\[0\]\.apiBase .*not an http\(s\) URL/);
+  });
+
+  test('rpm and tpm must be positive integers', () => {
+    const problems = problemsOf(() =>
+      resolve({ store: fakeStore(), models: [{ modelName: 'x', model: 'openai/x', rpm: 0, tpm: 1.5 }] }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^models\[0\]\.rpm .*must be at least 1 \(got 0\)/),
+      expect.stringMatching(/^models\[0\]\.tpm .*must be a whole number \(got 1\.5\)/),
+    ]);
+  });
+
+  test('a * is accepted only at the end of modelName', () => {
+    const [problem] = problemsOf(() => resolve({ store: fakeStore(), models: [{ modelName: 'gpt-*-mini', model: 'openai/gpt-*-mini' }] }));
+    expect(problem).toMatch(/modelName.*only at the end/);
+  });
+});
+
+describe('validation', () => {
+  test('pollingViaCache: true fails and says to write "all", since LiteLLM silently disables the feature there', () => {
+    const [problem] = problemsOf(() =>
+      resolve({ store: fakeStore(), backgroundMode: { pollingViaCache: true as unknown as 'all' } }),
+    );
+    expect(problem).toMatch(/^backgroundMode\.pollingViaCache is true/);
+    expect(problem).toMatch(/silently/);
+    expect(problem).toContain("pollingViaCache: 'all'");
+  });
+
+  test('ttl must be a positive integer number of seconds', () => {
+    expect(problemsOf(() => resolve({ store: fakeStore(), backgroundMode: { ttl: -5 } }))[0]).toMatch(
+      /^backgroundMode\.ttl must be at least 1 \(got -5\)\. .*seconds/,
+    );
+    expect(problemsOf(() => resolve({ store: fakeStore(), backgroundMode: { ttl: 2.5 } }))[0]).toMatch(/whole number/);
+  });
+
+  test('flushIntervalMs above 1000 and leaseMs below 1000 are errors', () => {
+    const problems = problemsOf(() => resolve({ store: fakeStore(), worker: { flushIntervalMs: 1001, leaseMs: 999 } }));
+    expect(problems).toEqual([
+      expect.stringMatching(/^worker\.flushIntervalMs must be at most 1000/),
+      expect.stringMatching(/^worker\.leaseMs must be at least 1000/),
+    ]);
+  });
+
+  test('every problem is listed in one error', () => {
+    const problems = problemsOf(() =>
+      resolve({
+        backgroundMode: { pollingViaCache: 'some' as 'all', ttl: 0 },
+        models: [{ modelName: '', model: 'gpt' }],
+        maxBodyBytes: -1,
+        keyPrefix: 'a{b}',
+      }),
+    );
+    expect(problems.length).toBe(6);
+  });
+
+  test('an unknown option is an error with a suggestion', () => {
+    const [problem] = problemsOf(() => resolve({ store: fakeStore(), pollingViaCache: 'all' } as ResponsesPollingOptions));
+    expect(problem).toMatch(/^pollingViaCache is not a known setting/);
+    const [snake] = problemsOf(() => resolve({ store: fakeStore(), key_prefix: 'x' } as ResponsesPollingOptions));
+    expect(snake).toContain('Did you mean keyPrefix?');
+  });
+
+  test('passing a file name instead of options points to loadConfig', () => {
+    const [problem] = problemsOf(() => resolveOptions('config.yaml' as unknown as ResponsesPollingOptions, noEnv));
+    expect(problem).toContain('loadConfig("config.yaml")');
+  });
+
+  test('a store without the store methods is an error', () => {
+    const [problem] = problemsOf(() => resolve({ store: { read: () => null } as unknown as ResponseStore }));
+    expect(problem).toMatch(/^store is missing the store methods create, readEvents/);
+  });
+
+  test('a keyPrefix with braces is refused, since it would break the Redis Cluster hash tag', () => {
+    expect(problemsOf(() => resolve({ store: fakeStore(), keyPrefix: 'app{1}:' }))[0]).toMatch(/^keyPrefix .*hash tag/);
+  });
+});
+
+describe('store', () => {
+  test('a given store is used as is and not owned', () => {
+    const store = fakeStore();
+    const cfg = resolve({ store, redis: 'redis://ignored:6379' }, { REDIS_URL: 'redis://also-ignored:6379' });
+    expect(cfg.store).toBe(store);
+    expect(cfg.ownsStore).toBe(false);
+    expect(createRedisStoreMock).not.toHaveBeenCalled();
+  });
+
+  test('a redis URL builds the Redis store with the key prefix and logger', () => {
+    const { logger } = captureLogger();
+    const cfg = resolve({ redis: 'redis://cache:6379/2', keyPrefix: 'app:', logger });
+    expect(createRedisStoreMock).toHaveBeenCalledWith({ url: 'redis://cache:6379/2', keyPrefix: 'app:', logger });
+    expect(cfg.ownsStore).toBe(true);
+  });
+
+  test('redis connection fields are passed as the connection', () => {
+    const { logger } = captureLogger();
+    resolve({ redis: { host: 'cache', port: 6380, tls: true }, logger });
+    expect(createRedisStoreMock).toHaveBeenCalledWith({ connection: { host: 'cache', port: 6380, tls: true }, keyPrefix: 'rp:', logger });
+  });
+
+  test('REDIS_URL from the environment is used when the options name no Redis', () => {
+    resolve({ logger: captureLogger().logger }, { REDIS_URL: 'redis://from-env:6379' });
+    expect(createRedisStoreMock).toHaveBeenCalledWith(expect.objectContaining({ url: 'redis://from-env:6379' }));
+  });
+
+  test('options.redis wins over REDIS_URL', () => {
+    resolve({ redis: 'redis://from-options:6379', logger: captureLogger().logger }, { REDIS_URL: 'redis://from-env:6379' });
+    expect(createRedisStoreMock).toHaveBeenCalledWith(expect.objectContaining({ url: 'redis://from-options:6379' }));
+  });
+
+  test('a REDIS_URL that is not a redis URL is an error that does not repeat it', () => {
+    const [problem] = problemsOf(() => resolve({}, { REDIS_URL: 'http://user:hunter2@cache:6379' }));
+    expect(problem).toMatch(/^REDIS_URL \(environment\) is not a redis:\/\/ or rediss:\/\/ URL/);
+    expect(problem).not.toContain('hunter2');
+  });
+
+  test('without Redis, the in-memory store is used with one warning that says how to configure Redis', () => {
+    const { logger, lines } = captureLogger();
+    const cfg = resolve({ logger });
+    expect(cfg.store).toBeInstanceOf(MemoryStore);
+    expect(cfg.ownsStore).toBe(true);
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].message).toMatch(/single process/);
+    expect(warnings[0].message).toMatch(/REDIS_URL/);
+  });
+});
+
+describe('warnings about settings that cannot take effect', () => {
+  test('a polling provider that no deployment uses is warned about', () => {
+    const { logger, lines } = captureLogger();
+    resolve({
+      store: fakeStore(),
+      logger,
+      models: [{ modelName: 'gpt-4o', model: 'openai/gpt-4o' }],
+      backgroundMode: { pollingViaCache: ['opneai'] },
+    });
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ providers: ['opneai'] }) })]);
+  });
+
+  test('a native model that matches no deployment is warned about', () => {
+    const { logger, lines } = captureLogger();
+    resolve({
+      store: fakeStore(),
+      logger,
+      models: [{ modelName: 'o3-deep-research', model: 'openai/o3-deep-research' }],
+      backgroundMode: { nativeBackgroundMode: ['o3-deep-research', 'openai/o3-deep-research'] },
+    });
+    expect(lines).toEqual([expect.objectContaining({ fields: { models: ['openai/o3-deep-research'] } })]);
+  });
+});
+
+describe('secrets', () => {
+  test('no key or password appears in any error message or log line', () => {
+    const secrets = ['sk-master-0123456789', 'sk-upstream-abcdef', 'redis-pass-XYZ', '987654321', 'hunter2'];
+    const { logger, lines } = captureLogger();
+    const options = {
+      logger,
+      masterKey: secrets[0],
+      models: [
+        { modelName: 'claude', model: 'anthropic/claude-3', apiKey: secrets[1] },
+        { modelName: 'numeric-key', model: 'openai/x', apiKey: Number(secrets[3]) },
+      ],
+      redis: { host: 'cache', port: 70000, password: secrets[2] },
+      backgroundMode: { pollingViaCache: true },
+    } as unknown as ResponsesPollingOptions;
+    const problems = problemsOf(() => resolve(options, { REDIS_URL: `redis://:${secrets[4]}@cache:6379` }));
+    const masterAsNumber = problemsOf(() => resolve({ store: fakeStore(), masterKey: 424242 } as unknown as ResponsesPollingOptions));
+    const redisUrl = problemsOf(() => resolve({ redis: `http://:${secrets[4]}@cache` }));
+
+    // And the valid path: a deployment with a key and a master key, logging the in-memory warning.
+    resolve({ logger, masterKey: secrets[0], models: [{ modelName: 'm', model: 'openai/m', apiKey: secrets[1] }] });
+
+    const everything = [
+      ...problems,
+      ...masterAsNumber,
+      ...redisUrl,
+      ...lines.map((l) => `${l.message} ${JSON.stringify(l.fields ?? {})}`),
+    ].join('\n');
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const secret of [...secrets, '424242']) expect(everything).not.toContain(secret);
+  });
+});

@@ -1,0 +1,423 @@
+// loadConfig: a LiteLLM-style YAML file mapped onto options, with os.environ/ values, warnings
+// for what is ignored, and errors that name the YAML path and the fix.
+
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ConfigError } from '../../lib/errors';
+import { loadConfig } from '../../lib/config/load-config';
+import { resolveOptions } from '../../lib/config/resolve';
+import { shouldUsePolling } from '../../lib/config/routing';
+import type { Logger, ResponseStore } from '../../lib/types';
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'litellm-proxy-config.yaml');
+
+interface LogLine {
+  level: string;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+function captureLogger(): { logger: Logger; lines: LogLine[]; warnings: () => LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => lines.push({ level, message, fields });
+  return {
+    logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+    lines,
+    warnings: () => lines.filter((l) => l.level === 'warn'),
+  };
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-load-config-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+  jest.restoreAllMocks();
+});
+
+function writeYaml(text: string, name = 'config.yaml'): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function fakeStore(): ResponseStore {
+  const unused = async (): Promise<never> => {
+    throw new Error('not used in these tests');
+  };
+  const methods = ['create', 'read', 'readEvents', 'append', 'cancel', 'delete', 'subscribe', 'ping', 'close'];
+  return Object.fromEntries(methods.map((m) => [m, unused])) as unknown as ResponseStore;
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const FIXTURE_ENV = {
+  OPENAI_API_KEY: 'sk-openai-fixture',
+  AZURE_API_KEY: 'azure-key-fixture',
+  AZURE_API_BASE_WEST: 'https://contoso-westeurope.openai.azure.com',
+  AZURE_API_KEY_WEST: 'azure-west-key-fixture',
+  ANTHROPIC_API_KEY: 'sk-ant-fixture',
+  GROQ_API_KEY: 'gsk-fixture',
+  REDIS_HOST: 'redis.internal',
+  REDIS_PORT: '6380',
+  REDIS_PASSWORD: 'redis-password-fixture',
+  LITELLM_MASTER_KEY: 'sk-master-fixture',
+};
+
+describe('a real LiteLLM proxy config', () => {
+  test('loads with warnings only', () => {
+    const { logger, lines } = captureLogger();
+    expect(() => loadConfig(FIXTURE, { env: FIXTURE_ENV, logger })).not.toThrow();
+    expect(lines.every((l) => l.level === 'warn')).toBe(true);
+  });
+
+  test('maps model_list, background_mode, master_key, cache_params and responses_polling onto options', () => {
+    const { logger } = captureLogger();
+    const options = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger });
+    expect(options.backgroundMode).toEqual({
+      pollingViaCache: ['openai', 'azure'],
+      nativeBackgroundMode: ['o4-mini-deep-research'],
+      ttl: 7200,
+    });
+    expect(options.masterKey).toBe('sk-master-fixture');
+    expect(options.redis).toEqual({ host: 'redis.internal', port: 6380, password: 'redis-password-fixture' });
+    expect(options.keyPrefix).toBe('litellm-rp:');
+    expect(options.idPrefix).toBe('resp_');
+    expect(options.maxBodyBytes).toBe(2097152);
+    expect(options.worker).toEqual({ flushIntervalMs: 100, flushMaxEvents: 128, leaseMs: 20000, upstreamIdleTimeoutMs: 300000 });
+    expect(options.logger).toBe(logger);
+    expect(options.models?.map((d) => d.modelName)).toEqual([
+      'gpt-4o',
+      'gpt-4o-mini',
+      'o4-mini-deep-research',
+      'gpt-4.1',
+      'gpt-4.1',
+      'claude-sonnet',
+      'llama-3.1-8b',
+      'qwen-coder',
+      'fake-openai-endpoint',
+      'text-embedding-3-small',
+      'openai/*',
+      'groq/*',
+    ]);
+    expect(options.models?.[0]).toEqual({ modelName: 'gpt-4o', model: 'openai/gpt-4o', apiKey: 'sk-openai-fixture', rpm: 480, tpm: 800000 });
+  });
+
+  test('reads rpm and tpm from the entry first, then litellm_params, then model_info, as LiteLLM’s router does', () => {
+    const options = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger: captureLogger().logger });
+    const byName = (name: string) => options.models?.filter((d) => d.modelName === name) ?? [];
+    expect(byName('gpt-4o-mini')[0]).toMatchObject({ rpm: 1000, tpm: 2000000 });
+    expect(byName('gpt-4.1')[1]).toMatchObject({ tpm: 450000 });
+  });
+
+  test('points an azure resource root at its OpenAI v1 API', () => {
+    const options = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger: captureLogger().logger });
+    const azure = options.models?.filter((d) => d.modelName === 'gpt-4.1');
+    expect(azure?.map((d) => d.apiBase)).toEqual([
+      'https://contoso-eastus.openai.azure.com/openai/v1',
+      'https://contoso-westeurope.openai.azure.com/openai/v1',
+    ]);
+  });
+
+  test('keeps custom_llm_provider as the provider of a model without a prefix', () => {
+    const options = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger: captureLogger().logger });
+    expect(options.models?.find((d) => d.modelName === 'qwen-coder')).toMatchObject({
+      model: 'Qwen/Qwen2.5-Coder-32B-Instruct',
+      provider: 'openai',
+    });
+  });
+
+  test('warns once, listing the ignored LiteLLM settings by path and never by value', () => {
+    const { logger, warnings } = captureLogger();
+    loadConfig(FIXTURE, { env: FIXTURE_ENV, logger });
+    const ignoredWarnings = warnings().filter((w) => /ignoring/.test(w.message));
+    expect(ignoredWarnings).toHaveLength(1);
+    const ignored = ignoredWarnings[0].fields?.ignored as string[];
+    expect(ignored).toEqual(
+      expect.arrayContaining([
+        'router_settings',
+        'finetune_settings',
+        'guardrails',
+        'environment_variables',
+        'litellm_settings.callbacks',
+        'litellm_settings.drop_params',
+        'litellm_settings.cache_params.namespace',
+        'general_settings.database_url',
+        'general_settings.alerting',
+        'model_list[*].model_info.id',
+        'model_list[*].litellm_params.api_version',
+        'model_list[*].litellm_params.timeout',
+      ]),
+    );
+    expect(ignored).not.toContain('litellm_settings.cache');
+    expect(ignoredWarnings[0].message).not.toContain('hooks.slack.com');
+  });
+
+  test('skips deployments it cannot reach (no api_base) with one warning that names them', () => {
+    const { logger, warnings } = captureLogger();
+    loadConfig(FIXTURE, { env: FIXTURE_ENV, logger });
+    const skipped = warnings().filter((w) => /skipping/.test(w.message));
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0].fields?.skipped).toEqual([
+      'model_list[5] (model_name "claude-sonnet-bedrock", provider bedrock)',
+      'model_list[6] (model_name "claude-haiku", provider anthropic)',
+    ]);
+  });
+
+  test('resolves into a configuration whose routing follows the file', () => {
+    const loaded = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger: captureLogger().logger });
+    const cfg = resolveOptions({ ...loaded, store: fakeStore() }, {});
+    expect(cfg.models).toHaveLength(12);
+    expect(cfg.models.find((d) => d.modelName === 'claude-sonnet')).toMatchObject({
+      provider: 'anthropic',
+      apiBase: 'https://api.anthropic.com/v1',
+    });
+    expect(shouldUsePolling(cfg, { model: 'gpt-4.1', background: true })).toBe(true);
+    expect(shouldUsePolling(cfg, { model: 'claude-sonnet', background: true })).toBe(false);
+    expect(shouldUsePolling(cfg, { model: 'o4-mini-deep-research', background: true })).toBe(false);
+    expect(shouldUsePolling(cfg, { model: 'openai/gpt-4.1-nano', background: true })).toBe(true);
+  });
+
+  test('no secret from the file or the environment appears in any warning', () => {
+    const { logger, lines } = captureLogger();
+    loadConfig(FIXTURE, { env: { ...FIXTURE_ENV, AZURE_API_KEY_WEST: undefined }, logger });
+    const text = JSON.stringify(lines);
+    for (const value of Object.values(FIXTURE_ENV)) {
+      if (value.startsWith('https://') || value === 'redis.internal' || value === '6380') continue;
+      expect(text).not.toContain(value);
+    }
+    expect(text).not.toContain('fake-key');
+  });
+});
+
+describe('polling_via_cache', () => {
+  test('polling_via_cache: true fails with the path and the fix, since LiteLLM silently disables the feature there', () => {
+    const file = writeYaml('litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: true\n');
+    const [problem] = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problem).toContain(`${file}: litellm_settings.responses.background_mode.polling_via_cache is true`);
+    expect(problem).toMatch(/silently/);
+    expect(problem).toContain('polling_via_cache: "all"');
+  });
+
+  test('the string "true" fails the same way', () => {
+    const file = writeYaml('litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: "true"\n');
+    expect(problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }))[0]).toMatch(/is true/);
+  });
+
+  test('an empty polling_via_cache is an error rather than a silent default', () => {
+    const file = writeYaml('litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache:\n');
+    expect(problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }))[0]).toMatch(/polling_via_cache .*Write/);
+  });
+
+  test('"all", a provider list and false are accepted', () => {
+    for (const [yamlValue, expected] of [
+      ['all', 'all'],
+      ['["openai"]', ['openai']],
+      ['false', false],
+    ] as const) {
+      const file = writeYaml(`litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: ${yamlValue}\n`);
+      expect(loadConfig(file, { env: {}, logger: captureLogger().logger }).backgroundMode?.pollingViaCache).toEqual(expected);
+    }
+  });
+});
+
+describe('errors name the YAML path and the fix', () => {
+  test('ttl, rpm and a model without a provider are each reported with their path', () => {
+    const file = writeYaml(
+      [
+        'model_list:',
+        '  - model_name: mini',
+        '    litellm_params:',
+        '      model: gpt-4o-mini',
+        '      rpm: -1',
+        'litellm_settings:',
+        '  responses:',
+        '    background_mode:',
+        '      ttl: 1.5',
+      ].join('\n'),
+    );
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems).toEqual([
+      expect.stringContaining('model_list[0].litellm_params.model (model_name "mini") is "gpt-4o-mini", which has no provider prefix'),
+      expect.stringMatching(/model_list\[0\]\.litellm_params\.rpm .*must be at least 1/),
+      expect.stringMatching(/litellm_settings\.responses\.background_mode\.ttl must be a whole number \(got 1\.5\)/),
+    ]);
+    expect(problems[0]).toContain('openai/gpt-4o-mini');
+  });
+
+  test('an api_base that is not an http(s) URL is an error', () => {
+    const file = writeYaml('model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n      api_base: localhost:8000/v1\n');
+    expect(problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }))[0]).toMatch(
+      /model_list\[0\]\.litellm_params\.api_base .*is not an http\(s\) URL/,
+    );
+  });
+
+  test('an unknown key in the responses_polling section is an error with a suggestion', () => {
+    const file = writeYaml('responses_polling:\n  keyPrefix: "x:"\n  worker:\n    lease_msec: 5000\n');
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems).toEqual([
+      expect.stringMatching(/responses_polling\.keyPrefix is not a known setting\. Did you mean key_prefix\?/),
+      expect.stringMatching(/responses_polling\.worker\.lease_msec is not a known setting\. Did you mean lease_ms\?/),
+    ]);
+  });
+
+  test('a YAML syntax error names the file and line', () => {
+    const file = writeYaml('model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n     api_key: "sk-secret-on-bad-line\n');
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: YAML syntax error`));
+    expect(problems[0]).not.toContain('sk-secret-on-bad-line');
+  });
+
+  test('a missing file is an error that shows where it was looked for', () => {
+    const problems = problemsOf(() => loadConfig(path.join(dir, 'nope.yaml'), { env: {} }));
+    expect(problems[0]).toMatch(/cannot read the configuration file \(ENOENT/);
+  });
+
+  test('an empty file is an error', () => {
+    expect(problemsOf(() => loadConfig(writeYaml('# nothing\n'), { env: {} }))[0]).toMatch(/empty/);
+  });
+
+  test('a relative path is resolved from the current directory', () => {
+    writeYaml('general_settings:\n  master_key: sk-relative\n', 'relative.yaml');
+    jest.spyOn(process, 'cwd').mockReturnValue(dir);
+    expect(loadConfig('relative.yaml', { env: {}, logger: captureLogger().logger }).masterKey).toBe('sk-relative');
+  });
+});
+
+describe('os.environ/ values', () => {
+  test('are read from the given environment anywhere in the read settings, numbers included', () => {
+    const file = writeYaml(
+      [
+        'model_list:',
+        '  - model_name: m',
+        '    litellm_params:',
+        '      model: openai/m',
+        '      api_key: os.environ/MY_KEY',
+        '      rpm: os.environ/MY_RPM',
+        'litellm_settings:',
+        '  responses:',
+        '    background_mode:',
+        '      ttl: os.environ/RP_TTL',
+      ].join('\n'),
+    );
+    const options = loadConfig(file, { env: { MY_KEY: 'sk-env', MY_RPM: '42', RP_TTL: '600' }, logger: captureLogger().logger });
+    expect(options.models?.[0]).toMatchObject({ apiKey: 'sk-env', rpm: 42 });
+    expect(options.backgroundMode?.ttl).toBe(600);
+  });
+
+  test('an unset variable leaves the value empty with one warning naming the variable and every path', () => {
+    const file = writeYaml(
+      [
+        'model_list:',
+        '  - model_name: a',
+        '    litellm_params: { model: openai/a, api_key: os.environ/MISSING_KEY }',
+        '  - model_name: b',
+        '    litellm_params: { model: openai/b, api_key: os.environ/MISSING_KEY }',
+      ].join('\n'),
+    );
+    const { logger, warnings } = captureLogger();
+    const options = loadConfig(file, { env: {}, logger });
+    expect(options.models?.[0].apiKey).toBeUndefined();
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0].message).toContain('os.environ/MISSING_KEY is not set');
+    expect(warnings()[0].fields).toMatchObject({
+      variable: 'MISSING_KEY',
+      paths: ['model_list[0].litellm_params.api_key', 'model_list[1].litellm_params.api_key'],
+    });
+  });
+
+  test('an unset variable inside an ignored section is not warned about on its own', () => {
+    const file = writeYaml('router_settings:\n  redis_password: os.environ/NOT_SET\n');
+    const { logger, warnings } = captureLogger();
+    loadConfig(file, { env: {}, logger });
+    expect(warnings().map((w) => w.message).join('\n')).not.toContain('NOT_SET');
+  });
+
+  test('a master key that reads an unset variable is an error, so the routes never open by accident', () => {
+    const file = writeYaml('general_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n');
+    const [problem] = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problem).toContain('general_settings.master_key reads os.environ/LITELLM_MASTER_KEY, which is not set');
+  });
+});
+
+describe('cache_params', () => {
+  test('type redis with a url becomes options.redis', () => {
+    const file = writeYaml('litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n    url: redis://cache:6379/1\n');
+    expect(loadConfig(file, { env: {}, logger: captureLogger().logger }).redis).toBe('redis://cache:6379/1');
+  });
+
+  test('type redis with fields maps ssl to tls and port strings to numbers', () => {
+    const file = writeYaml(
+      'litellm_settings:\n  cache_params:\n    type: redis\n    host: cache\n    port: "6379"\n    username: app\n    db: 2\n    ssl: true\n',
+    );
+    expect(loadConfig(file, { env: {}, logger: captureLogger().logger }).redis).toEqual({
+      host: 'cache',
+      port: 6379,
+      username: 'app',
+      db: 2,
+      tls: true,
+    });
+  });
+
+  test('type redis without fields falls back to LiteLLM’s REDIS_* environment variables', () => {
+    const file = writeYaml('litellm_settings:\n  cache_params:\n    type: redis\n');
+    const env = { REDIS_HOST: 'env-host', REDIS_PORT: '6390', REDIS_PASSWORD: 'pw' };
+    expect(loadConfig(file, { env, logger: captureLogger().logger }).redis).toEqual({ host: 'env-host', port: 6390, password: 'pw' });
+    expect(loadConfig(file, { env: { REDIS_URL: 'redis://u:6379' }, logger: captureLogger().logger }).redis).toBe('redis://u:6379');
+  });
+
+  test('a type other than redis is a warning, not an error, and no Redis is configured', () => {
+    const file = writeYaml('litellm_settings:\n  cache_params:\n    type: s3\n    s3_bucket_name: b\n');
+    const { logger, warnings } = captureLogger();
+    const options = loadConfig(file, { env: {}, logger });
+    expect(options.redis).toBeUndefined();
+    const typeWarning = warnings().filter((w) => /only redis is supported/.test(w.message));
+    expect(typeWarning).toHaveLength(1);
+    expect(typeWarning[0].message).toMatch(/in-memory store/);
+  });
+});
+
+describe('secrets', () => {
+  test('never appear in errors or warnings, whatever is wrong around them', () => {
+    const file = writeYaml(
+      [
+        'model_list:',
+        '  - model_name: numeric-key',
+        '    litellm_params:',
+        '      model: openai/x',
+        '      api_key: 123456789012',
+        '  - model_name: env-key',
+        '    litellm_params:',
+        '      model: anthropic/x',
+        '      api_key: os.environ/ANTHROPIC_KEY',
+        '      rpm: os.environ/ANTHROPIC_KEY',
+        'general_settings:',
+        '  master_key: 555666777',
+        '  database_url: postgres://admin:db-secret-pw@db:5432/litellm',
+        'litellm_settings:',
+        '  cache_params:',
+        '    type: redis',
+        '    password: 98765',
+        '    url: http://:redis-url-secret@cache:6379',
+      ].join('\n'),
+    );
+    const { logger, lines } = captureLogger();
+    const problems = problemsOf(() => loadConfig(file, { env: { ANTHROPIC_KEY: 'sk-ant-env-secret' }, logger }));
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+    const text = `${problems.join('\n')}\n${JSON.stringify(lines)}`;
+    for (const secret of ['123456789012', 'sk-ant-env-secret', '555666777', 'db-secret-pw', '98765', 'redis-url-secret']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+});

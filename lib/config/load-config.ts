@@ -1,0 +1,414 @@
+// Reads a LiteLLM-style YAML file (`model_list`, `litellm_settings`, `general_settings`, …) and
+// maps the parts this package understands onto `ResponsesPollingOptions`.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import type { SchemaObject } from 'ajv';
+import * as yaml from 'js-yaml';
+import { ConfigError } from '../errors';
+import { createStderrLogger } from '../logger';
+import type { Logger } from '../types';
+import type { DeploymentOptions, RedisConnectionOptions, ResponsesPollingOptions, WorkerOptions } from './options';
+import { defaultApiBase, splitModel } from './routing';
+import { liteLLMSchema, validateLiteLLMConfig } from './schema';
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Where `os.environ/NAME` values (and LiteLLM's REDIS_* fallbacks) are read. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Receives the warnings; also becomes the `logger` of the returned options. Default: stderr. */
+  logger?: Logger;
+}
+
+/**
+ * Reads `file` (relative paths resolve from `process.cwd()`) and returns the options it describes.
+ * Throws a `ConfigError` for a YAML syntax error (with file and line) or a bad value (with its
+ * YAML path and the fix). LiteLLM settings this package does not use are reported in one warning,
+ * never fatal; deployments it cannot reach (no `api_base` for a provider other than openai) are
+ * skipped with a warning. An azure `api_base` that is a resource root gets `/openai/v1` appended.
+ * An unset `os.environ/` variable leaves its setting empty with a warning, except for
+ * `master_key`, where it is an error (the routes would otherwise be open). Messages carry paths,
+ * variable names and model names, never a key, password or URL from the file or the environment.
+ */
+export function loadConfig(file: string, opts: LoadConfigOptions = {}): ResponsesPollingOptions {
+  const env = opts.env ?? process.env;
+  const logger = opts.logger ?? createStderrLogger();
+  const doc = parseYaml(file);
+
+  const unset: EnvRef[] = [];
+  const resolved = resolveEnvRefs(doc, [], env, unset);
+  // From the file as written: a key whose os.environ/ variable is unset is still a key the file sets.
+  const ignored: string[][] = [];
+  collectIgnored(doc, READ_SPEC, [], ignored);
+  const problems = unsetMasterKey(file, unset);
+
+  normalise(resolved, liteLLMSchema);
+  const validation = validateLiteLLMConfig(resolved, file);
+  problems.push(...validation.problems);
+  if (problems.length > 0) {
+    // An unset variable is often the cause of the problem; say so before failing.
+    warnUnsetVariables(file, unset, ignored, logger);
+    throw new ConfigError(problems);
+  }
+
+  const mapped = mapToOptions(resolved as LiteLLMDoc, file, env);
+  warnUnsetVariables(file, unset, ignored, logger);
+  if (mapped.problems.length > 0) throw new ConfigError(mapped.problems);
+  for (const warning of validation.warnings) logger.warn(warning, { file });
+  if (ignored.length > 0) {
+    const paths = [...new Set(ignored.map(collapseIndices))];
+    logger.warn(`${file}: ignoring ${paths.length} LiteLLM setting(s) that this package does not use: ${paths.join(', ')}.`, {
+      file,
+      ignored: paths,
+    });
+  }
+  if (mapped.skipped.length > 0) {
+    logger.warn(
+      `${file}: skipping ${mapped.skipped.length} deployment(s) without api_base: ${mapped.skipped.join('; ')}. ` +
+        'Only OpenAI-compatible APIs are reached; add api_base (the provider’s OpenAI-compatible URL ending in /v1) to use them.',
+      { file, skipped: mapped.skipped },
+    );
+  }
+  if (opts.logger) mapped.options.logger = opts.logger;
+  return mapped.options;
+}
+
+function parseYaml(file: string): unknown {
+  const fullPath = path.resolve(process.cwd(), file);
+  let text: string;
+  try {
+    text = fs.readFileSync(fullPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new ConfigError([
+      `${file}: cannot read the configuration file (${code}; looked at ${fullPath}). ` +
+        `Check the path; a relative path is resolved from the current directory, ${process.cwd()}.`,
+    ]);
+  }
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { filename: file });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      // `reason` and `mark` only: the exception's own message quotes the offending line, which may hold a key.
+      const line = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : '';
+      throw new ConfigError([`${file}${line}: YAML syntax error: ${err.reason}. Fix the YAML there (indentation, quoting, a missing colon).`]);
+    }
+    throw err;
+  }
+  if (doc === undefined || doc === null) {
+    throw new ConfigError([`${file}: the file is empty. Write at least a model_list (see the README for an example).`]);
+  }
+  return doc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `os.environ/NAME` references.
+
+interface EnvRef {
+  name: string;
+  segments: string[];
+}
+
+const ENV_PREFIX = 'os.environ/';
+
+function resolveEnvRefs(node: unknown, segments: string[], env: NodeJS.ProcessEnv, unset: EnvRef[]): unknown {
+  if (typeof node === 'string') {
+    if (!node.startsWith(ENV_PREFIX)) return node;
+    const name = node.slice(ENV_PREFIX.length).trim();
+    const value = env[name];
+    if (value === undefined) unset.push({ name, segments });
+    return value;
+  }
+  if (Array.isArray(node)) return node.map((item, i) => resolveEnvRefs(item, [...segments, String(i)], env, unset));
+  if (node && typeof node === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) out[key] = resolveEnvRefs(value, [...segments, key], env, unset);
+    return out;
+  }
+  return node;
+}
+
+function isUnder(segments: string[], prefix: string[]): boolean {
+  return prefix.length <= segments.length && prefix.every((s, i) => s === segments[i]);
+}
+
+/** An unset master key would leave the routes open: that is an error (fail closed), not a warning. */
+function unsetMasterKey(file: string, unset: EnvRef[]): string[] {
+  return unset
+    .filter((ref) => ref.segments.join('.') === 'general_settings.master_key')
+    .map(
+      (ref) =>
+        `${file}: general_settings.master_key reads os.environ/${ref.name}, which is not set. ` +
+        `Set ${ref.name} in the environment, or remove master_key to run without authentication.`,
+    );
+}
+
+/** One warning per unset variable that a setting in use reads, with every path; never a value. */
+function warnUnsetVariables(file: string, unset: EnvRef[], notUsed: string[][], logger: Logger): void {
+  const byName = new Map<string, string[]>();
+  for (const ref of unset) {
+    if (notUsed.some((prefix) => isUnder(ref.segments, prefix))) continue;
+    if (ref.segments.join('.') === 'general_settings.master_key') continue;
+    byName.set(ref.name, [...(byName.get(ref.name) ?? []), renderPath(ref.segments)]);
+  }
+  for (const [name, paths] of byName) {
+    logger.warn(`${file}: os.environ/${name} is not set; ${paths.join(', ')} left empty. Set ${name} in the environment.`, {
+      file,
+      variable: name,
+      paths,
+    });
+  }
+}
+
+function renderPath(segments: string[]): string {
+  return segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function collapseIndices(segments: string[]): string {
+  return renderPath(segments.map((s) => (/^\d+$/.test(s) ? '*' : s))).replace(/\.\*/g, '[*]');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalising the way LiteLLM reads YAML, guided by the schema: an empty value (`key:`) is unset
+// (unless the schema says `keepNull`), and numbers or booleans written as strings (`port: "6379"`,
+// or anything from os.environ/) become numbers or booleans where the schema wants one.
+
+function schemaType(schema: SchemaObject): string | undefined {
+  return typeof schema.type === 'string' ? schema.type : undefined;
+}
+
+function normalise(data: unknown, schema: SchemaObject): void {
+  if (Array.isArray(data)) {
+    if (schema.items && typeof schema.items === 'object') {
+      data.forEach((item, i) => {
+        data[i] = coerce(item, schema.items as SchemaObject);
+        normalise(data[i], schema.items as SchemaObject);
+      });
+    }
+    return;
+  }
+  if (!data || typeof data !== 'object' || !schema.properties) return;
+  const obj = data as Record<string, unknown>;
+  for (const [key, sub] of Object.entries(schema.properties as Record<string, SchemaObject>)) {
+    if (!(key in obj)) continue;
+    if (obj[key] === undefined || (obj[key] === null && !sub.keepNull)) {
+      delete obj[key];
+      continue;
+    }
+    obj[key] = coerce(obj[key], sub);
+    normalise(obj[key], sub);
+  }
+}
+
+function coerce(value: unknown, schema: SchemaObject): unknown {
+  if (typeof value !== 'string') return value;
+  const t = schemaType(schema);
+  if ((t === 'integer' || t === 'number') && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  if (t === 'boolean' && /^\s*(true|false)\s*$/i.test(value)) return value.trim().toLowerCase() === 'true';
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What this package reads. Anything else LiteLLM knows is collected and warned about once.
+// `true`: read as a whole; `'quiet'`: known, not used, not worth a warning; `{ $items }`: a list.
+
+type Spec = true | 'quiet' | { $items: Spec } | { [key: string]: Spec };
+
+const READ_SPEC: Spec = {
+  model_list: {
+    $items: {
+      model_name: true,
+      rpm: true,
+      tpm: true,
+      litellm_params: { model: true, api_base: true, api_key: true, custom_llm_provider: true, rpm: true, tpm: true },
+      model_info: { rpm: true, tpm: true },
+    },
+  },
+  litellm_settings: {
+    responses: { background_mode: { polling_via_cache: true, native_background_mode: true, ttl: true } },
+    // LiteLLM's docs turn the response cache on to get a Redis handle for polling; it is the
+    // cache_params that matter here.
+    cache: 'quiet',
+    cache_params: { type: true, host: true, port: true, password: true, username: true, url: true, redis_url: true, db: true, ssl: true },
+  },
+  general_settings: { master_key: true },
+  responses_polling: true,
+};
+
+function collectIgnored(node: unknown, spec: Spec, segments: string[], out: string[][]): void {
+  if (spec === true || spec === 'quiet' || node === null || typeof node !== 'object') return;
+  if ('$items' in spec) {
+    if (Array.isArray(node)) node.forEach((item, i) => collectIgnored(item, spec.$items as Spec, [...segments, String(i)], out));
+    return;
+  }
+  if (Array.isArray(node)) return;
+  for (const [key, value] of Object.entries(node)) {
+    const sub = (spec as Record<string, Spec>)[key];
+    if (sub === undefined) {
+      out.push([...segments, key]);
+    } else {
+      collectIgnored(value, sub, [...segments, key], out);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapping the validated document onto options.
+
+interface LiteLLMDoc {
+  model_list?: {
+    model_name: string;
+    rpm?: number;
+    tpm?: number;
+    litellm_params: { model: string; api_base?: string; api_key?: string; custom_llm_provider?: string; rpm?: number; tpm?: number };
+    model_info?: { rpm?: number; tpm?: number };
+  }[];
+  litellm_settings?: {
+    responses?: { background_mode?: { polling_via_cache?: 'all' | string[] | false; native_background_mode?: string[]; ttl?: number } };
+    cache_params?: {
+      type?: string;
+      host?: string;
+      port?: number;
+      password?: string;
+      username?: string;
+      url?: string;
+      redis_url?: string;
+      db?: number;
+      ssl?: boolean;
+    };
+  };
+  general_settings?: { master_key?: string };
+  responses_polling?: {
+    key_prefix?: string;
+    id_prefix?: string;
+    max_body_bytes?: number;
+    worker?: Record<string, number | undefined>;
+  };
+}
+
+const WORKER_KEYS: Record<string, keyof WorkerOptions> = {
+  flush_interval_ms: 'flushIntervalMs',
+  flush_max_events: 'flushMaxEvents',
+  flush_max_bytes: 'flushMaxBytes',
+  lease_ms: 'leaseMs',
+  upstream_connect_timeout_ms: 'upstreamConnectTimeoutMs',
+  upstream_idle_timeout_ms: 'upstreamIdleTimeoutMs',
+  store_retry_grace_ms: 'storeRetryGraceMs',
+  shutdown_grace_ms: 'shutdownGraceMs',
+};
+
+function mapToOptions(
+  doc: LiteLLMDoc,
+  file: string,
+  env: NodeJS.ProcessEnv,
+): { options: ResponsesPollingOptions; skipped: string[]; problems: string[] } {
+  const options: ResponsesPollingOptions = {};
+  const skipped: string[] = [];
+  const problems: string[] = [];
+
+  if (doc.model_list) {
+    options.models = [];
+    doc.model_list.forEach((entry, i) => {
+      const lp = entry.litellm_params;
+      const { provider } = splitModel(lp.model, lp.custom_llm_provider);
+      let apiBase = lp.api_base;
+      if (apiBase !== undefined && provider === 'azure') apiBase = azureV1Base(apiBase);
+      if (apiBase === undefined && defaultApiBase(provider) === undefined) {
+        skipped.push(`model_list[${i}] (model_name "${entry.model_name}", provider ${provider})`);
+        return;
+      }
+      // LiteLLM's router reads limits from the entry first, then litellm_params, then model_info.
+      const rpm = entry.rpm ?? lp.rpm ?? entry.model_info?.rpm;
+      const tpm = entry.tpm ?? lp.tpm ?? entry.model_info?.tpm;
+      const d: DeploymentOptions = { modelName: entry.model_name, model: lp.model };
+      if (apiBase !== undefined) d.apiBase = apiBase;
+      if (lp.api_key !== undefined) d.apiKey = lp.api_key;
+      if (lp.custom_llm_provider !== undefined) d.provider = lp.custom_llm_provider;
+      if (rpm !== undefined) d.rpm = rpm;
+      if (tpm !== undefined) d.tpm = tpm;
+      options.models?.push(d);
+    });
+  }
+
+  const bm = doc.litellm_settings?.responses?.background_mode;
+  if (bm) {
+    options.backgroundMode = {};
+    if (bm.polling_via_cache !== undefined) options.backgroundMode.pollingViaCache = bm.polling_via_cache;
+    if (bm.native_background_mode !== undefined) options.backgroundMode.nativeBackgroundMode = bm.native_background_mode;
+    if (bm.ttl !== undefined) options.backgroundMode.ttl = bm.ttl;
+  }
+
+  if (doc.general_settings?.master_key !== undefined) options.masterKey = doc.general_settings.master_key;
+
+  const cache = doc.litellm_settings?.cache_params;
+  if (cache?.type === 'redis') {
+    const redis = redisFromCacheParams(cache, env, file, problems);
+    if (redis !== undefined) options.redis = redis;
+  }
+
+  const rp = doc.responses_polling;
+  if (rp) {
+    if (rp.key_prefix !== undefined) options.keyPrefix = rp.key_prefix;
+    if (rp.id_prefix !== undefined) options.idPrefix = rp.id_prefix;
+    if (rp.max_body_bytes !== undefined) options.maxBodyBytes = rp.max_body_bytes;
+    if (rp.worker) {
+      const worker: WorkerOptions = {};
+      for (const [snake, value] of Object.entries(rp.worker)) if (value !== undefined) worker[WORKER_KEYS[snake]] = value;
+      options.worker = worker;
+    }
+  }
+  return { options, skipped, problems };
+}
+
+/**
+ * LiteLLM's azure `api_base` is the resource root (`https://x.openai.azure.com/`); the Responses
+ * API that this package calls with the key as a bearer token lives under `/openai/v1`.
+ */
+function azureV1Base(apiBase: string): string {
+  try {
+    const url = new URL(apiBase);
+    if (url.pathname === '' || url.pathname === '/') return `${url.origin}/openai/v1`;
+  } catch {
+    // Not a URL: the schema has reported it already.
+  }
+  return apiBase;
+}
+
+/**
+ * `cache_params` of `type: redis` → `options.redis`. Like LiteLLM, fields the file leaves out fall
+ * back to REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_USERNAME and REDIS_PASSWORD from the environment;
+ * with none at all, the client's default (localhost:6379) is used.
+ */
+function redisFromCacheParams(
+  cache: NonNullable<NonNullable<LiteLLMDoc['litellm_settings']>['cache_params']>,
+  env: NodeJS.ProcessEnv,
+  file: string,
+  problems: string[],
+): string | RedisConnectionOptions | undefined {
+  const fromEnv = (name: string) => (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
+  const url = cache.url ?? cache.redis_url;
+  if (url !== undefined) return url;
+  const conn: RedisConnectionOptions = {};
+  const host = cache.host ?? fromEnv('REDIS_HOST');
+  if (host !== undefined) conn.host = host;
+  if (cache.port !== undefined) conn.port = cache.port;
+  else if (fromEnv('REDIS_PORT') !== undefined) {
+    const port = Number(fromEnv('REDIS_PORT'));
+    if (Number.isInteger(port) && port >= 1 && port <= 65535) conn.port = port;
+    else {
+      problems.push(
+        `${file}: litellm_settings.cache_params has no port, and REDIS_PORT (environment) is not a port number. ` +
+          'Set REDIS_PORT to a number from 1 to 65535, or port in cache_params.',
+      );
+    }
+  }
+  const username = cache.username ?? fromEnv('REDIS_USERNAME');
+  if (username !== undefined) conn.username = username;
+  const password = cache.password ?? fromEnv('REDIS_PASSWORD');
+  if (password !== undefined) conn.password = password;
+  if (cache.db !== undefined) conn.db = cache.db;
+  if (cache.ssl !== undefined) conn.tls = cache.ssl;
+  if (Object.keys(conn).length === 0 && fromEnv('REDIS_URL') !== undefined) return fromEnv('REDIS_URL');
+  return conn;
+}

@@ -1,0 +1,163 @@
+// Turns the options a user passes into the complete configuration the parts use: validated once,
+// defaults applied, deployments split into provider and upstream model, the store built.
+
+import { ConfigError } from '../errors';
+import { createStderrLogger } from '../logger';
+import { MemoryStore } from '../store/memory-store';
+import { createRedisStore } from '../store/redis-store';
+import type { Logger, ResponseStore } from '../types';
+import type { DeploymentConfig, DeploymentOptions, ResponsesPollingConfig, ResponsesPollingOptions, WorkerOptions } from './options';
+import { defaultApiBase, splitModel } from './routing';
+import { validateOptions } from './schema';
+
+/** The defaults, in one place (the option TSDoc in options.ts states the same values). */
+export const DEFAULTS = {
+  pollingViaCache: 'all' as const,
+  ttl: 3600,
+  keyPrefix: 'rp:',
+  idPrefix: 'resp_',
+  maxBodyBytes: 1_048_576,
+  worker: {
+    flushIntervalMs: 50,
+    flushMaxEvents: 256,
+    flushMaxBytes: 65_536,
+    leaseMs: 15_000,
+    upstreamConnectTimeoutMs: 30_000,
+    upstreamIdleTimeoutMs: 120_000,
+    storeRetryGraceMs: 30_000,
+    shutdownGraceMs: 10_000,
+  } satisfies Required<WorkerOptions>,
+};
+
+/**
+ * Validates `options` and resolves them into a {@link ResponsesPollingConfig}. Throws one
+ * `ConfigError` that lists every problem (path and fix). `env` supplies `REDIS_URL`.
+ * Never puts a key or password into a message.
+ */
+export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJS.ProcessEnv = process.env): ResponsesPollingConfig {
+  const problems = validateOptions(options);
+  // Semantic checks run even when the schema found problems, so the user sees everything at once;
+  // each is defensive about the shapes the schema has already reported.
+  const models = Array.isArray(options.models) ? options.models.map((d, i) => resolveDeployment(d, i, problems)) : [];
+  const envRedisUrl = env.REDIS_URL && env.REDIS_URL.trim() !== '' ? env.REDIS_URL.trim() : undefined;
+  if (!options.store && options.redis === undefined && envRedisUrl !== undefined && !/^rediss?:\/\//i.test(envRedisUrl)) {
+    problems.push(
+      'REDIS_URL (environment) is not a redis:// or rediss:// URL. Set it to a URL such as redis://localhost:6379, or pass redis in the options.',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const logger: Logger = options.logger ?? createStderrLogger();
+  const bm = options.backgroundMode ?? {};
+  const backgroundMode = {
+    pollingViaCache: bm.pollingViaCache === undefined ? DEFAULTS.pollingViaCache : copyPolling(bm.pollingViaCache),
+    nativeBackgroundMode: [...(bm.nativeBackgroundMode ?? [])],
+    ttl: bm.ttl ?? DEFAULTS.ttl,
+  };
+  const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
+  warnAboutUnreachableSettings(models, backgroundMode, logger);
+
+  const { store, ownsStore } = buildStore(options, envRedisUrl, keyPrefix, logger);
+  return {
+    models: models.filter((d): d is DeploymentConfig => d !== undefined),
+    backgroundMode,
+    masterKey: options.masterKey,
+    store,
+    ownsStore,
+    keyPrefix,
+    idPrefix: options.idPrefix ?? DEFAULTS.idPrefix,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
+    logger,
+  };
+}
+
+function copyPolling(value: 'all' | string[] | false): 'all' | string[] | false {
+  return Array.isArray(value) ? [...value] : value;
+}
+
+function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function resolveDeployment(d: DeploymentOptions, index: number, problems: string[]): DeploymentConfig | undefined {
+  if (!d || typeof d !== 'object' || typeof d.model !== 'string' || d.model === '') return undefined;
+  const explicit = typeof d.provider === 'string' && d.provider !== '' ? d.provider : undefined;
+  if (!explicit && d.model.indexOf('/') <= 0) return undefined; // reported by the schema
+  const { provider, upstreamModel } = splitModel(d.model, explicit);
+  let apiBase = typeof d.apiBase === 'string' && d.apiBase !== '' ? d.apiBase : defaultApiBase(provider);
+  if (apiBase === undefined) {
+    const name = typeof d.modelName === 'string' ? ` (modelName "${d.modelName}")` : '';
+    problems.push(
+      `models[${index}].apiBase${name} is required for provider "${provider}": only openai has a default. ` +
+        'Set apiBase to the OpenAI-compatible base URL of the provider, up to and including /v1 (e.g. "https://gateway.example.com/v1").',
+    );
+    return undefined;
+  }
+  // `${apiBase}/responses` is built by the upstream client; a trailing slash would double it.
+  apiBase = apiBase.replace(/\/+$/, '');
+  return {
+    modelName: d.modelName,
+    model: d.model,
+    provider,
+    upstreamModel,
+    apiBase,
+    apiKey: d.apiKey,
+    rpm: d.rpm,
+    tpm: d.tpm,
+  };
+}
+
+/** Settings that are valid but can never take effect: most likely typos, so they are warned about. */
+function warnAboutUnreachableSettings(
+  models: (DeploymentConfig | undefined)[],
+  backgroundMode: ResponsesPollingConfig['backgroundMode'],
+  logger: Logger,
+): void {
+  const deployments = models.filter((d): d is DeploymentConfig => d !== undefined);
+  if (deployments.length === 0) return;
+  const providers = new Set(deployments.map((d) => d.provider));
+  if (Array.isArray(backgroundMode.pollingViaCache)) {
+    const unknown = backgroundMode.pollingViaCache.filter((p) => !providers.has(p));
+    if (unknown.length > 0) {
+      logger.warn('backgroundMode.pollingViaCache names providers that no deployment uses; requests for them are never polled.', {
+        providers: unknown,
+        configuredProviders: [...providers],
+      });
+    }
+  }
+  const names = deployments.map((d) => d.modelName);
+  const unmatched = backgroundMode.nativeBackgroundMode.filter(
+    (m) => !names.some((n) => n === m || (n.endsWith('*') && m.startsWith(n.slice(0, -1)))),
+  );
+  if (unmatched.length > 0) {
+    logger.warn('backgroundMode.nativeBackgroundMode names models that match no deployment (the match is exact, as in LiteLLM).', {
+      models: unmatched,
+    });
+  }
+}
+
+function buildStore(
+  options: ResponsesPollingOptions,
+  envRedisUrl: string | undefined,
+  keyPrefix: string,
+  logger: Logger,
+): { store: ResponseStore; ownsStore: boolean } {
+  if (options.store) return { store: options.store, ownsStore: false };
+  if (typeof options.redis === 'string') {
+    return { store: createRedisStore({ url: options.redis, keyPrefix, logger }), ownsStore: true };
+  }
+  if (options.redis !== undefined) {
+    return { store: createRedisStore({ connection: options.redis, keyPrefix, logger }), ownsStore: true };
+  }
+  if (envRedisUrl !== undefined) {
+    return { store: createRedisStore({ url: envRedisUrl, keyPrefix, logger }), ownsStore: true };
+  }
+  logger.warn(
+    'No Redis configured: using the in-memory store, which serves a single process only ' +
+      '(responses are lost on restart and not visible to other instances). For production, pass ' +
+      "redis: 'redis://host:6379' (or a store), set REDIS_URL, or in YAML set litellm_settings.cache_params " +
+      'to type: redis with host and port.',
+  );
+  return { store: new MemoryStore({ logger }), ownsStore: true };
+}
