@@ -1,0 +1,22 @@
+// Public entry point: re-exports only.
+
+export { responsesPolling, type ResponsesPollingRouter } from './responses-polling';
+export { auth, presentedKey } from './middleware/auth';
+export { preCallLimiter } from './middleware/pre-call-limiter';
+export { backgroundModeRouter } from './middleware/background-mode-router';
+export { pollingHandler } from './middleware/polling-handler';
+export { principalOf } from './middleware/http';
+export { Runtime, runtimeFor, ownerHash, type Principal } from './runtime';
+export { loadConfig } from './config/load-config';
+export { resolveOptions } from './config/resolve';
+export { shouldUsePolling, findDeployments, isNativeBackgroundModel, providerOfModel } from './config/routing';
+export { MemoryStore } from './store/memory-store';
+export { createRedisStore, type RedisStore } from './store/redis-store';
+export { applyEvent, foldEvents } from './worker/reducer';
+export { materialize } from './worker/materialize';
+export { WORKER_ERROR_CODES } from './worker/streaming-worker';
+export { ApiError, ConfigError, StoreConflictError } from './errors';
+export { startDemoUpstream, type DemoUpstream, type DemoUpstreamOptions } from './demo-upstream';
+export { createStderrLogger, silentLogger } from './logger';
+export * from './types';
+export type * from './config/options';

@@ -1,0 +1,84 @@
+// Small HTTP helpers shared by the middlewares: the async wrapper, OpenAI-shaped error answers,
+// the per-request context, and the JSON body parser.
+
+import express from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ApiError, storeUnavailable, toApiError } from '../errors';
+import type { Logger } from '../types';
+import type { Principal } from '../runtime';
+
+/** What the parts learn about a request, kept off the request object itself. */
+export interface RequestContext {
+  principal?: Principal;
+}
+
+const contexts = new WeakMap<Request, RequestContext>();
+
+/** The context of `req`, created on first use. */
+export function contextOf(req: Request): RequestContext {
+  let ctx = contexts.get(req);
+  if (!ctx) {
+    ctx = {};
+    contexts.set(req, ctx);
+  }
+  return ctx;
+}
+
+/**
+ * The principal that `auth` set for this request. Without the `auth` part in front (a host app
+ * that protects the mount point itself), every caller is the same anonymous principal.
+ */
+export function principalOf(req: Request): Principal {
+  return contextOf(req).principal ?? { id: 'anonymous', admin: false };
+}
+
+/** Sends an OpenAI-shaped error, with its headers. */
+export function sendError(res: Response, err: ApiError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+  res.status(err.status).json(err.toBody());
+}
+
+/** Wraps an async handler so a rejection reaches `next(err)`. */
+export function asyncHandler(fn: (req: Request, res: Response, next: NextFunction) => Promise<unknown>): RequestHandler {
+  return function asyncRoute(req, res, next) {
+    fn(req, res, next).catch(next);
+  };
+}
+
+/** The error middleware of every part: OpenAI-shaped bodies, details only in the log. */
+export function errorResponder(logger: Logger) {
+  return function responsesErrorResponder(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500 && !(err instanceof ApiError)) {
+      logger.error('request failed', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
+    }
+    sendError(res, apiError);
+  };
+}
+
+/** Runs a store call; a store failure (Redis down) becomes a 503 instead of a hang or a 500. */
+export async function callStore<T>(logger: Logger, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    logger.warn('store call failed', { error: err instanceof Error ? err.message : String(err) });
+    throw storeUnavailable();
+  }
+}
+
+/** A JSON body parser limited to `limit` bytes; skipped when the host app already parsed the body. */
+export function jsonBody(limit: number): RequestHandler {
+  const parse = express.json({ limit, type: () => true });
+  return function responsesJsonBody(req, res, next) {
+    if ((req as Request & { _body?: boolean })._body || (req.body !== undefined && typeof req.body === 'object' && req.body !== null && Object.keys(req.body).length)) {
+      next();
+      return;
+    }
+    parse(req, res, next);
+  };
+}

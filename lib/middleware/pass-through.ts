@@ -1,0 +1,74 @@
+// Requests that polling does not cover go to the deployment as they are: JSON in, JSON out, or
+// SSE relayed chunk by chunk. The client's disconnect aborts the upstream request.
+
+import type { Request, Response } from 'express';
+import type { DeploymentConfig } from '../config/options';
+import { ApiError } from '../errors';
+import type { Runtime } from '../runtime';
+import { openUpstream, UpstreamError } from '../worker/upstream';
+import type { CreateResponseBody } from './create-request';
+
+/** Forwards `body` to `deployment` and relays its answer. */
+export async function passThrough(
+  runtime: Runtime,
+  req: Request,
+  res: Response,
+  body: CreateResponseBody,
+  deployment: DeploymentConfig,
+): Promise<void> {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  };
+  res.on('close', onClose);
+  let upstream: globalThis.Response;
+  try {
+    upstream = await openUpstream({
+      url: `${deployment.apiBase}/responses`,
+      deployment,
+      body: { ...body, model: deployment.upstreamModel },
+      accept: body.stream === true ? 'text/event-stream' : 'application/json',
+      signal: controller.signal,
+      connectTimeoutMs: runtime.config.worker.upstreamConnectTimeoutMs,
+    });
+  } catch (err) {
+    res.off('close', onClose);
+    if (controller.signal.aborted) return;
+    const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
+    throw new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
+  }
+  res.status(upstream.status);
+  for (const name of ['content-type', 'x-request-id', 'openai-processing-ms', 'retry-after']) {
+    const value = upstream.headers.get(name);
+    if (value) res.setHeader(name, value);
+  }
+  for (const [name, value] of upstream.headers) {
+    if (name.startsWith('x-ratelimit-')) res.setHeader(name, value);
+  }
+  if (!upstream.body) {
+    res.end();
+    return;
+  }
+  try {
+    if (typeof res.flushHeaders === 'function' && body.stream === true) res.flushHeaders();
+    for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        });
+      }
+      if (controller.signal.aborted) break;
+    }
+  } catch {
+    // The client left (abort) or the upstream broke: the relay just ends.
+  } finally {
+    res.off('close', onClose);
+    if (!res.writableEnded) res.end();
+  }
+}

@@ -1,0 +1,82 @@
+// The lifecycle routes of background responses: GET (snapshot or event stream), cancel, DELETE.
+
+import { Router, type Request, type Response } from 'express';
+import type { ResponsesPollingOptions } from '../config/options';
+import { ApiError, invalidRequest, responseNotFound } from '../errors';
+import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
+import { isTerminalStatus } from '../types';
+import { materialize } from '../worker/materialize';
+import { asyncHandler, callStore, errorResponder, principalOf } from './http';
+import { streamEvents } from './event-stream';
+import { RESPONSES_PATHS } from './background-mode-router';
+
+const byId = RESPONSES_PATHS.map((p) => `${p}/:id`);
+const cancelById = RESPONSES_PATHS.map((p) => `${p}/:id/cancel`);
+
+function parseStartingAfter(raw: unknown): number {
+  if (raw === undefined) return -1;
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
+    throw invalidRequest("Invalid 'starting_after': expected a non-negative integer sequence number.", 'starting_after', 'invalid_value');
+  }
+  return Number(raw);
+}
+
+/**
+ * `GET /v1/responses/:id` (with `?stream=true[&starting_after=N]` to replay and follow events),
+ * `POST /v1/responses/:id/cancel` and `DELETE /v1/responses/:id`, also under `/responses`.
+ * A response that belongs to someone else answers 404, like an unknown id (administrators excepted).
+ */
+export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}): Router {
+  const runtime = runtimeFor(options);
+  const { config } = runtime;
+  const router = Router();
+
+  router.get(
+    byId,
+    asyncHandler(async function retrieveResponse(req: Request, res: Response) {
+      const id = String(req.params.id);
+      const owner = ownerFilter(principalOf(req));
+      if (req.query.stream === 'true') {
+        await streamEvents(runtime, req, res, id, owner, parseStartingAfter(req.query.starting_after));
+        return;
+      }
+      const stored = await callStore(config.logger, () => config.store.read(id, owner));
+      if (!stored) throw responseNotFound(id);
+      res.status(200).json(materialize(stored));
+    }),
+  );
+
+  router.post(
+    cancelById,
+    asyncHandler(async function cancelResponse(req: Request, res: Response) {
+      const id = String(req.params.id);
+      const result = await callStore(config.logger, () =>
+        config.store.cancel(id, ownerFilter(principalOf(req)), config.backgroundMode.ttl),
+      );
+      if (result.outcome === 'not_found') throw responseNotFound(id);
+      // The store already published the cancel to every instance; stopping here is immediate.
+      runtime.workers.get(id)?.stop('cancelled');
+      const response = materialize(result.response);
+      if (result.outcome === 'terminal') {
+        const status = isTerminalStatus(response.status) ? response.status : result.response.meta.status;
+        throw new ApiError(400, `Cannot cancel a ${status} response.`, { param: 'response_id', code: 'response_not_cancellable' });
+      }
+      if (result.outcome === 'cancelled') config.logger.info('background response cancelled', { id });
+      res.status(200).json(response);
+    }),
+  );
+
+  router.delete(
+    byId,
+    asyncHandler(async function deleteResponse(req: Request, res: Response) {
+      const id = String(req.params.id);
+      const deleted = await callStore(config.logger, () => config.store.delete(id, ownerFilter(principalOf(req))));
+      if (!deleted) throw responseNotFound(id);
+      runtime.workers.get(id)?.stop('deleted');
+      res.status(200).json({ id, object: 'response', deleted: true });
+    }),
+  );
+
+  router.use(RESPONSES_PATHS, errorResponder(config.logger));
+  return router;
+}

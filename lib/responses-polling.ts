@@ -1,0 +1,38 @@
+// `responsesPolling(options)`: the parts composed into one router, in the order of the checks.
+
+import { Router } from 'express';
+import type { ResponsesPollingOptions } from './config/options';
+import { auth } from './middleware/auth';
+import { backgroundModeRouter, RESPONSES_PATHS } from './middleware/background-mode-router';
+import { pollingHandler } from './middleware/polling-handler';
+import { preCallLimiter } from './middleware/pre-call-limiter';
+import { runtimeFor, type Runtime } from './runtime';
+
+/** The router `responsesPolling` returns: an Express router plus its shutdown. */
+export type ResponsesPollingRouter = Router & {
+  /** The shared runtime (config, store, running workers). */
+  runtime: Runtime;
+  /**
+   * Stops admitting new responses, lets running ones finish for up to `graceMs` (default
+   * `worker.shutdownGraceMs`), ends the rest as failed, and closes a store the package built.
+   */
+  close(graceMs?: number): Promise<void>;
+};
+
+/**
+ * One router serving `POST /v1/responses`, `GET|DELETE /v1/responses/:id` and
+ * `POST /v1/responses/:id/cancel` (and the same under `/responses`) below its mount point:
+ * `app.use('/llm', responsesPolling(options))`. Options are validated here; a bad value throws
+ * a `ConfigError` naming the path and the fix.
+ */
+export function responsesPolling(options: ResponsesPollingOptions | Runtime = {}): ResponsesPollingRouter {
+  const runtime = runtimeFor(options);
+  const router = Router() as ResponsesPollingRouter;
+  router.use(RESPONSES_PATHS, auth(runtime));
+  router.post(RESPONSES_PATHS, preCallLimiter(runtime));
+  router.use(backgroundModeRouter(runtime));
+  router.use(pollingHandler(runtime));
+  router.runtime = runtime;
+  router.close = (graceMs?: number) => runtime.close(graceMs);
+  return router;
+}

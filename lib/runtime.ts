@@ -1,0 +1,114 @@
+// The state shared by the parts of one mounted router: resolved config, the workers running in
+// this process, the control subscription and the shutdown sequence.
+
+import { createHash } from 'node:crypto';
+import { resolveOptions } from './config/resolve';
+import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/options';
+import type { ControlMessage } from './types';
+import { StreamingWorker, type WorkerStart } from './worker/streaming-worker';
+
+/** Who is calling. `id` is never a key: it is a stable name or a hash of one. */
+export interface Principal {
+  id: string;
+  /** An administrator may read, cancel and delete any response. */
+  admin: boolean;
+}
+
+/** The owner hash stored with a response: a one-way hash of the principal id. */
+export function ownerHash(principal: Principal): string {
+  return createHash('sha256').update(`principal:${principal.id}`).digest('hex');
+}
+
+/** The owner argument for store calls: `null` (anyone's) for administrators. */
+export function ownerFilter(principal: Principal): string | null {
+  return principal.admin ? null : ownerHash(principal);
+}
+
+/** Shared state of one mounted `responsesPolling` (or of parts built from the same options). */
+export class Runtime {
+  readonly config: ResponsesPollingConfig;
+  /** Workers running in this process, by response id. */
+  readonly workers = new Map<string, StreamingWorker>();
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
+
+  constructor(config: ResponsesPollingConfig) {
+    this.config = config;
+  }
+
+  /** True once `close()` was called: new responses are refused. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /**
+   * Listens (once per runtime) for cancel and delete messages from every instance, so a cancel
+   * on another instance stops the worker here at once. A lost message is covered by the store
+   * refusing the worker's next flush.
+   */
+  ensureSubscribed(): Promise<unknown> {
+    if (!this.subscription) {
+      this.subscription = this.config.store
+        .subscribe((message: ControlMessage) => this.workers.get(message.id)?.stop(message.action === 'cancel' ? 'cancelled' : 'deleted'))
+        .catch((err) => {
+          this.config.logger.warn('could not subscribe to control messages; cancels from other instances apply at the next flush', {
+            error: String(err),
+          });
+          this.subscription = undefined;
+          return undefined;
+        });
+    }
+    return this.subscription;
+  }
+
+  /** Starts a worker detached from any request and tracks it until it is done. */
+  startWorker(start: WorkerStart): StreamingWorker {
+    const worker = new StreamingWorker(this.config, start);
+    this.workers.set(start.id, worker);
+    worker.once('done', () => {
+      if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
+    });
+    worker.run();
+    return worker;
+  }
+
+  /**
+   * Stops admitting, lets running responses finish for up to `graceMs`, then ends the rest as
+   * `failed` (`server_shutdown`) and aborts their upstream requests; closes a store it built.
+   */
+  close(graceMs = this.config.worker.shutdownGraceMs): Promise<void> {
+    if (!this.closed) this.closed = this.shutdown(graceMs);
+    return this.closed;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    const running = () => Promise.all([...this.workers.values()].map((w) => w.done));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([running(), deadline]);
+    clearTimeout(timer);
+    for (const worker of this.workers.values()) worker.stop('shutdown');
+    await running();
+    const unsubscribe = await this.subscription;
+    if (unsubscribe) await unsubscribe().catch(() => undefined);
+    if (this.config.ownsStore) await this.config.store.close();
+  }
+}
+
+const runtimes = new WeakMap<object, Runtime>();
+
+/**
+ * The runtime for `options`: parts built from the same options object (or from a runtime)
+ * share one store, one worker registry and one shutdown.
+ */
+export function runtimeFor(options: ResponsesPollingOptions | Runtime = {}): Runtime {
+  if (options instanceof Runtime) return options;
+  let runtime = runtimes.get(options);
+  if (!runtime) {
+    runtime = new Runtime(resolveOptions(options));
+    runtimes.set(options, runtime);
+  }
+  return runtime;
+}

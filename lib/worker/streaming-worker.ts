@@ -1,0 +1,369 @@
+// The streaming worker: calls the upstream with `stream: true`, renumbers and folds its events,
+// and flushes them to the store in batches, detached from any client request.
+
+import { EventEmitter } from 'node:events';
+import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
+import { encodeEvent } from '../store/event-codec';
+import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
+import { isTerminalStatus } from '../types';
+import { applyEvent } from './reducer';
+import { openUpstream, readSse, redactSecrets, UpstreamError, upstreamHttpError } from './upstream';
+
+/** Why a worker was told to stop. */
+export type StopReason = 'cancelled' | 'deleted' | 'shutdown';
+
+/** Error codes a worker writes on a response it ends as `failed`. */
+export const WORKER_ERROR_CODES = {
+  upstreamHttp: 'upstream_error',
+  upstreamRateLimited: 'rate_limit_exceeded',
+  upstreamConnection: 'upstream_connection_error',
+  upstreamTimeout: 'upstream_timeout',
+  streamIncomplete: 'upstream_stream_incomplete',
+  shutdown: 'server_shutdown',
+  internal: 'server_error',
+} as const;
+
+/** Below this many bytes of tail the snapshot is never rewritten mid-stream. */
+const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
+const LIFECYCLE_START = new Set(['response.created', 'response.queued', 'response.in_progress']);
+const LIFECYCLE_END = new Set(['response.completed', 'response.failed', 'response.incomplete']);
+
+/** What a worker starts from: the record `create` wrote. */
+export interface WorkerStart {
+  id: string;
+  fence: number;
+  /** The Response as stored at creation (status `queued`). */
+  state: ResponseObject;
+  /** Sequence number of the next event (the creation events took the ones before). */
+  nextSeq: number;
+  /** Size of the snapshot written at creation, in bytes. */
+  snapshotBytes: number;
+  deployment: DeploymentConfig;
+  /** The upstream request body, already without `background` and with `stream: true`. */
+  upstreamBody: Record<string, unknown>;
+}
+
+/**
+ * Runs one background response. Emits `flushed` (last stored sequence number) after every
+ * successful flush, and `done` once it has finished writing.
+ */
+export class StreamingWorker extends EventEmitter {
+  readonly id: string;
+  /** Resolves when the worker has stopped and written everything it will write. */
+  readonly done: Promise<void>;
+  /** Number of upstream SSE messages that were not valid JSON and were skipped. */
+  malformedEvents = 0;
+
+  private readonly cfg: ResponsesPollingConfig;
+  private readonly start: WorkerStart;
+  private readonly controller = new AbortController();
+  private state: ResponseObject;
+  private nextSeq: number;
+  private started = false;
+  private terminal = false;
+  private stopReason: StopReason | undefined;
+  /** Set once the store refused a write (cancelled, deleted, fenced): nothing more is written. */
+  private halted = false;
+  private pending: string[] = [];
+  private pendingFirstSeq: number;
+  private pendingBytes = 0;
+  private pendingStatus: ResponseStatus | undefined;
+  private bytesSinceSnapshot = 0;
+  private snapshotBytes: number;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private lastWriteAt = Date.now();
+  private resolveDone!: () => void;
+
+  constructor(cfg: ResponsesPollingConfig, start: WorkerStart) {
+    super();
+    this.cfg = cfg;
+    this.start = start;
+    this.id = start.id;
+    this.state = start.state;
+    this.nextSeq = start.nextSeq;
+    this.pendingFirstSeq = start.nextSeq;
+    this.snapshotBytes = start.snapshotBytes;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  /** Starts the work in the background; never throws and never rejects. */
+  run(): void {
+    const { leaseMs } = this.cfg.worker;
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, Math.floor(leaseMs / 3)));
+    this.work()
+      .catch((err) => this.cfg.logger.error('background worker crashed', { id: this.id, error: String(err) }))
+      .finally(() => {
+        clearInterval(this.heartbeatTimer);
+        clearTimeout(this.flushTimer);
+        this.emit('done');
+        this.resolveDone();
+      });
+  }
+
+  /** Stops the worker: cancel and delete write nothing more; shutdown ends the response as failed. */
+  stop(reason: StopReason): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    if (reason !== 'shutdown') this.halted = true;
+    this.controller.abort(new StopSignal(reason));
+  }
+
+  private async work(): Promise<void> {
+    const { deployment } = this.start;
+    const { worker: w, logger } = this.cfg;
+    try {
+      const res = await openUpstream({
+        url: `${deployment.apiBase}/responses`,
+        deployment,
+        body: this.start.upstreamBody,
+        accept: 'text/event-stream',
+        signal: this.controller.signal,
+        connectTimeoutMs: w.upstreamConnectTimeoutMs,
+      });
+      if (!res.ok) throw await upstreamHttpError(res, deployment);
+      await readSse(res, { onMessage: (m) => this.onMessage(m.data) }, {
+        signal: this.controller.signal,
+        idleTimeoutMs: w.upstreamIdleTimeoutMs,
+      });
+      if (!this.terminal && !this.halted) {
+        if (this.state.status === 'failed' && this.state.error) {
+          // An `error` event without the `response.failed` that normally follows it.
+          this.finish('failed', this.state.error.code, this.state.error.message);
+        } else {
+          this.finish('failed', WORKER_ERROR_CODES.streamIncomplete, 'The upstream stream ended before the response was complete');
+        }
+      }
+    } catch (err) {
+      if (err instanceof StopSignal || this.stopReason) {
+        if (this.stopReason === 'shutdown' && !this.terminal) {
+          this.finish('failed', WORKER_ERROR_CODES.shutdown, 'The server shut down before the response was complete');
+        }
+      } else if (err instanceof UpstreamError) {
+        logger.warn('upstream request failed', { id: this.id, kind: err.kind, status: err.status });
+        if (!this.terminal) this.finish('failed', codeForUpstreamError(err), err.message);
+      } else {
+        logger.error('unexpected error in background worker', { id: this.id, error: String(err) });
+        if (!this.terminal) this.finish('failed', WORKER_ERROR_CODES.internal, 'The server had an error while processing the response');
+      }
+    }
+    await this.drain();
+  }
+
+  private onMessage(data: string): void {
+    if (this.terminal || this.halted) return;
+    if (data === '[DONE]') return;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(data) as Record<string, unknown>;
+      if (!event || typeof event !== 'object' || Array.isArray(event)) throw new Error('not an object');
+    } catch {
+      this.malformedEvents += 1;
+      this.cfg.logger.warn('skipped a malformed upstream event', { id: this.id, bytes: data.length, skipped: this.malformedEvents });
+      return;
+    }
+    // A bare `{"error": {...}}` frame (as Chat Completions servers send) is an error event.
+    if (typeof event.type !== 'string') {
+      if (event.error && typeof event.error === 'object') event = { type: 'error', error: event.error };
+      else {
+        this.malformedEvents += 1;
+        this.cfg.logger.warn('skipped an upstream event without a type', { id: this.id, skipped: this.malformedEvents });
+        return;
+      }
+    }
+    this.onUpstreamEvent(event as ResponseStreamEvent);
+  }
+
+  private onUpstreamEvent(event: ResponseStreamEvent): void {
+    if (event.type === 'keepalive') return;
+    if (LIFECYCLE_START.has(event.type)) {
+      // The record already has its own `response.created`; the upstream's start events only
+      // contribute their fields, once, to our `response.in_progress`.
+      this.ensureStarted(event.response as Record<string, unknown> | undefined);
+      return;
+    }
+    this.ensureStarted(undefined);
+    if (LIFECYCLE_END.has(event.type)) {
+      const merged = applyEvent(this.state, { ...event, sequence_number: this.nextSeq });
+      this.terminal = true;
+      this.log({ type: event.type, sequence_number: this.nextSeq, response: merged });
+      return;
+    }
+    if (event.type === 'error') {
+      this.log({ ...sanitizeErrorEvent(event, this.start.deployment), sequence_number: this.nextSeq });
+      return;
+    }
+    this.log({ ...event, sequence_number: this.nextSeq });
+  }
+
+  private ensureStarted(upstream: Record<string, unknown> | undefined): void {
+    if (this.started) return;
+    this.started = true;
+    const merged = applyEvent(this.state, {
+      type: 'response.in_progress',
+      sequence_number: this.nextSeq,
+      response: { ...(upstream ?? {}), status: 'in_progress' },
+    });
+    this.pendingStatus = 'in_progress';
+    this.log({ type: 'response.in_progress', sequence_number: this.nextSeq, response: merged });
+  }
+
+  /** Ends the response with a synthesized `response.failed` event. */
+  private finish(status: 'failed', code: string, message: string): void {
+    this.ensureStarted(undefined);
+    const merged = applyEvent(this.state, {
+      type: 'response.failed',
+      sequence_number: this.nextSeq,
+      response: { status, error: { code, message } },
+    });
+    this.terminal = true;
+    this.log({ type: 'response.failed', sequence_number: this.nextSeq, response: merged });
+  }
+
+  /** Appends an event (already numbered) to the log and folds it into the state. */
+  private log(event: ResponseStreamEvent): void {
+    this.state = applyEvent(this.state, event);
+    this.nextSeq = event.sequence_number + 1;
+    const encoded = encodeEvent(event);
+    this.pending.push(encoded);
+    this.pendingBytes += encoded.length;
+    this.bytesSinceSnapshot += encoded.length;
+    if (this.terminal) this.pendingStatus = this.state.status;
+    const w = this.cfg.worker;
+    if (this.terminal || this.pending.length >= w.flushMaxEvents || this.pendingBytes >= w.flushMaxBytes) {
+      this.requestFlush();
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.requestFlush(), w.flushIntervalMs);
+    }
+  }
+
+  private heartbeat(): void {
+    if (this.halted || this.flushing) return;
+    if (Date.now() - this.lastWriteAt < this.cfg.worker.leaseMs / 3) return;
+    this.requestFlush(true);
+  }
+
+  private requestFlush(heartbeat = false): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.flushing) return;
+    this.flushing = this.flushLoop(heartbeat).finally(() => {
+      this.flushing = undefined;
+      // Events that arrived while the last write was in flight.
+      if (this.pending.length && !this.halted) this.requestFlush();
+    });
+  }
+
+  /** Waits for every pending event to be written (or dropped because the worker halted). */
+  private async drain(): Promise<void> {
+    while (this.flushing || (this.pending.length && !this.halted)) {
+      if (!this.flushing) this.requestFlush();
+      await this.flushing;
+    }
+  }
+
+  private async flushLoop(heartbeat: boolean): Promise<void> {
+    while (!this.halted && (this.pending.length || heartbeat)) {
+      heartbeat = false;
+      const input = this.takeBatch();
+      const outcome = await this.appendWithRetry(input);
+      if (outcome === undefined) return;
+      this.lastWriteAt = Date.now();
+      if (outcome !== 'ok') {
+        this.cfg.logger.info('worker stopped by the store', { id: this.id, outcome });
+        this.halted = true;
+        this.pending = [];
+        this.controller.abort(new StopSignal(outcome === 'cancelled' ? 'cancelled' : 'deleted'));
+        return;
+      }
+      if (input.events.length) this.emit('flushed', input.firstSeq + input.events.length - 1);
+    }
+  }
+
+  private takeBatch(): AppendInput {
+    const w = this.cfg.worker;
+    const input: AppendInput = {
+      fence: this.start.fence,
+      firstSeq: this.pendingFirstSeq,
+      events: this.pending,
+      leaseMs: w.leaseMs,
+      ttlSeconds: this.cfg.backgroundMode.ttl,
+    };
+    if (this.pendingStatus) input.status = this.pendingStatus;
+    const finalBatch = this.pendingStatus !== undefined && isTerminalStatus(this.pendingStatus);
+    // The snapshot is rewritten only when the tail outgrows it, so total bytes stay O(n).
+    if (this.pending.length && (finalBatch || this.bytesSinceSnapshot >= Math.max(this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
+      const json = JSON.stringify(this.state);
+      input.snapshot = { json, seq: this.nextSeq - 1 };
+      this.snapshotBytes = json.length;
+      this.bytesSinceSnapshot = 0;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingFirstSeq = this.nextSeq;
+    this.pendingStatus = undefined;
+    return input;
+  }
+
+  /**
+   * Writes one batch, retrying with backoff while the store is unreachable. The same batch is
+   * retried as it was (the store ignores an already-applied one), so nothing is lost or doubled.
+   * Gives up after `storeRetryGraceMs`; the lease then lapses and readers see `worker_lost`.
+   */
+  private async appendWithRetry(input: AppendInput): Promise<AppendOutcome | undefined> {
+    const started = Date.now();
+    let delay = 50;
+    let failedBefore = false;
+    for (;;) {
+      try {
+        const outcome = await this.cfg.store.append(this.id, input);
+        // A final flush whose reply was lost and that landed anyway reads back as `terminal`.
+        if (outcome === 'terminal' && failedBefore && input.status && isTerminalStatus(input.status)) return 'ok';
+        return outcome;
+      } catch (err) {
+        failedBefore = true;
+        if (this.halted) return undefined;
+        if (Date.now() - started > this.cfg.worker.storeRetryGraceMs) {
+          this.cfg.logger.error('store unreachable for too long; giving up on this response', { id: this.id, error: String(err) });
+          this.halted = true;
+          this.controller.abort(new StopSignal('shutdown'));
+          return undefined;
+        }
+        this.cfg.logger.warn('flush failed; retrying', { id: this.id, error: String(err), retryInMs: delay });
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+}
+
+/** The abort reason used when a worker is stopped on purpose. */
+class StopSignal extends Error {
+  readonly reason: StopReason;
+  constructor(reason: StopReason) {
+    super(`worker stopped: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+function codeForUpstreamError(err: UpstreamError): string {
+  if (err.kind === 'http') return err.status === 429 ? WORKER_ERROR_CODES.upstreamRateLimited : WORKER_ERROR_CODES.upstreamHttp;
+  if (err.kind === 'connection') return WORKER_ERROR_CODES.upstreamConnection;
+  return WORKER_ERROR_CODES.upstreamTimeout;
+}
+
+/** Keeps an upstream `error` event's shape but scrubs anything credential-like from its message. */
+function sanitizeErrorEvent(event: ResponseStreamEvent, deployment: DeploymentConfig): ResponseStreamEvent {
+  const nested = event.error && typeof event.error === 'object' ? (event.error as Record<string, unknown>) : undefined;
+  if (nested) {
+    const message = typeof nested.message === 'string' ? redactSecrets(nested.message, deployment) : 'The upstream provider reported an error';
+    return { ...event, error: { ...nested, message } };
+  }
+  const message = typeof event.message === 'string' ? redactSecrets(event.message, deployment) : 'The upstream provider reported an error';
+  return { ...event, message };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,167 @@
+// Talking to a deployment: building the request, opening it with timeouts, reading SSE, and
+// turning upstream failures into messages that are safe to show (no key, no stack).
+
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { DeploymentConfig } from '../config/options';
+
+/** Why an upstream request ended without a usable answer. */
+export type UpstreamFailureKind = 'http' | 'connection' | 'connect_timeout' | 'idle_timeout';
+
+/** An upstream failure with a message safe for clients and logs. */
+export class UpstreamError extends Error {
+  readonly kind: UpstreamFailureKind;
+  /** HTTP status of the upstream answer, for `http` failures. */
+  readonly status: number | undefined;
+  /** The upstream `error.code`, when it sent one. */
+  readonly upstreamCode: string | undefined;
+  constructor(kind: UpstreamFailureKind, message: string, status?: number, upstreamCode?: string) {
+    super(message);
+    this.name = 'UpstreamError';
+    this.kind = kind;
+    this.status = status;
+    this.upstreamCode = upstreamCode;
+  }
+}
+
+/** Headers for a request to `deployment`. The key goes only here. */
+export function upstreamHeaders(deployment: DeploymentConfig, accept: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept };
+  if (deployment.apiKey) headers.authorization = `Bearer ${deployment.apiKey}`;
+  return headers;
+}
+
+/** Removes anything that looks like a credential from text that came from an upstream. */
+export function redactSecrets(text: string, deployment?: DeploymentConfig): string {
+  let out = text;
+  if (deployment?.apiKey && deployment.apiKey.length >= 4) out = out.split(deployment.apiKey).join('[redacted]');
+  // Provider keys quoted back in error messages (OpenAI echoes a masked key on 401).
+  out = out.replace(/\b(sk|rk|pk)-[A-Za-z0-9_*\-]{6,}/g, '[redacted]');
+  out = out.replace(/Bearer\s+[A-Za-z0-9._~+/=*\-]+/gi, 'Bearer [redacted]');
+  return out.length > 500 ? `${out.slice(0, 500)}…` : out;
+}
+
+/** Reads an error body (at most 64 KiB) and builds an UpstreamError from it. */
+export async function upstreamHttpError(res: Response, deployment: DeploymentConfig): Promise<UpstreamError> {
+  let detail = '';
+  let code: string | undefined;
+  try {
+    const text = (await res.text()).slice(0, 65536);
+    try {
+      const body = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
+      if (body && body.error && typeof body.error.message === 'string') detail = body.error.message;
+      if (body && body.error && typeof body.error.code === 'string') code = body.error.code;
+    } catch {
+      detail = text;
+    }
+  } catch {
+    // The body could not be read; the status alone is reported.
+  }
+  // 401/403 messages describe the deployment's own credentials: never pass them on.
+  const safe = res.status === 401 || res.status === 403 ? 'the deployment credentials were refused' : redactSecrets(detail, deployment);
+  const message = `The upstream provider answered HTTP ${res.status}${safe ? `: ${safe}` : ''}`;
+  return new UpstreamError('http', message, res.status, code);
+}
+
+/** Options of {@link openUpstream}. */
+export interface OpenUpstreamOptions {
+  url: string;
+  deployment: DeploymentConfig;
+  body: unknown;
+  accept: string;
+  signal: AbortSignal;
+  connectTimeoutMs: number;
+}
+
+/**
+ * POSTs `body` and resolves with the upstream Response once headers arrive. Rejects with an
+ * UpstreamError on a connection failure or when no headers arrive in time; an abort through
+ * `signal` rejects with the signal's reason.
+ */
+export async function openUpstream(opts: OpenUpstreamOptions): Promise<Response> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(opts.signal.reason);
+  if (opts.signal.aborted) throw opts.signal.reason;
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, opts.connectTimeoutMs);
+  try {
+    return await fetch(opts.url, {
+      method: 'POST',
+      headers: upstreamHeaders(opts.deployment, opts.accept),
+      body: JSON.stringify(opts.body),
+      signal: controller.signal,
+    });
+  } catch (err) {
+    if (opts.signal.aborted) throw opts.signal.reason;
+    if (timedOut) {
+      throw new UpstreamError('connect_timeout', `The upstream provider did not answer within ${opts.connectTimeoutMs} ms`);
+    }
+    throw new UpstreamError('connection', 'Could not connect to the upstream provider');
+  } finally {
+    // The abort link stays: a later abort must still reach the body stream.
+    clearTimeout(timer);
+  }
+}
+
+/** Callbacks of {@link readSse}. */
+export interface SseHandlers {
+  /** One SSE message (`event` may be undefined). */
+  onMessage(message: EventSourceMessage): void;
+}
+
+/**
+ * Reads an SSE body to its end, feeding each message to `handlers`. Rejects with an
+ * `idle_timeout` UpstreamError when no byte arrives for `idleTimeoutMs`, with a `connection`
+ * UpstreamError when the socket breaks, and with the abort reason when `signal` aborts.
+ */
+export async function readSse(
+  res: Response,
+  handlers: SseHandlers,
+  opts: { signal: AbortSignal; idleTimeoutMs: number },
+): Promise<void> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  const parser = createParser({ onEvent: (m) => handlers.onMessage(m) });
+  let idle = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      reader.cancel().catch(() => undefined);
+    }, opts.idleTimeoutMs);
+  };
+  const onAbort = () => {
+    reader.cancel().catch(() => undefined);
+  };
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    arm();
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        if (opts.signal.aborted) throw opts.signal.reason;
+        if (idle) break;
+        throw new UpstreamError('connection', 'The connection to the upstream provider broke mid-stream');
+      }
+      if (opts.signal.aborted) throw opts.signal.reason;
+      if (chunk.done) break;
+      arm();
+      parser.feed(decoder.decode(chunk.value, { stream: true }));
+    }
+    if (opts.signal.aborted) throw opts.signal.reason;
+    if (idle) {
+      throw new UpstreamError('idle_timeout', `The upstream provider sent nothing for ${opts.idleTimeoutMs} ms`);
+    }
+    parser.feed(decoder.decode());
+  } finally {
+    if (timer) clearTimeout(timer);
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+}
