@@ -1,0 +1,95 @@
+// Builds a host Express app (Express 5, or Express 4 in the `express4` jest project) that mounts
+// the router under a prefix, serves it on a free port, and hands out an official OpenAI client.
+
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import OpenAI from 'openai';
+import { createClient } from 'redis';
+import { responsesPolling, type ResponsesPollingRouter } from '../../lib';
+import type { ResponsesPollingOptions } from '../../lib/config/options';
+import { createRedisStore } from '../../lib/store/redis-store';
+import { MemoryStore } from '../../lib/store/memory-store';
+import { silentLogger } from '../../lib/logger';
+import type { ResponseStore } from '../../lib/types';
+import { randomPrefix, testRedisUrl } from './redis';
+
+/** A running host app. */
+export interface TestApp {
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+  /** Base URL for the OpenAI client: origin + prefix + `/v1`. */
+  baseURL: string;
+  router: ResponsesPollingRouter;
+  server: Server;
+  client(apiKey?: string): OpenAI;
+  close(): Promise<void>;
+}
+
+/** Starts a host app with `options` mounted under `prefix` (default `/llm`). */
+export async function startApp(options: ResponsesPollingOptions, prefix = '/llm'): Promise<TestApp> {
+  const app = express();
+  app.get('/host-route', (_req, res) => {
+    res.json({ host: true });
+  });
+  const router = responsesPolling({ logger: silentLogger, ...options });
+  app.use(prefix, router);
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const baseURL = `${origin}${prefix === '/' ? '' : prefix}/v1`;
+  return {
+    origin,
+    baseURL,
+    router,
+    server,
+    client: (apiKey = 'test-key') => new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20000 }),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await router.close(2000);
+    },
+  };
+}
+
+/** A store on the test Redis under a fresh prefix, with a raw client to inspect its keys. */
+export function redisStoreForTest(): { store: ResponseStore; prefix: string; inspect: ReturnType<typeof createClient>; close(): Promise<void> } {
+  const prefix = randomPrefix();
+  const store = createRedisStore({ url: testRedisUrl(), keyPrefix: prefix, logger: silentLogger });
+  const inspect = createClient({ url: testRedisUrl() });
+  inspect.on('error', () => undefined);
+  return {
+    store,
+    prefix,
+    inspect,
+    async close() {
+      await store.close();
+      if (inspect.isOpen) await inspect.quit();
+    },
+  };
+}
+
+/** Both stores, for tests that run the same flow on each. */
+export const STORE_KINDS = ['redis', 'memory'] as const;
+
+/** A fresh store of `kind` (the memory one needs no cleanup beyond close). */
+export function storeOfKind(kind: (typeof STORE_KINDS)[number]): { store: ResponseStore; close(): Promise<void> } {
+  if (kind === 'memory') {
+    const store = new MemoryStore({ logger: silentLogger });
+    return { store, close: () => store.close() };
+  }
+  return redisStoreForTest();
+}
+
+/** Polls `fn` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10000, label = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

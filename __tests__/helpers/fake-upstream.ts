@@ -1,0 +1,142 @@
+// A fake upstream provider: a real HTTP server on 127.0.0.1 whose answers each test scripts.
+// It records every request (body and headers) and notices when a client closes a stream early.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One step of a scripted SSE answer. */
+export type Step =
+  | { event: Record<string, unknown> } // sent as `event: <type>` + `data: <json>`
+  | { raw: string } // written as it is (for malformed lines)
+  | { wait: number } // pause, in ms
+  | { until: Promise<unknown> } // pause until the promise settles
+  | { hang: true }; // never end: keep the connection open until the client closes it
+
+/** How the fake upstream answers one request. */
+export type Script =
+  | { kind: 'sse'; steps: Step[] }
+  | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
+  | { kind: 'destroy' }; // close the socket without answering
+
+/** One request the fake upstream received. */
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+  /** Resolves when the client closed the connection before the answer ended. */
+  clientClosed: Promise<void>;
+  /** True once the client closed early. */
+  closedEarly: boolean;
+  /** True once the answer was written completely. */
+  finished: boolean;
+}
+
+/** A running fake upstream. */
+export interface FakeUpstream {
+  /** Base URL for a deployment's `apiBase` (ends with `/v1`). */
+  url: string;
+  requests: RecordedRequest[];
+  /** Sets how the next requests are answered. */
+  respond(script: (req: RecordedRequest) => Script): void;
+  /** Resolves with the n-th request (0-based) once it has arrived. */
+  waitForRequest(n?: number): Promise<RecordedRequest>;
+  close(): Promise<void>;
+}
+
+/** An SSE step for `event`. */
+export const ev = (event: Record<string, unknown>): Step => ({ event });
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+      } catch {
+        resolve({});
+      }
+    });
+  });
+}
+
+async function play(res: ServerResponse, rec: RecordedRequest, steps: Step[]): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const step of steps) {
+    if (rec.closedEarly) return;
+    if ('event' in step) res.write(`event: ${String(step.event.type)}\ndata: ${JSON.stringify(step.event)}\n\n`);
+    else if ('raw' in step) res.write(step.raw);
+    else if ('wait' in step) await new Promise((r) => setTimeout(r, step.wait));
+    else if ('until' in step) await Promise.race([step.until.catch(() => undefined), rec.clientClosed]);
+    else if ('hang' in step) {
+      await rec.clientClosed;
+      return;
+    }
+  }
+  rec.finished = true;
+  res.end();
+}
+
+/** Starts a fake upstream. By default every request gets a 500 until `respond` is called. */
+export async function startFakeUpstream(): Promise<FakeUpstream> {
+  const requests: RecordedRequest[] = [];
+  const waiters: Array<{ n: number; resolve: (r: RecordedRequest) => void }> = [];
+  let script: (req: RecordedRequest) => Script = () => ({ kind: 'json', status: 500, body: { error: { message: 'not scripted' } } });
+
+  const server: Server = createServer(async (req, res) => {
+    let markClosed!: () => void;
+    const rec: RecordedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      body: {},
+      clientClosed: new Promise<void>((r) => (markClosed = r)),
+      closedEarly: false,
+      finished: false,
+    };
+    res.on('close', () => {
+      if (!rec.finished) {
+        rec.closedEarly = true;
+        markClosed();
+      }
+    });
+    rec.body = await readJson(req);
+    requests.push(rec);
+    for (const w of waiters.filter((w) => w.n < requests.length)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(requests[w.n]);
+    }
+    const answer = script(rec);
+    if (answer.kind === 'destroy') {
+      req.socket.destroy();
+      return;
+    }
+    if (answer.kind === 'json') {
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
+      rec.finished = true;
+      res.end(JSON.stringify(answer.body));
+      return;
+    }
+    await play(res, rec, answer.steps).catch(() => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    respond(next) {
+      script = next;
+    },
+    waitForRequest(n = 0) {
+      if (requests.length > n) return Promise.resolve(requests[n]);
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

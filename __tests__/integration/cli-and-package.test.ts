@@ -1,0 +1,112 @@
+// The built package as users get it: the CLI started as a process with a YAML file, and the
+// entry points for CommonJS `require` and ESM `import`.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
+import { textTurnEvents } from '../helpers/event-fixtures';
+import { waitFor } from '../helpers/app';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cjs/cli.js');
+const run = promisify(execFile);
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it).');
+});
+
+describe('the CLI', () => {
+  let upstream: FakeUpstream;
+  let child: ChildProcess | undefined;
+
+  beforeEach(async () => {
+    upstream = await startFakeUpstream();
+  });
+  afterEach(async () => {
+    child?.kill('SIGKILL');
+    await upstream.close();
+  });
+
+  test('serves a YAML configuration under its prefix, prints one ready line, and exits cleanly on SIGTERM', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rp-cli-'));
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      [
+        'model_list:',
+        '  - model_name: gpt-cli',
+        '    litellm_params:',
+        '      model: openai/gpt-4o-mini',
+        `      api_base: ${upstream.url}`,
+        '      api_key: os.environ/CLI_TEST_UPSTREAM_KEY',
+        'litellm_settings:',
+        '  responses:',
+        '    background_mode:',
+        '      polling_via_cache: "all"',
+        '      ttl: 120',
+        'general_settings:',
+        '  master_key: os.environ/CLI_TEST_MASTER_KEY',
+        '',
+      ].join('\n'),
+    );
+    upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents('from the cli').map((e) => ev(e)) }));
+    const env = { ...process.env, CLI_TEST_UPSTREAM_KEY: 'sk-cli-upstream', CLI_TEST_MASTER_KEY: 'sk-cli-master', REDIS_URL: '' };
+    const proc = spawn(process.execPath, [CLI, '--config', file, '--port', '0', '--host', '127.0.0.1', '--prefix', '/gw'], { env });
+    child = proc;
+    let stdout = '';
+    proc.stdout!.on('data', (c) => (stdout += c));
+    const line = await waitFor(() => /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1], 15000, 'ready line');
+    expect(line).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/gw$/);
+
+    const client = new OpenAI({ baseURL: `${line}/v1`, apiKey: 'sk-cli-master', maxRetries: 0 });
+    const created = await client.responses.create({ model: 'gpt-cli', input: 'hi', background: true });
+    const done = await waitFor(async () => {
+      const r = await client.responses.retrieve(created.id);
+      return r.status === 'completed' ? r : undefined;
+    });
+    expect(done.output_text).toBe('from the cli');
+    expect(upstream.requests[0].headers.authorization).toBe('Bearer sk-cli-upstream');
+
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('a configuration error exits non-zero with the path and the fix', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rp-cli-'));
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: true\n');
+    const err = await run(process.execPath, [CLI, '--config', file, '--port', '0']).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toContain('polling_via_cache');
+    expect((err as { stderr: string }).stderr).toContain('"all"');
+  });
+});
+
+describe('the package entry points', () => {
+  test('CommonJS require exposes the factory, the parts, the stores and loadConfig', async () => {
+    const script = `const m = require('express-responses-polling');
+      const names = ['responsesPolling','auth','preCallLimiter','backgroundModeRouter','pollingHandler','MemoryStore','createRedisStore','loadConfig'];
+      process.stdout.write(names.map((n) => typeof m[n]).join(','));`;
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: ROOT });
+    expect(stdout).toBe('function,function,function,function,function,function,function,function');
+  });
+
+  test('ESM import exposes the same functions as require', async () => {
+    const script = `import { responsesPolling, MemoryStore, loadConfig } from 'express-responses-polling';
+      import { createRequire } from 'node:module';
+      const cjs = createRequire(import.meta.url)('express-responses-polling');
+      process.stdout.write(String(responsesPolling === cjs.responsesPolling && MemoryStore === cjs.MemoryStore && typeof loadConfig === 'function'));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
+    expect(stdout).toBe('true');
+  });
+
+  test('type declarations are shipped beside the CommonJS build', () => {
+    expect(existsSync(path.join(ROOT, 'dist/cjs/index.d.ts'))).toBe(true);
+  });
+});
