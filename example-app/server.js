@@ -1,0 +1,71 @@
+// An ordinary (CommonJS) Express app with routes of its own that mounts the background-responses
+// router under /llm. With no configuration it uses the in-memory store and the demo upstream, and
+// walks through create → poll → cancel → delete with the official `openai` client.
+'use strict';
+
+const express = require('express');
+const { responsesPolling, loadConfig, startDemoUpstream } = require('..');
+const { runWalkthrough } = require('./walkthrough');
+
+const PORT = Number(process.env.PORT || 3000);
+const HOST = process.env.HOST || '127.0.0.1';
+const PREFIX = '/llm';
+
+async function buildOptions() {
+  if (process.env.CONFIG_FILE) {
+    console.log(`config: ${process.env.CONFIG_FILE}`);
+    return { options: loadConfig(process.env.CONFIG_FILE) };
+  }
+  if (process.env.OPENAI_API_KEY) {
+    console.log('config: every model proxied to OpenAI with OPENAI_API_KEY');
+    return { options: { models: [{ modelName: '*', model: 'openai/*', apiKey: process.env.OPENAI_API_KEY }] } };
+  }
+  const demo = await startDemoUpstream();
+  console.log(`config: DEMO upstream at ${demo.url} (made-up text, no model is called)`);
+  return { options: { models: [{ modelName: '*', model: 'openai/*', apiBase: demo.url }] }, demo };
+}
+
+async function main() {
+  const { options, demo } = await buildOptions();
+  const app = express();
+
+  // The host app's own routes.
+  app.get('/', (req, res) => {
+    res.type('text/plain').send(
+      `Example app. Background responses are served under ${PREFIX}/v1/responses.\n` +
+        `Try: curl -s -X POST http://${HOST}:${PORT}${PREFIX}/v1/responses -H 'content-type: application/json' ` +
+        `-d '{"model":"demo","input":"hello","background":true}'\n`,
+    );
+  });
+  app.get('/healthz', (req, res) => res.json({ ok: true }));
+
+  const polling = responsesPolling(options);
+  app.use(PREFIX, polling);
+
+  const server = app.listen(PORT, HOST, async () => {
+    const baseURL = `http://${HOST}:${PORT}${PREFIX}/v1`;
+    console.log(`example app listening on http://${HOST}:${PORT} (responses at ${baseURL})`);
+    if (process.env.WALKTHROUGH !== '0') {
+      try {
+        await runWalkthrough({ baseURL, apiKey: options.masterKey || 'unused', model: process.env.MODEL || 'demo' });
+      } catch (err) {
+        console.error(`walkthrough failed: ${err && err.message}`);
+      }
+      console.log('walkthrough done; the app keeps serving (Ctrl-C to stop).');
+    }
+  });
+
+  const stop = async () => {
+    server.close();
+    await polling.close();
+    if (demo) await demo.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  console.error(err && err.message ? err.message : err);
+  process.exit(1);
+});
