@@ -6,6 +6,10 @@ const OpenAI = require('openai');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// `cancel` returns the Response without the SDK's `output_text` convenience field.
+const textOf = (response) =>
+  response.output.flatMap((item) => item.content || []).map((part) => part.text || '').join('');
+
 async function runWalkthrough({ baseURL, apiKey, model }) {
   const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
 
@@ -26,7 +30,7 @@ async function runWalkthrough({ baseURL, apiKey, model }) {
   const second = await client.responses.create({ model, input: 'A long answer, please.', background: true });
   await sleep(800);
   const cancelled = await client.responses.cancel(second.id);
-  console.log(`   id=${second.id} status=${cancelled.status} partial text: ${cancelled.output_text.length} chars`);
+  console.log(`   id=${second.id} status=${cancelled.status} partial text: ${textOf(cancelled).length} chars`);
 
   console.log('4. delete the first one');
   await client.responses.delete(created.id);
