@@ -185,7 +185,7 @@ export class StreamingWorker extends EventEmitter {
     }
     this.ensureStarted(undefined);
     if (LIFECYCLE_END.has(event.type)) {
-      const merged = applyEvent(this.state, { ...event, sequence_number: this.nextSeq });
+      const merged = normalizeUsage(applyEvent(this.state, { ...event, sequence_number: this.nextSeq }));
       this.terminal = true;
       this.log({ type: event.type, sequence_number: this.nextSeq, response: merged });
       return;
@@ -362,6 +362,25 @@ function sanitizeErrorEvent(event: ResponseStreamEvent, deployment: DeploymentCo
   }
   const message = typeof event.message === 'string' ? redactSecrets(event.message, deployment) : 'The upstream provider reported an error';
   return { ...event, message };
+}
+
+/**
+ * Fills the usage detail fields the current API requires and older upstreams omit
+ * (`cache_write_tokens`, `cached_tokens`, `reasoning_tokens`) with 0.
+ */
+function normalizeUsage(response: ResponseObject): ResponseObject {
+  const usage = response.usage as Record<string, unknown> | null | undefined;
+  if (!usage || typeof usage !== 'object') return response;
+  const input = (usage.input_tokens_details ?? {}) as Record<string, unknown>;
+  const output = (usage.output_tokens_details ?? {}) as Record<string, unknown>;
+  return {
+    ...response,
+    usage: {
+      ...usage,
+      input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0, ...input },
+      output_tokens_details: { reasoning_tokens: 0, ...output },
+    },
+  };
 }
 
 function sleep(ms: number): Promise<void> {
