@@ -1,0 +1,118 @@
+// The parts mounted one by one with the host's own middleware between them, and two app
+// instances sharing one Redis: any instance serves polls, and a cancel on one stops the other.
+
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import OpenAI from 'openai';
+import {
+  auth,
+  backgroundModeRouter,
+  createRedisStore,
+  pollingHandler,
+  preCallLimiter,
+  principalOf,
+  runtimeFor,
+  silentLogger,
+} from '../../lib';
+import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
+import { textTurnEvents } from '../helpers/event-fixtures';
+import { startApp, waitFor, type TestApp } from '../helpers/app';
+import { randomPrefix, testRedisUrl } from '../helpers/redis';
+
+const TEXT = 'Composed from parts.';
+let upstream: FakeUpstream;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+});
+afterEach(async () => {
+  await upstream.close();
+});
+
+test('the parts mounted one by one share one runtime and let the host app run its own step between them', async () => {
+  upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents(TEXT).map((e) => ev(e)) }));
+  const options = {
+    masterKey: 'sk-compose-master',
+    logger: silentLogger,
+    models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url }],
+  };
+  const runtime = runtimeFor(options);
+  expect(runtimeFor(options)).toBe(runtime);
+  const seen: string[] = [];
+  const app = express();
+  const paths = ['/llm/v1/responses', '/llm/responses'];
+  app.use(paths, auth(runtime));
+  app.use(paths, (req, _res, next) => {
+    seen.push(`${req.method} ${principalOf(req).id}`);
+    next();
+  });
+  app.post(paths, preCallLimiter(runtime));
+  app.use('/llm', backgroundModeRouter(runtime));
+  app.use('/llm', pollingHandler(runtime));
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/llm/v1`, apiKey: 'sk-compose-master', maxRetries: 0 });
+    const created = await client.responses.create({ model: 'gpt-test', input: 'x', background: true });
+    const done = await waitFor(async () => {
+      const r = await client.responses.retrieve(created.id);
+      return r.status === 'completed' ? r : undefined;
+    });
+    expect(done.output_text).toBe(TEXT);
+    expect(seen[0]).toBe('POST master');
+    expect(seen).toContain('GET master');
+    const refused = await fetch(`http://127.0.0.1:${port}/llm/v1/responses/${created.id}`);
+    expect(refused.status).toBe(401);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await runtime.close(1000);
+  }
+});
+
+describe('two instances sharing one Redis', () => {
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeEach(async () => {
+    const keyPrefix = randomPrefix();
+    const models = [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url }];
+    a = await startApp({ store: createRedisStore({ url: testRedisUrl(), keyPrefix, logger: silentLogger }), models, worker: { flushIntervalMs: 20 } });
+    b = await startApp({ store: createRedisStore({ url: testRedisUrl(), keyPrefix, logger: silentLogger }), models, worker: { flushIntervalMs: 20 } });
+  });
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+    await a.router.runtime.config.store.close();
+    await b.router.runtime.config.store.close();
+  });
+
+  test('a response created on one instance is polled to completion on the other', async () => {
+    upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents(TEXT, { chunkSize: 2 }).flatMap((e) => [{ wait: 5 }, ev(e)]) }));
+    const created = await a.client().responses.create({ model: 'gpt-test', input: 'x', background: true });
+    const done = await waitFor(async () => {
+      const r = await b.client().responses.retrieve(created.id);
+      return r.status === 'completed' ? r : undefined;
+    });
+    expect(done.output_text).toBe(TEXT);
+  });
+
+  test('a cancel on one instance aborts the upstream request of the worker on the other within a second', async () => {
+    const events = textTurnEvents(TEXT);
+    upstream.respond(() => ({ kind: 'sse', steps: [...events.slice(0, 5).map((e) => ev(e)), { hang: true }] }));
+    const created = await a.client().responses.create({ model: 'gpt-test', input: 'x', background: true });
+    const upstreamRequest = await upstream.waitForRequest(0);
+    await waitFor(async () => (await b.client().responses.retrieve(created.id)).status === 'in_progress');
+    // The worker is idle (no events), so only the pub/sub message can stop it this fast.
+    const cancelled = await b.client().responses.cancel(created.id);
+    expect(cancelled.status).toBe('cancelled');
+    const started = Date.now();
+    await upstreamRequest.clientClosed;
+    expect(Date.now() - started).toBeLessThan(1000);
+    await waitFor(() => !a.router.runtime.workers.has(created.id), 2000, 'worker on instance a to stop');
+    expect((await a.client().responses.retrieve(created.id)).status).toBe('cancelled');
+  });
+});
