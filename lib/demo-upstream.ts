@@ -33,7 +33,8 @@ const VOCABULARY = (
   'partial output and resuming the stream replays each event after a sequence number'
 ).split(' ');
 
-function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** Reads a request body as a JSON object; anything unparsable reads as `{}`. */
+export function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -64,7 +65,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: Required<
     res.end(JSON.stringify({ error: { message: 'Not found', type: 'invalid_request_error', param: null, code: null } }));
     return;
   }
-  const body = await readBody(req);
+  const body = await readJsonBody(req);
   const id = `resp_demo_${randomBytes(12).toString('hex')}`;
   const itemId = `msg_demo_${randomBytes(12).toString('hex')}`;
   const words = answerWords(promptOf(body), opts.words);

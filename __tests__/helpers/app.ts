@@ -93,3 +93,11 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Polls `GET /responses/{id}` with `client` until the response has `status`; returns it. */
+export function waitForStatus(client: OpenAI, id: string, status: string, timeoutMs = 10000): Promise<OpenAI.Responses.Response> {
+  return waitFor(async () => {
+    const r = await client.responses.retrieve(id);
+    return r.status === status ? r : undefined;
+  }, timeoutMs, `status ${status}`);
+}

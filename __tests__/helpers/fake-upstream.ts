@@ -3,6 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readJsonBody } from '../../lib/demo-upstream';
 
 /** One step of a scripted SSE answer. */
 export type Step =
@@ -47,20 +48,6 @@ export interface FakeUpstream {
 /** An SSE step for `event`. */
 export const ev = (event: Record<string, unknown>): Step => ({ event });
 
-function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-      } catch {
-        resolve({});
-      }
-    });
-  });
-}
-
 async function play(res: ServerResponse, rec: RecordedRequest, steps: Step[]): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const step of steps) {
@@ -101,7 +88,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         markClosed();
       }
     });
-    rec.body = await readJson(req);
+    rec.body = await readJsonBody(req);
     requests.push(rec);
     for (const w of waiters.filter((w) => w.n < requests.length)) {
       waiters.splice(waiters.indexOf(w), 1);

@@ -5,7 +5,7 @@ import http from 'node:http';
 import OpenAI from 'openai';
 import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { failedTurnEvents, functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
-import { STORE_KINDS, startApp, storeOfKind, waitFor, type TestApp } from '../helpers/app';
+import { STORE_KINDS, startApp, storeOfKind, waitFor, waitForStatus, type TestApp } from '../helpers/app';
 import type { ResponseStore } from '../../lib/types';
 
 const UPSTREAM_KEY = 'sk-upstream-secret-0123456789abcdef';
@@ -92,10 +92,7 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
     expect(partial.output_text).toBe(TEXT.slice(0, 15));
 
     hold.open();
-    const done = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'completed' ? r : undefined;
-    });
+    const done = await waitForStatus(client, created.id, 'completed');
     expect(done.output_text).toBe(TEXT);
     expect(done.id).toBe(created.id);
     // The upstream's June-2025-style usage lacks `cache_write_tokens`; the stored one has it.
@@ -135,10 +132,7 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
       req.on('error', reject);
       req.end(JSON.stringify({ model: 'gpt-test', input: 'hi', background: true }));
     });
-    const done = await waitFor(async () => {
-      const r = await client.responses.retrieve(id);
-      return r.status === 'completed' ? r : undefined;
-    });
+    const done = await waitForStatus(client, id, 'completed');
     expect(done.output_text).toBe(TEXT);
   });
 
@@ -224,10 +218,7 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
       steps: [...steps(events.slice(0, at)), { raw: 'event: response.output_text.delta\ndata: {"type": "response.output_te\n\n' }, ...steps(events.slice(at))],
     }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const done = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'completed' ? r : undefined;
-    });
+    const done = await waitForStatus(client, created.id, 'completed');
     expect(done.output_text).toBe(TEXT);
   });
 
@@ -236,10 +227,7 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
     const cut = events.findIndex((e) => e.type === 'response.output_text.delta') + 2;
     upstream.respond(() => ({ kind: 'sse', steps: steps(events.slice(0, cut)) }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const failed = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'failed' ? r : undefined;
-    });
+    const failed = await waitForStatus(client, created.id, 'failed');
     expect(failed.error).toEqual({ code: 'upstream_stream_incomplete', message: 'The upstream stream ended before the response was complete' });
     expect(failed.output_text).toBe(TEXT.slice(0, 10));
   });
@@ -251,10 +239,7 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
       body: { error: { message: `internal failure for key ${UPSTREAM_KEY}`, type: 'server_error', code: 'server_error' } },
     }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const failed = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'failed' ? r : undefined;
-    });
+    const failed = await waitForStatus(client, created.id, 'failed');
     expect(failed.error?.code).toBe('upstream_error');
     expect(failed.error?.message).toContain('HTTP 500');
     expect(JSON.stringify(failed)).not.toContain(UPSTREAM_KEY);
@@ -263,40 +248,28 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
   test('an upstream that cannot be reached fails the response with a connection error', async () => {
     upstream.respond(() => ({ kind: 'destroy' }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const failed = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'failed' ? r : undefined;
-    });
+    const failed = await waitForStatus(client, created.id, 'failed');
     expect(failed.error?.code).toBe('upstream_connection_error');
   });
 
   test('an upstream that goes quiet fails the response after the idle timeout', async () => {
     upstream.respond(() => ({ kind: 'sse', steps: [...steps(textTurnEvents(TEXT).slice(0, 4)), { hang: true }] }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const failed = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'failed' ? r : undefined;
-    });
+    const failed = await waitForStatus(client, created.id, 'failed');
     expect(failed.error?.code).toBe('upstream_timeout');
   });
 
   test('an upstream error event followed by response.failed keeps the upstream status and code', async () => {
     upstream.respond(() => ({ kind: 'sse', steps: steps(failedTurnEvents('rate_limit_exceeded', 'Rate limit reached for requests')) }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const failed = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'failed' ? r : undefined;
-    });
+    const failed = await waitForStatus(client, created.id, 'failed');
     expect(failed.error).toEqual({ code: 'rate_limit_exceeded', message: 'Rate limit reached for requests' });
   });
 
   test('an incomplete upstream response stays incomplete with its details', async () => {
     upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents(TEXT, { finish: 'incomplete' })) }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
-    const done = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'incomplete' ? r : undefined;
-    });
+    const done = await waitForStatus(client, created.id, 'incomplete');
     expect(done.incomplete_details).toEqual({ reason: 'max_output_tokens' });
     expect(done.output_text).toBe(TEXT);
   });
@@ -305,10 +278,7 @@ describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
     const args = JSON.stringify({ city: 'Paris', unit: 'celsius', days: 3 });
     upstream.respond(() => ({ kind: 'sse', steps: steps(functionCallEvents([{ name: 'get_weather', arguments: args }, { name: 'get_time', arguments: '{"tz":"CET"}' }])) }));
     const created = await client.responses.create({ model: 'gpt-test', input: 'weather?', background: true });
-    const done = await waitFor(async () => {
-      const r = await client.responses.retrieve(created.id);
-      return r.status === 'completed' ? r : undefined;
-    });
+    const done = await waitForStatus(client, created.id, 'completed');
     expect(done.output).toEqual([
       expect.objectContaining({ type: 'function_call', name: 'get_weather', arguments: args, status: 'completed' }),
       expect.objectContaining({ type: 'function_call', name: 'get_time', arguments: '{"tz":"CET"}' }),
