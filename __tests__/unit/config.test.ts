@@ -5,15 +5,9 @@ import type { ResponsesPollingOptions } from '../../lib/config/options';
 import { resolveOptions } from '../../lib/config/resolve';
 import { shouldUsePolling } from '../../lib/config/routing';
 import { MemoryStore } from '../../lib/store/memory-store';
-import { createRedisStore } from '../../lib/store/redis-store';
+import { RedisStoreUnavailableError } from '../../lib/store/redis-store';
 import type { Logger, ResponseStore } from '../../lib/types';
-
-// Only the wiring is checked here (which factory gets which arguments); the Redis store itself is
-// covered by the contract suite against a real redis-server.
-jest.mock('../../lib/store/redis-store', () => ({
-  createRedisStore: jest.fn(() => ({ kind: 'redis-store', close: async () => {} })),
-}));
-const createRedisStoreMock = createRedisStore as jest.MockedFunction<typeof createRedisStore>;
+import { randomPrefix, testRedisUrl } from '../helpers/redis';
 
 interface LogLine {
   level: string;
@@ -57,8 +51,8 @@ function problemsOf(fn: () => unknown): string[] {
 
 const noEnv = {};
 const stores: ResponseStore[] = [];
+// Tests close their stores themselves; this catches the ones a failed assertion left open.
 afterEach(async () => {
-  createRedisStoreMock.mockClear();
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 
@@ -257,36 +251,70 @@ describe('validation', () => {
   });
 });
 
+/** Nothing listens on port 1: a store pointed there can never connect. */
+const UNREACHABLE_REDIS = 'redis://127.0.0.1:1';
+
+/** Asserts that `store` is a Redis store (not the in-memory one) that answers, with `keyPrefix`. */
+async function expectWorkingRedisStore(store: ResponseStore, keyPrefix: string): Promise<void> {
+  expect(store).not.toBeInstanceOf(MemoryStore);
+  expect(store).toHaveProperty('keyPrefix', keyPrefix);
+  await expect(store.ping()).resolves.toBeUndefined();
+}
+
 describe('store', () => {
-  test('a given store is used as is and not owned', () => {
+  test('a given store is used as is and not owned, whatever Redis the options or environment name', () => {
     const store = fakeStore();
-    const cfg = resolve({ store, redis: 'redis://ignored:6379' }, { REDIS_URL: 'redis://also-ignored:6379' });
+    const cfg = resolve({ store, redis: UNREACHABLE_REDIS }, { REDIS_URL: UNREACHABLE_REDIS });
     expect(cfg.store).toBe(store);
     expect(cfg.ownsStore).toBe(false);
-    expect(createRedisStoreMock).not.toHaveBeenCalled();
   });
 
-  test('a redis URL builds the Redis store with the key prefix and logger', () => {
-    const { logger } = captureLogger();
-    const cfg = resolve({ redis: 'redis://cache:6379/2', keyPrefix: 'app:', logger });
-    expect(createRedisStoreMock).toHaveBeenCalledWith({ url: 'redis://cache:6379/2', keyPrefix: 'app:', logger });
+  test('a redis URL builds a working Redis store with the configured key prefix', async () => {
+    const keyPrefix = randomPrefix();
+    const cfg = resolve({ redis: testRedisUrl(), keyPrefix, logger: captureLogger().logger });
     expect(cfg.ownsStore).toBe(true);
+    await expectWorkingRedisStore(cfg.store, keyPrefix);
+    await cfg.store.close();
   });
 
-  test('redis connection fields are passed as the connection', () => {
-    const { logger } = captureLogger();
-    resolve({ redis: { host: 'cache', port: 6380, tls: true }, logger });
-    expect(createRedisStoreMock).toHaveBeenCalledWith({ connection: { host: 'cache', port: 6380, tls: true }, keyPrefix: 'rp:', logger });
+  test('redis connection fields build a working Redis store', async () => {
+    const url = new URL(testRedisUrl());
+    const keyPrefix = randomPrefix();
+    const cfg = resolve({ redis: { host: url.hostname, port: Number(url.port || 6379) }, keyPrefix, logger: captureLogger().logger });
+    await expectWorkingRedisStore(cfg.store, keyPrefix);
+    await cfg.store.close();
   });
 
-  test('REDIS_URL from the environment is used when the options name no Redis', () => {
-    resolve({ logger: captureLogger().logger }, { REDIS_URL: 'redis://from-env:6379' });
-    expect(createRedisStoreMock).toHaveBeenCalledWith(expect.objectContaining({ url: 'redis://from-env:6379' }));
+  test('without a key prefix, the Redis store uses the default rp:', async () => {
+    const cfg = resolve({ redis: testRedisUrl(), logger: captureLogger().logger });
+    await expectWorkingRedisStore(cfg.store, 'rp:');
+    await cfg.store.close();
   });
 
-  test('options.redis wins over REDIS_URL', () => {
-    resolve({ redis: 'redis://from-options:6379', logger: captureLogger().logger }, { REDIS_URL: 'redis://from-env:6379' });
-    expect(createRedisStoreMock).toHaveBeenCalledWith(expect.objectContaining({ url: 'redis://from-options:6379' }));
+  test('REDIS_URL from the environment is used when the options name no Redis', async () => {
+    const keyPrefix = randomPrefix();
+    const { logger, lines } = captureLogger();
+    const cfg = resolve({ keyPrefix, logger }, { REDIS_URL: testRedisUrl() });
+    expect(cfg.ownsStore).toBe(true);
+    await expectWorkingRedisStore(cfg.store, keyPrefix);
+    // No "in-memory store" warning: Redis was found.
+    expect(lines).toEqual([]);
+    await cfg.store.close();
+  });
+
+  test('options.redis wins over REDIS_URL', async () => {
+    const keyPrefix = randomPrefix();
+    const cfg = resolve({ redis: testRedisUrl(), keyPrefix, logger: captureLogger().logger }, { REDIS_URL: UNREACHABLE_REDIS });
+    await expectWorkingRedisStore(cfg.store, keyPrefix);
+    await cfg.store.close();
+  });
+
+  test('the Redis store reports connection problems through the configured logger', async () => {
+    const { logger, lines } = captureLogger();
+    const cfg = resolve({ redis: UNREACHABLE_REDIS, logger });
+    await expect(cfg.store.ping()).rejects.toBeInstanceOf(RedisStoreUnavailableError);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'redis store: connection error' }));
+    await cfg.store.close();
   });
 
   test('a REDIS_URL that is not a redis URL is an error that does not repeat it', () => {
@@ -295,7 +323,7 @@ describe('store', () => {
     expect(problem).not.toContain('hunter2');
   });
 
-  test('without Redis, the in-memory store is used with one warning that says how to configure Redis', () => {
+  test('without Redis, the in-memory store is used with one warning that says how to configure Redis', async () => {
     const { logger, lines } = captureLogger();
     const cfg = resolve({ logger });
     expect(cfg.store).toBeInstanceOf(MemoryStore);
@@ -304,6 +332,7 @@ describe('store', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0].message).toMatch(/single process/);
     expect(warnings[0].message).toMatch(/REDIS_URL/);
+    await cfg.store.close();
   });
 });
 

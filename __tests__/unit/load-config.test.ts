@@ -7,10 +7,13 @@ import * as path from 'path';
 import { ConfigError } from '../../lib/errors';
 import { loadConfig } from '../../lib/config/load-config';
 import { resolveOptions } from '../../lib/config/resolve';
-import { shouldUsePolling } from '../../lib/config/routing';
+import { findDeployments, shouldUsePolling } from '../../lib/config/routing';
+import { MemoryStore } from '../../lib/store/memory-store';
 import type { Logger, ResponseStore } from '../../lib/types';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'litellm-proxy-config.yaml');
+/** LiteLLM's own proxy_server_config.yaml, as in its repository. */
+const LITELLM_OWN_FIXTURE = path.join(__dirname, '..', 'fixtures', 'litellm-proxy-server-config.yaml');
 
 interface LogLine {
   level: string;
@@ -200,6 +203,102 @@ describe('a real LiteLLM proxy config', () => {
   });
 });
 
+describe('LiteLLM’s own proxy_server_config.yaml', () => {
+  test('loads with warnings only and no error, even with every os.environ/ variable unset', () => {
+    const { logger, lines } = captureLogger();
+    expect(() => loadConfig(LITELLM_OWN_FIXTURE, { env: {}, logger })).not.toThrow();
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.level === 'warn')).toBe(true);
+  });
+
+  test('reads its bare model names as openai with one warning that lists their paths and how to silence it', () => {
+    const { logger, warnings } = captureLogger();
+    const options = loadConfig(LITELLM_OWN_FIXTURE, { env: {}, logger });
+    const inferred = warnings().filter((w) => /without a provider prefix/.test(w.message));
+    expect(inferred).toHaveLength(1);
+    expect(inferred[0].fields?.paths).toEqual(['model_list[0]', 'model_list[3]', 'model_list[8]']);
+    expect(inferred[0].message).toContain('model_list[8] ("dall-e-3")');
+    expect(inferred[0].message).toContain('openai/<name>');
+    expect(options.models?.find((d) => d.modelName === 'openai-dall-e-3')).toEqual({ modelName: 'openai-dall-e-3', model: 'openai/dall-e-3' });
+  });
+
+  test('skips the azure/ entry that has no model name, with a warning naming its path', () => {
+    const { logger, warnings } = captureLogger();
+    const options = loadConfig(LITELLM_OWN_FIXTURE, { env: {}, logger });
+    expect(options.models?.some((d) => d.modelName === 'dall-e-2')).toBe(false);
+    const unservable = warnings().filter((w) => /cannot be served/.test(w.message));
+    expect(unservable).toHaveLength(1);
+    expect(unservable[0].fields?.skipped).toEqual(['model_list[7] (model_name "dall-e-2"): model "azure/" has no model name after the /']);
+  });
+
+  test('resolves, and routes its model names to the deployments the file gives them', async () => {
+    const loaded = loadConfig(LITELLM_OWN_FIXTURE, { env: {}, logger: captureLogger().logger });
+    const store = new MemoryStore();
+    try {
+      const cfg = resolveOptions({ ...loaded, store }, {});
+      expect(cfg.masterKey).toBe('sk-1234');
+      expect(findDeployments(cfg.models, 'gpt-3.5-turbo-end-user-test')).toEqual([
+        expect.objectContaining({ provider: 'openai', upstreamModel: 'gpt-3.5-turbo', apiBase: 'https://api.openai.com/v1' }),
+        expect.objectContaining({
+          provider: 'azure',
+          upstreamModel: 'chatgpt-v-2',
+          apiBase: 'https://openai-gpt-4-test-v-1.openai.azure.com/openai/v1',
+        }),
+      ]);
+      // Any other name falls through to the "*" wildcard deployment.
+      expect(findDeployments(cfg.models, 'gpt-4o-mini')).toEqual([
+        expect.objectContaining({ modelName: '*', provider: 'openai', upstreamModel: 'gpt-4o-mini' }),
+      ]);
+      expect(shouldUsePolling(cfg, { model: 'gpt-3.5-turbo', background: true })).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('model names in litellm_params', () => {
+  test('a bare model name loads exactly as openai/<name> would', () => {
+    const bare = writeYaml('model_list:\n  - model_name: mini\n    litellm_params:\n      model: gpt-4o-mini\n', 'bare.yaml');
+    const prefixed = writeYaml('model_list:\n  - model_name: mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n', 'prefixed.yaml');
+    const quiet = captureLogger();
+    expect(loadConfig(bare, { env: {}, logger: captureLogger().logger }).models).toEqual(
+      loadConfig(prefixed, { env: {}, logger: quiet.logger }).models,
+    );
+    expect(quiet.warnings()).toEqual([]);
+  });
+
+  test('a bare model name with custom_llm_provider is left as written, without a warning', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: q\n    litellm_params:\n      model: qwen-7b\n      custom_llm_provider: openai\n      api_base: http://tgi:8080/v1\n',
+    );
+    const { logger, warnings } = captureLogger();
+    expect(loadConfig(file, { env: {}, logger }).models).toEqual([
+      { modelName: 'q', model: 'qwen-7b', provider: 'openai', apiBase: 'http://tgi:8080/v1' },
+    ]);
+    expect(warnings()).toEqual([]);
+  });
+
+  test('a model with no provider before the / is skipped with a warning naming its path', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n  - model_name: b\n    litellm_params:\n      model: /gpt-4o\n',
+    );
+    const { logger, warnings } = captureLogger();
+    expect(loadConfig(file, { env: {}, logger }).models?.map((d) => d.modelName)).toEqual(['a']);
+    expect(warnings()).toEqual([
+      expect.objectContaining({ fields: expect.objectContaining({ skipped: ['model_list[1] (model_name "b"): model "/gpt-4o" has no provider before the /'] }) }),
+    ]);
+  });
+
+  test('a model that is only the custom_llm_provider prefix is skipped too', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: x\n    litellm_params:\n      model: azure/\n      custom_llm_provider: azure\n      api_base: https://r.openai.azure.com/\n',
+    );
+    const { logger, warnings } = captureLogger();
+    expect(loadConfig(file, { env: {}, logger }).models).toEqual([]);
+    expect(warnings()[0].message).toMatch(/model_list\[0\] .*no model name after the \//);
+  });
+});
+
 describe('polling_via_cache', () => {
   test('polling_via_cache: true fails with the path and the fix, since LiteLLM silently disables the feature there', () => {
     const file = writeYaml('litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: true\n');
@@ -232,13 +331,13 @@ describe('polling_via_cache', () => {
 });
 
 describe('errors name the YAML path and the fix', () => {
-  test('ttl, rpm and a model without a provider are each reported with their path', () => {
+  test('ttl, rpm and an empty model are each reported with their path', () => {
     const file = writeYaml(
       [
         'model_list:',
         '  - model_name: mini',
         '    litellm_params:',
-        '      model: gpt-4o-mini',
+        '      model: ""',
         '      rpm: -1',
         'litellm_settings:',
         '  responses:',
@@ -248,7 +347,7 @@ describe('errors name the YAML path and the fix', () => {
     );
     const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
     expect(problems).toEqual([
-      expect.stringContaining('model_list[0].litellm_params.model (model_name "mini") is "gpt-4o-mini", which has no provider prefix'),
+      expect.stringContaining('model_list[0].litellm_params.model (model_name "mini") must not be empty'),
       expect.stringMatching(/model_list\[0\]\.litellm_params\.rpm .*must be at least 1/),
       expect.stringMatching(/litellm_settings\.responses\.background_mode\.ttl must be a whole number \(got 1\.5\)/),
     ]);

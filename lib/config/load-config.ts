@@ -24,8 +24,11 @@ export interface LoadConfigOptions {
  * Reads `file` (relative paths resolve from `process.cwd()`) and returns the options it describes.
  * Throws a `ConfigError` for a YAML syntax error (with file and line) or a bad value (with its
  * YAML path and the fix). LiteLLM settings this package does not use are reported in one warning,
- * never fatal; deployments it cannot reach (no `api_base` for a provider other than openai) are
- * skipped with a warning. An azure `api_base` that is a resource root gets `/openai/v1` appended.
+ * never fatal. A `litellm_params.model` without a provider prefix (`gpt-3.5-turbo`) is read as
+ * `openai/<name>`, with one warning listing those entries; deployments it cannot serve (a model
+ * with no name after the `/`, such as `azure/`) or reach (no `api_base` for a provider other than
+ * openai) are skipped with a warning. So LiteLLM's own `proxy_server_config.yaml` loads. An azure
+ * `api_base` that is a resource root gets `/openai/v1` appended.
  * An unset `os.environ/` variable leaves its setting empty with a warning, except for
  * `master_key`, where it is an error (the routes would otherwise be open). Messages carry paths,
  * variable names and model names, never a key, password or URL from the file or the environment.
@@ -62,15 +65,37 @@ export function loadConfig(file: string, opts: LoadConfigOptions = {}): Response
       ignored: paths,
     });
   }
-  if (mapped.skipped.length > 0) {
-    logger.warn(
-      `${file}: skipping ${mapped.skipped.length} deployment(s) without api_base: ${mapped.skipped.join('; ')}. ` +
-        'Only OpenAI-compatible APIs are reached; add api_base (the provider’s OpenAI-compatible URL ending in /v1) to use them.',
-      { file, skipped: mapped.skipped },
-    );
-  }
+  warnAboutDeployments(file, mapped.notes, logger);
   if (opts.logger) mapped.options.logger = opts.logger;
   return mapped.options;
+}
+
+/** One warning per kind of deployment note, each listing every entry by its model_list path. */
+function warnAboutDeployments(file: string, notes: MappingNotes, logger: Logger): void {
+  const { inferred, unservable, skipped } = notes;
+  if (inferred.length > 0) {
+    const list = inferred.map((n) => `${n.path} ("${n.model}")`).join(', ');
+    logger.warn(
+      `${file}: ${inferred.length} deployment(s) name a model without a provider prefix: ${list}. ` +
+        'They are read as openai/<name>, as LiteLLM infers for OpenAI model names. ' +
+        'Write litellm_params.model as openai/<name> to silence this warning (or with the right provider prefix if it is not an OpenAI model).',
+      { file, paths: inferred.map((n) => n.path) },
+    );
+  }
+  if (unservable.length > 0) {
+    logger.warn(
+      `${file}: skipping ${unservable.length} deployment(s) whose model cannot be served: ${unservable.join('; ')}. ` +
+        'Write litellm_params.model as provider/name, e.g. azure/<deployment name>, to use them.',
+      { file, skipped: unservable },
+    );
+  }
+  if (skipped.length > 0) {
+    logger.warn(
+      `${file}: skipping ${skipped.length} deployment(s) without api_base: ${skipped.join('; ')}. ` +
+        'Only OpenAI-compatible APIs are reached; add api_base (the provider’s OpenAI-compatible URL ending in /v1) to use them.',
+      { file, skipped },
+    );
+  }
 }
 
 function parseYaml(file: string): unknown {
@@ -298,30 +323,64 @@ const WORKER_KEYS: Record<string, keyof WorkerOptions> = {
   shutdown_grace_ms: 'shutdownGraceMs',
 };
 
+/** What {@link mapToOptions} found besides the options: all of it is warned about, none is fatal. */
+interface MappingNotes {
+  /** Deployments without api_base for a provider that has no default, as `model_list[i] (…)`. */
+  skipped: string[];
+  /** Deployments whose model names no upstream model (`azure/`, `/gpt-4o`), as `model_list[i] (…): why`. */
+  unservable: string[];
+  /** Paths (`model_list[i]`) and models of bare model names read as `openai/<name>`. */
+  inferred: { path: string; model: string }[];
+}
+
+/**
+ * The model of a YAML deployment as the options want it, or why it cannot be served. LiteLLM
+ * accepts a bare name and infers the provider from it (OpenAI's model names, as in its own
+ * proxy_server_config.yaml); here a bare name is read as openai. With custom_llm_provider the
+ * name is used as written.
+ */
+function yamlModel(model: string, explicitProvider: string | undefined): { model: string; inferred: boolean } | { unservable: string } {
+  if (!explicitProvider) {
+    const slash = model.indexOf('/');
+    if (slash < 0) return { model: `openai/${model}`, inferred: true };
+    if (slash === 0) return { unservable: `model "${model}" has no provider before the /` };
+  }
+  if (splitModel(model, explicitProvider).upstreamModel === '') {
+    return { unservable: `model "${model}" has no model name after the /` };
+  }
+  return { model, inferred: false };
+}
+
 function mapToOptions(
   doc: LiteLLMDoc,
   file: string,
   env: NodeJS.ProcessEnv,
-): { options: ResponsesPollingOptions; skipped: string[]; problems: string[] } {
+): { options: ResponsesPollingOptions; notes: MappingNotes; problems: string[] } {
   const options: ResponsesPollingOptions = {};
-  const skipped: string[] = [];
+  const notes: MappingNotes = { skipped: [], unservable: [], inferred: [] };
   const problems: string[] = [];
 
   if (doc.model_list) {
     options.models = [];
     doc.model_list.forEach((entry, i) => {
       const lp = entry.litellm_params;
-      const { provider } = splitModel(lp.model, lp.custom_llm_provider);
+      const read = yamlModel(lp.model, lp.custom_llm_provider);
+      if ('unservable' in read) {
+        notes.unservable.push(`model_list[${i}] (model_name "${entry.model_name}"): ${read.unservable}`);
+        return;
+      }
+      if (read.inferred) notes.inferred.push({ path: `model_list[${i}]`, model: lp.model });
+      const { provider } = splitModel(read.model, lp.custom_llm_provider);
       let apiBase = lp.api_base;
       if (apiBase !== undefined && provider === 'azure') apiBase = azureV1Base(apiBase);
       if (apiBase === undefined && defaultApiBase(provider) === undefined) {
-        skipped.push(`model_list[${i}] (model_name "${entry.model_name}", provider ${provider})`);
+        notes.skipped.push(`model_list[${i}] (model_name "${entry.model_name}", provider ${provider})`);
         return;
       }
       // LiteLLM's router reads limits from the entry first, then litellm_params, then model_info.
       const rpm = entry.rpm ?? lp.rpm ?? entry.model_info?.rpm;
       const tpm = entry.tpm ?? lp.tpm ?? entry.model_info?.tpm;
-      const d: DeploymentOptions = { modelName: entry.model_name, model: lp.model };
+      const d: DeploymentOptions = { modelName: entry.model_name, model: read.model };
       if (apiBase !== undefined) d.apiBase = apiBase;
       if (lp.api_key !== undefined) d.apiKey = lp.api_key;
       if (lp.custom_llm_provider !== undefined) d.provider = lp.custom_llm_provider;
@@ -358,7 +417,7 @@ function mapToOptions(
       options.worker = worker;
     }
   }
-  return { options, skipped, problems };
+  return { options, notes, problems };
 }
 
 /**

@@ -255,10 +255,11 @@ export const liteLLMSchema: SchemaObject = {
             required: ['model'],
             fix: 'Write litellm_params with at least model: provider/name, e.g. model: openai/gpt-4o-mini',
             properties: {
+              // No providerModel check here: like LiteLLM, loadConfig reads a bare name as openai/<name>
+              // and skips (with a warning) an entry it cannot serve, such as `azure/`.
               model: {
                 type: 'string',
                 minLength: 1,
-                check: 'providerModel',
                 fix: 'Write it as provider/name, e.g. openai/gpt-4o-mini, or set custom_llm_provider',
               },
               api_base: { type: 'string', check: 'httpUrl', fix: API_BASE_FIX },
