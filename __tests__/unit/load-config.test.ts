@@ -203,7 +203,7 @@ describe('a real LiteLLM proxy config', () => {
   });
 });
 
-describe('LiteLLM’s own proxy_server_config.yaml', () => {
+describe('a proxy_server_config.yaml in the shape of LiteLLM’s own', () => {
   test('loads with warnings only and no error, even with every os.environ/ variable unset', () => {
     const { logger, lines } = captureLogger();
     expect(() => loadConfig(LITELLM_OWN_FIXTURE, { env: {}, logger })).not.toThrow();
@@ -242,7 +242,7 @@ describe('LiteLLM’s own proxy_server_config.yaml', () => {
         expect.objectContaining({
           provider: 'azure',
           upstreamModel: 'chatgpt-v-2',
-          apiBase: 'https://openai-gpt-4-test-v-1.openai.azure.com/openai/v1',
+          apiBase: 'https://contoso-test.openai.azure.com/openai/v1',
         }),
       ]);
       // Any other name falls through to the "*" wildcard deployment.
