@@ -44,6 +44,9 @@ export async function streamEvents(
     wake?.();
   };
   res.on('close', onClose);
+  // A client that left during the first store read fired 'close' before the listener existed;
+  // without this check its follower would poll the store until the response ends.
+  if (res.destroyed) closed = true;
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
   let cursor = afterSeq;
   try {
