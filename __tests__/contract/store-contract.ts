@@ -156,6 +156,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(read!.events).toEqual([...input.events, ...events(1, 3)]);
       });
 
+      test('a retried final flush whose first attempt finished the response succeeds, and a stale fence does not', async () => {
+        const input = createInput();
+        const { fence } = await store.create(input);
+        const final = appendInput({ firstSeq: 1, events: events(1, 2), status: 'completed' });
+        expect(await store.append(input.id, final)).toBe('ok');
+        expect(await store.append(input.id, final)).toBe('ok');
+        expect(await store.append(input.id, { ...final, fence: fence + 1 })).toBe('terminal');
+        const read = await store.readEvents(input.id, 'owner-a', -1);
+        expect(read!.meta.status).toBe('completed');
+        expect(read!.events).toEqual([...input.events, ...events(1, 2)]);
+      });
+
       test('an append that leaves a gap or overlaps the end of the log is fenced and writes nothing', async () => {
         const input = createInput();
         await store.create(input);

@@ -124,13 +124,14 @@ export class MemoryStore implements ResponseStore {
     const record = this.#get(id);
     if (!record) return 'gone';
     const meta = JSON.parse(record.meta) as MetaRecord;
+    const n = input.events.length;
+    // A retried flush whose first attempt was written (its reply was lost) succeeds without
+    // writing twice, even when that attempt made the response terminal.
+    if (n > 0 && input.fence === meta.fence && input.firstSeq + n - 1 <= meta.lastSeq) return 'ok';
     if (meta.status === 'cancelled') return 'cancelled';
     if (isTerminalStatus(meta.status)) return 'terminal';
     if (input.fence !== meta.fence) return 'fenced';
-    const n = input.events.length;
     if (n > 0) {
-      // A retried flush whose first attempt was written: succeed without writing twice.
-      if (input.firstSeq + n - 1 <= meta.lastSeq) return 'ok';
       if (input.firstSeq !== meta.lastSeq + 1) return 'fenced';
       record.log.push(...input.events);
       meta.lastSeq += n;

@@ -314,15 +314,10 @@ export class StreamingWorker extends EventEmitter {
   private async appendWithRetry(input: AppendInput): Promise<AppendOutcome | undefined> {
     const started = Date.now();
     let delay = 50;
-    let failedBefore = false;
     for (;;) {
       try {
-        const outcome = await this.cfg.store.append(this.id, input);
-        // A final flush whose reply was lost and that landed anyway reads back as `terminal`.
-        if (outcome === 'terminal' && failedBefore && input.status && isTerminalStatus(input.status)) return 'ok';
-        return outcome;
+        return await this.cfg.store.append(this.id, input);
       } catch (err) {
-        failedBefore = true;
         if (this.halted) return undefined;
         if (Date.now() - started > this.cfg.worker.storeRetryGraceMs) {
           this.cfg.logger.error('store unreachable for too long; giving up on this response', { id: this.id, error: String(err) });

@@ -6,7 +6,8 @@ import { LUA_HELPERS } from './lua-helpers';
 export const APPEND_SCRIPT = `
 --[[
   Appends one flush of a worker. Checks run in this order, and the first that matches decides:
-  missing, cancelled, other terminal status, fence, already applied (a retried flush), sequence.
+  missing; already applied (a retried flush with this fence, whose reply was lost, even if it
+  made the response terminal); cancelled; other terminal status; fence; sequence.
 
   KEYS[1] meta hash
   KEYS[2] snapshot string
@@ -37,6 +38,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'fence', 'lastSeq')
+local n = #ARGV - 9
+local lastSeq = tonumber(meta[3])
+local firstSeq = tonumber(ARGV[2])
+if n > 0 and tonumber(ARGV[1]) == tonumber(meta[2]) and firstSeq + n - 1 <= lastSeq then
+  return 1
+end
 if meta[1] == 'cancelled' then
   return -2
 end
@@ -46,13 +53,7 @@ end
 if tonumber(ARGV[1]) ~= tonumber(meta[2]) then
   return -4
 end
-local n = #ARGV - 9
-local lastSeq = tonumber(meta[3])
-local firstSeq = tonumber(ARGV[2])
 if n > 0 then
-  if firstSeq + n - 1 <= lastSeq then
-    return 1
-  end
   if firstSeq ~= lastSeq + 1 then
     return -5
   end
