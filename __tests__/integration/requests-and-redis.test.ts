@@ -36,7 +36,7 @@ beforeEach(async () => {
       masterKey: MASTER_KEY,
       backgroundMode: { ttl: 600 },
       models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: UPSTREAM_KEY }],
-      worker: { flushIntervalMs: 20, leaseMs: 5000 },
+      worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
       maxBodyBytes: 4096,
     },
     '/custom/prefix',

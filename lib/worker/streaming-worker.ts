@@ -23,6 +23,8 @@ export const WORKER_ERROR_CODES = {
   internal: 'server_error',
 } as const;
 
+/** How long a worker stopped for shutdown keeps retrying a flush against an unreachable store. */
+const SHUTDOWN_FLUSH_GRACE_MS = 2000;
 /** Below this many bytes of tail the snapshot is never rewritten mid-stream. */
 const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
 const LIFECYCLE_START = new Set(['response.created', 'response.queued', 'response.in_progress']);
@@ -86,12 +88,14 @@ export class StreamingWorker extends EventEmitter {
     this.pendingFirstSeq = start.nextSeq;
     this.snapshotBytes = start.snapshotBytes;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    // Every stream follower listens here; many followers of one response are normal.
+    this.setMaxListeners(0);
   }
 
   /** Starts the work in the background; never throws and never rejects. */
   run(): void {
     const { leaseMs } = this.cfg.worker;
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, Math.floor(leaseMs / 3)));
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(50, Math.floor(leaseMs / 8)));
     this.work()
       .catch((err) => this.cfg.logger.error('background worker crashed', { id: this.id, error: String(err) }))
       .finally(() => {
@@ -122,7 +126,7 @@ export class StreamingWorker extends EventEmitter {
         signal: this.controller.signal,
         connectTimeoutMs: w.upstreamConnectTimeoutMs,
       });
-      if (!res.ok) throw await upstreamHttpError(res, deployment);
+      if (!res.ok) throw await upstreamHttpError(res, deployment, w.upstreamIdleTimeoutMs);
       await readSse(res, { onMessage: (m) => this.onMessage(m.data) }, {
         signal: this.controller.signal,
         idleTimeoutMs: w.upstreamIdleTimeoutMs,
@@ -185,7 +189,10 @@ export class StreamingWorker extends EventEmitter {
     }
     this.ensureStarted(undefined);
     if (LIFECYCLE_END.has(event.type)) {
-      const merged = normalizeUsage(applyEvent(this.state, { ...event, sequence_number: this.nextSeq }));
+      const merged = redactResponseError(
+        normalizeUsage(applyEvent(this.state, { ...event, sequence_number: this.nextSeq })),
+        this.start.deployment,
+      );
       this.terminal = true;
       this.log({ type: event.type, sequence_number: this.nextSeq, response: merged });
       return;
@@ -240,7 +247,9 @@ export class StreamingWorker extends EventEmitter {
 
   private heartbeat(): void {
     if (this.halted || this.flushing) return;
-    if (Date.now() - this.lastWriteAt < this.cfg.worker.leaseMs / 3) return;
+    // Renewed at least every quarter lease, so a worker that waits out a store outage still holds
+    // its lease when the store returns (resolve() checks storeRetryGraceMs against leaseMs).
+    if (Date.now() - this.lastWriteAt < this.cfg.worker.leaseMs / 8) return;
     this.requestFlush(true);
   }
 
@@ -319,7 +328,9 @@ export class StreamingWorker extends EventEmitter {
         return await this.cfg.store.append(this.id, input);
       } catch (err) {
         if (this.halted) return undefined;
-        if (Date.now() - started > this.cfg.worker.storeRetryGraceMs) {
+        // During shutdown the grace is short: close() must stay bounded when the store is down.
+        const grace = this.stopReason === 'shutdown' ? Math.min(SHUTDOWN_FLUSH_GRACE_MS, this.cfg.worker.storeRetryGraceMs) : this.cfg.worker.storeRetryGraceMs;
+        if (Date.now() - started > grace) {
           this.cfg.logger.error('store unreachable for too long; giving up on this response', { id: this.id, error: String(err) });
           this.halted = true;
           this.controller.abort(new StopSignal('shutdown'));
@@ -357,6 +368,12 @@ function sanitizeErrorEvent(event: ResponseStreamEvent, deployment: DeploymentCo
   }
   const message = typeof event.message === 'string' ? redactSecrets(event.message, deployment) : 'The upstream provider reported an error';
   return { ...event, message };
+}
+
+/** Scrubs credential-like text from the `error.message` an upstream put on its Response. */
+function redactResponseError(response: ResponseObject, deployment: DeploymentConfig): ResponseObject {
+  if (!response.error || typeof response.error.message !== 'string') return response;
+  return { ...response, error: { ...response.error, message: redactSecrets(response.error.message, deployment) } };
 }
 
 /**

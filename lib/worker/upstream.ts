@@ -40,23 +40,47 @@ export function redactSecrets(text: string, deployment?: DeploymentConfig): stri
   return out.length > 500 ? `${out.slice(0, 500)}…` : out;
 }
 
-/** Reads an error body (at most 64 KiB) and builds an UpstreamError from it. */
-export async function upstreamHttpError(res: Response, deployment: DeploymentConfig): Promise<UpstreamError> {
-  let detail = '';
-  let code: string | undefined;
+/**
+ * Reads at most `limit` bytes of a body, giving up after `timeoutMs` (an upstream that sends
+ * error headers and then stalls must not hold a response forever). Cancels the rest.
+ */
+async function readCapped(res: Response, limit: number, timeoutMs: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const timer = setTimeout(() => reader.cancel().catch(() => undefined), timeoutMs);
   try {
-    const text = (await res.text()).slice(0, 65536);
-    try {
-      const body = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
-      if (body && body.error && typeof body.error.message === 'string') detail = body.error.message;
-      if (body && body.error && typeof body.error.code === 'string') code = body.error.code;
-    } catch {
-      detail = text;
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
     }
   } catch {
-    // The body could not be read; the status alone is reported.
+    // Timed out or broke: what was read is enough for an error message.
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => undefined);
   }
-  // 401/403 messages describe the deployment's own credentials: never pass them on.
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+/**
+ * Reads an error body (at most 64 KiB, for at most `timeoutMs`) and builds an UpstreamError whose
+ * message is safe to show: 401/403 texts describe the deployment's own credentials and are replaced.
+ */
+export async function upstreamHttpError(res: Response, deployment: DeploymentConfig, timeoutMs: number): Promise<UpstreamError> {
+  let detail = '';
+  let code: string | undefined;
+  const text = await readCapped(res, 65536, timeoutMs);
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
+    if (body && body.error && typeof body.error.message === 'string') detail = body.error.message;
+    if (body && body.error && typeof body.error.code === 'string') code = body.error.code;
+  } catch {
+    detail = text;
+  }
   const safe = res.status === 401 || res.status === 403 ? 'the deployment credentials were refused' : redactSecrets(detail, deployment);
   const message = `The upstream provider answered HTTP ${res.status}${safe ? `: ${safe}` : ''}`;
   return new UpstreamError('http', message, res.status, code);
