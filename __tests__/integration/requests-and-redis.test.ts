@@ -137,6 +137,30 @@ test('upstream errors on pass-through keep their status', async () => {
   expect(res.status).toBe(429);
 });
 
+test('a pass-through upstream 401 about the deployment key becomes a 502 that reveals nothing of the key', async () => {
+  upstream.respond(() => ({
+    kind: 'json',
+    status: 401,
+    body: { error: { message: `Incorrect API key provided: ${UPSTREAM_KEY.slice(0, 8)}****${UPSTREAM_KEY.slice(-4)}`, type: 'invalid_request_error', code: 'invalid_api_key', param: null } },
+  }));
+  const res = await post('/v1/responses', { model: 'gpt-test', input: 'x' });
+  expect(res.status).toBe(502);
+  const text = await res.text();
+  expect(JSON.parse(text).error).toMatchObject({ type: 'server_error', code: 'upstream_error' });
+  expect(text).not.toContain(UPSTREAM_KEY.slice(-4));
+  expect(text).not.toContain(UPSTREAM_KEY.slice(0, 8));
+});
+
+test('a pass-through upstream error message is relayed with credentials removed', async () => {
+  upstream.respond(() => ({ kind: 'json', status: 400, body: { error: { message: `bad input (key ${UPSTREAM_KEY})`, type: 'invalid_request_error', code: 'bad_input', param: null } } }));
+  const res = await post('/v1/responses', { model: 'gpt-test', input: 'x' });
+  expect(res.status).toBe(400);
+  const body = await json(res);
+  expect(body.error.code).toBe('bad_input');
+  expect(body.error.message).toContain('bad input');
+  expect(JSON.stringify(body)).not.toContain(UPSTREAM_KEY);
+});
+
 test('keys share one hash tag, live for ttl plus lease while running and ttl once finished', async () => {
   const hold = new Promise((r) => setTimeout(r, 400));
   upstream.respond(() => ({ kind: 'sse', steps: [{ until: hold }, ...steps(textTurnEvents(TEXT))] }));

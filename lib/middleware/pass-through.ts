@@ -5,8 +5,14 @@ import type { Request, Response } from 'express';
 import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
-import { openUpstream, UpstreamError } from '../worker/upstream';
+import { openUpstream, UpstreamError, upstreamHttpError } from '../worker/upstream';
 import type { CreateResponseBody } from './create-request';
+
+/**
+ * A non-streaming upstream sends its headers only when the whole answer is ready, so the header
+ * deadline is the SDK's own default request timeout rather than `upstreamConnectTimeoutMs`.
+ */
+const NON_STREAM_TIMEOUT_MS = 600_000;
 
 /** Forwards `body` to `deployment` and relays its answer. */
 export async function passThrough(
@@ -29,13 +35,17 @@ export async function passThrough(
       body: { ...body, model: deployment.upstreamModel },
       accept: body.stream === true ? 'text/event-stream' : 'application/json',
       signal: controller.signal,
-      connectTimeoutMs: runtime.config.worker.upstreamConnectTimeoutMs,
+      connectTimeoutMs: body.stream === true ? runtime.config.worker.upstreamConnectTimeoutMs : NON_STREAM_TIMEOUT_MS,
     });
   } catch (err) {
     res.off('close', onClose);
     if (controller.signal.aborted) return;
     const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
     throw new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
+  }
+  if (!upstream.ok) {
+    res.off('close', onClose);
+    throw await relayableError(upstream, deployment, runtime.config.worker.upstreamIdleTimeoutMs);
   }
   res.status(upstream.status);
   for (const name of ['content-type', 'x-request-id', 'openai-processing-ms', 'retry-after']) {
@@ -71,4 +81,22 @@ export async function passThrough(
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
   }
+}
+
+/**
+ * The error answer for a non-2xx upstream: its status and code kept, its message scrubbed of
+ * credentials. 401/403 concern the deployment's key, not the caller's, so they become a 502.
+ */
+async function relayableError(upstream: globalThis.Response, deployment: DeploymentConfig, timeoutMs: number): Promise<ApiError> {
+  const err = await upstreamHttpError(upstream, deployment, timeoutMs);
+  const headers: Record<string, string> = {};
+  for (const name of ['retry-after', 'x-request-id']) {
+    const value = upstream.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  if (upstream.status === 401 || upstream.status === 403) {
+    return new ApiError(502, err.message, { type: 'server_error', code: 'upstream_error', headers });
+  }
+  const type = upstream.status >= 500 ? 'server_error' : upstream.status === 429 ? 'rate_limit_error' : 'invalid_request_error';
+  return new ApiError(upstream.status, err.message, { type, code: err.upstreamCode ?? null, headers });
 }
