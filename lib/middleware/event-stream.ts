@@ -3,9 +3,10 @@
 
 import type { Request, Response } from 'express';
 import { decodeEvent } from '../store/event-codec';
-import { isTerminalStatus } from '../types';
+import { isTerminalStatus, type ResponseMeta } from '../types';
 import { responseNotFound } from '../errors';
 import type { Runtime } from '../runtime';
+import { materialize } from '../worker/materialize';
 import { callStore } from './http';
 import { sseFrame } from '../sse';
 
@@ -13,10 +14,20 @@ import { sseFrame } from '../sse';
 const FOLLOW_POLL_MS = 200;
 /** An SSE comment on idle streams keeps proxies and clients from timing out. */
 const KEEPALIVE_MS = 15000;
+const FINAL_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete']);
+
+/** Where a stream starts: after a cursor read from the store, or with events already in hand. */
+export type StreamStart =
+  | { afterSeq: number }
+  /** The creation events (numbered from 0), sent without a store read: the record was just written. */
+  | { opening: string[] };
 
 /**
- * Streams the events of `id` with a sequence number above `afterSeq`. The first store read
- * happens before any byte is sent, so an unknown id is still a plain 404.
+ * Streams the events of `id` after the start point, then follows live events until the response
+ * is terminal. With `afterSeq`, the first store read happens before any byte is sent, so an
+ * unknown id is still a plain 404. A response that ended without a final event in its log
+ * (cancelled, or its worker lost) gets one closing `response.failed` event carrying the Response
+ * (status `cancelled` or `failed`), so SDK stream helpers end with the right snapshot.
  */
 export async function streamEvents(
   runtime: Runtime,
@@ -24,11 +35,19 @@ export async function streamEvents(
   res: Response,
   id: string,
   owner: string | null,
-  afterSeq: number,
+  start: StreamStart,
 ): Promise<void> {
   const { store, logger } = runtime.config;
-  let first = await callStore(logger, () => store.readEvents(id, owner, afterSeq));
-  if (!first) throw responseNotFound(id);
+  let batch: { meta: ResponseMeta | undefined; events: string[] } | null;
+  let cursor: number;
+  if ('opening' in start) {
+    batch = { meta: undefined, events: start.opening };
+    cursor = -1;
+  } else {
+    batch = await callStore(logger, () => store.readEvents(id, owner, start.afterSeq));
+    if (!batch) throw responseNotFound(id);
+    cursor = start.afterSeq;
+  }
 
   res.status(200);
   res.setHeader('content-type', 'text/event-stream; charset=utf-8');
@@ -48,36 +67,44 @@ export async function streamEvents(
   // without this check its follower would poll the store until the response ends.
   if (res.destroyed) closed = true;
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-  let cursor = afterSeq;
-  try {
-    let batch: typeof first | null = first;
-    for (;;) {
+  let lastType: string | undefined;
+
+  /** Writes frames, waiting for the socket to drain so a slow client does not fill memory. */
+  const write = async (frame: string) => {
+    if (closed || res.write(frame)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        wake = undefined;
+        resolve();
+      };
+      wake = done;
+      res.once('drain', done);
+    });
+  };
+  const writeEvents = async (events: string[]) => {
+    for (const encoded of events) {
       if (closed) return;
-      if (!batch) return; // deleted or expired while streaming
-      for (const encoded of batch.events) {
-        res.write(sseFrame(decodeEvent(encoded).type, encoded));
-      }
-      cursor += batch.events.length;
-      if (isTerminalStatus(batch.meta.status)) {
+      lastType = decodeEvent(encoded).type;
+      await write(sseFrame(lastType, encoded));
+      cursor += 1;
+    }
+  };
+
+  try {
+    for (;;) {
+      if (closed || !batch) return; // client gone, or deleted / expired while streaming
+      await writeEvents(batch.events);
+      if (batch.meta && isTerminalStatus(batch.meta.status)) {
         // A terminal status may be recorded before the last events are read: read once more.
         const rest = await callStore(logger, () => store.readEvents(id, owner, cursor));
-        for (const encoded of rest?.events ?? []) res.write(sseFrame(decodeEvent(encoded).type, encoded));
+        if (rest) {
+          await writeEvents(rest.events);
+          await writeClosingEvent(runtime, id, owner, cursor, lastType, write);
+        }
         return;
       }
-      await new Promise<void>((resolve) => {
-        const worker = runtime.workers.get(id);
-        const timer = setTimeout(done, FOLLOW_POLL_MS);
-        function done() {
-          clearTimeout(timer);
-          worker?.off('flushed', done);
-          worker?.off('done', done);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-        worker?.on('flushed', done);
-        worker?.on('done', done);
-      });
+      await waitForNews(runtime, id, (fn) => (wake = fn));
       if (closed) return;
       try {
         batch = await store.readEvents(id, owner, cursor);
@@ -91,6 +118,50 @@ export async function streamEvents(
     clearInterval(keepalive);
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
-    first = null;
   }
+}
+
+/** Resolves at the worker's next flush (same instance) or after the poll interval. */
+function waitForNews(runtime: Runtime, id: string, setWake: (fn: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const worker = runtime.workers.get(id);
+    const timer = setTimeout(done, FOLLOW_POLL_MS);
+    function done() {
+      clearTimeout(timer);
+      worker?.off('flushed', done);
+      worker?.off('done', done);
+      resolve();
+    }
+    setWake(done);
+    worker?.on('flushed', done);
+    worker?.on('done', done);
+  });
+}
+
+/**
+ * When the log of a terminal response does not end with a final event (cancel, lease lapse),
+ * sends one synthesized `response.failed` with the Response as stored, numbered after the log.
+ * It is not stored, so every replay produces the same event.
+ */
+async function writeClosingEvent(
+  runtime: Runtime,
+  id: string,
+  owner: string | null,
+  cursor: number,
+  lastType: string | undefined,
+  write: (frame: string) => Promise<void>,
+): Promise<void> {
+  const { store } = runtime.config;
+  const stored = await store.read(id, owner).catch(() => null);
+  if (!stored) return;
+  const lastSeq = stored.meta.lastSeq;
+  if (cursor > lastSeq) return; // the client has already seen the closing event
+  let last = cursor === lastSeq ? lastType : undefined;
+  if (last === undefined) {
+    const tail = await store.readEvents(id, owner, lastSeq - 1).catch(() => null);
+    last = tail?.events.length ? decodeEvent(tail.events[tail.events.length - 1]).type : undefined;
+  }
+  if (last && FINAL_EVENTS.has(last)) return;
+  const event = { type: 'response.failed', sequence_number: lastSeq + 1, response: materialize(stored) };
+  await write(sseFrame(event.type, JSON.stringify(event)));
 }

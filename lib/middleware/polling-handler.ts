@@ -37,7 +37,7 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
       const id = String(req.params.id);
       const owner = ownerFilter(principalOf(req));
       if (req.query.stream === 'true') {
-        await streamEvents(runtime, req, res, id, owner, parseStartingAfter(req.query.starting_after));
+        await streamEvents(runtime, req, res, id, owner, { afterSeq: parseStartingAfter(req.query.starting_after) });
         return;
       }
       const stored = await callStore(config.logger, () => config.store.read(id, owner));
