@@ -1,7 +1,6 @@
 // The Redis store: one Lua script per state transition, keys from keys.ts, control messages
 // over pub/sub. Safe for Redis Cluster: every script touches the keys of one response only.
 
-import { createClient, ErrorReply } from 'redis';
 import type { RedisConnectionOptions } from '../config/options';
 import { StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
@@ -18,27 +17,19 @@ import type {
 } from '../types';
 import { controlChannel, responseKeys } from './keys';
 import { parseControlMessage, WORKER_LOST_ERROR } from './memory-store';
+import {
+  closeClient,
+  commandWithin,
+  createOwnClient,
+  evalScript,
+  RedisStoreUnavailableError,
+  whenReady,
+  withDeadline,
+  type RedisClientLike,
+} from './redis-connection';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 
-/**
- * The part of a node-redis v5 client the store uses. A client from `createClient()` of the
- * `redis` package fits it.
- */
-export interface RedisClientLike {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  connect(): Promise<unknown>;
-  sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>;
-  duplicate(): RedisClientLike;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'ready', listener: () => void): unknown;
-  once(event: 'ready', listener: () => void): unknown;
-  off(event: 'error', listener: (err: Error) => void): unknown;
-  off(event: 'ready', listener: () => void): unknown;
-  close(): Promise<void>;
-  destroy(): void;
-}
+export { RedisStoreUnavailableError, type RedisClientLike } from './redis-connection';
 
 /** What `createRedisStore` accepts. */
 export interface RedisStoreOptions {
@@ -68,15 +59,6 @@ export interface RedisStore extends ResponseStore {
   readonly keyPrefix: string;
 }
 
-/** Rejection of a store call because Redis could not be reached in time. */
-export class RedisStoreUnavailableError extends Error {
-  readonly code = 'store_unavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RedisStoreUnavailableError';
-  }
-}
-
 interface RedisStoreConfig {
   client: RedisClientLike;
   ownsClient: boolean;
@@ -91,28 +73,13 @@ interface RedisStoreConfig {
  */
 export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
-  const client = options.client ?? (createOwnClient(options, commandTimeoutMs) as unknown as RedisClientLike);
+  const client = options.client ?? createOwnClient(options, commandTimeoutMs);
   return new RedisResponseStore({
     client,
     ownsClient: options.client === undefined,
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,
     commandTimeoutMs,
-  });
-}
-
-function createOwnClient(options: RedisStoreOptions, timeoutMs: number) {
-  const c = options.connection ?? {};
-  const url = options.url ?? c.url;
-  return createClient({
-    ...(url ? { url } : { username: c.username, password: c.password, database: c.db }),
-    socket: {
-      ...(url ? {} : { host: c.host, port: c.port, ...(c.tls ? { tls: true as const } : {}) }),
-      connectTimeout: timeoutMs,
-      // Reconnect forever with capped backoff; calls fail fast meanwhile (offline queue off).
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
-    },
-    disableOfflineQueue: true,
   });
 }
 
@@ -233,32 +200,16 @@ class RedisResponseStore implements RedisStore {
     return this.#closing;
   }
 
-  /** Runs a script on the keys of response `id`: EVALSHA, and EVAL only when Redis answers NOSCRIPT. */
-  async #run(script: LuaScript, id: string, args: string[]): Promise<unknown> {
+  /** Runs a script on the keys of response `id` (EVALSHA, EVAL on NOSCRIPT). */
+  #run(script: LuaScript, id: string, args: string[]): Promise<unknown> {
     const keys = responseKeys(this.keyPrefix, id);
-    const tail = ['3', keys.meta, keys.snapshot, keys.log, ...args];
-    try {
-      return await this.#command(['EVALSHA', script.sha, ...tail]);
-    } catch (err) {
-      // NOSCRIPT is the error prefix Redis defines for an unknown SHA (fresh server, SCRIPT
-      // FLUSH, failover). EVAL runs the script and caches it for the next EVALSHA.
-      if (!(err instanceof ErrorReply) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.#command(['EVAL', script.source, ...tail]);
-    }
+    return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log], args);
   }
 
   /** One command, within `commandTimeoutMs` including the wait for a connection. */
   async #command(args: string[]): Promise<unknown> {
     this.#assertOpen();
-    const { client, commandTimeoutMs } = this.#config;
-    const deadline = Date.now() + commandTimeoutMs;
-    await whenReady(client, deadline, commandTimeoutMs);
-    try {
-      return await client.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
-    } catch (err) {
-      if (err instanceof ErrorReply) throw err;
-      throw new RedisStoreUnavailableError(`Redis did not answer: ${(err as Error).message}`, { cause: err });
-    }
+    return commandWithin(this.#config.client, args, this.#config.commandTimeoutMs);
   }
 
   async #startSubscriber(): Promise<void> {
@@ -332,52 +283,6 @@ const WORKER_LOST_JSON = JSON.stringify(WORKER_LOST_ERROR);
 
 function ownerArgs(owner: string | null): [string, string] {
   return owner === null ? ['0', ''] : ['1', owner];
-}
-
-/** One pending 'ready' wait per client, shared by every call waiting during an outage. */
-const nextReady = new WeakMap<RedisClientLike, Promise<void>>();
-
-/** Waits until `client` is connected, or rejects at `deadline`. */
-async function whenReady(client: RedisClientLike, deadline: number, timeoutMs: number): Promise<void> {
-  if (client.isReady) return;
-  if (!client.isOpen) throw new RedisStoreUnavailableError('The Redis client is closed.');
-  let ready = nextReady.get(client);
-  if (!ready) {
-    ready = new Promise<void>((resolve) => {
-      client.once('ready', () => {
-        nextReady.delete(client);
-        resolve();
-      });
-    });
-    nextReady.set(client, ready);
-  }
-  await withDeadline(ready, deadline, () => new RedisStoreUnavailableError(`Redis is unreachable (no connection within ${timeoutMs} ms).`));
-}
-
-async function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Closes gracefully when connected (pending replies arrive), otherwise at once. */
-async function closeClient(client: RedisClientLike, timeoutMs: number): Promise<void> {
-  if (!client.isOpen) return;
-  if (client.isReady) {
-    try {
-      await withDeadline(client.close(), Date.now() + timeoutMs, () => new Error('close timed out'));
-      return;
-    } catch {
-      // fall through: the socket died while closing
-    }
-  }
-  if (client.isOpen) client.destroy();
 }
 
 function asArray(reply: unknown): unknown[] {

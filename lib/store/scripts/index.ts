@@ -16,7 +16,8 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-function defineScript(name: string, source: string): LuaScript {
+/** A script with its SHA1 digest. Shared with the limiter's scripts. */
+export function defineScript(name: string, source: string): LuaScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

@@ -1,13 +1,8 @@
 // Lua fragments shared by the store scripts. Each script is one string: its own header, then
 // these helpers, then its body, so every script stays self-contained on the server.
 
-/**
- * Helpers every script may use. They read `KEYS[1..3]` as (meta hash, snapshot string, log
- * list) of one response, which is the key order of every script.
- */
-export const LUA_HELPERS = `
-local TERMINAL = { completed = true, failed = true, incomplete = true, cancelled = true }
-
+/** Helpers that touch no key: integer formatting and the server clock. The limiter uses them too. */
+export const LUA_BASE_HELPERS = `
 -- Integers are formatted by hand: Lua numbers are doubles and tostring() may print 1e+12.
 local function int(n)
   return string.format('%d', n)
@@ -18,7 +13,15 @@ local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+`;
 
+/**
+ * Helpers every store script may use. They read `KEYS[1..3]` as (meta hash, snapshot string,
+ * log list) of one response, which is the key order of every script.
+ */
+export const LUA_HELPERS = `
+local TERMINAL = { completed = true, failed = true, incomplete = true, cancelled = true }
+${LUA_BASE_HELPERS}
 -- Every key of the response gets the same expiry. Called after every write, because SET and
 -- a first RPUSH create keys without one.
 local function expireAll(ms)

@@ -1,0 +1,108 @@
+// The limiter store contract: admission of a new response against per-key and per-deployment
+// limits, and the bookkeeping after it (slot release, token and spend recording).
+
+/** The limits of one subject. An absent field means no limit of that kind. */
+export interface LimitSpec {
+  /** Requests per window (60 s), counted at admission. A non-negative integer. */
+  rpm?: number;
+  /** Tokens per window (60 s), as the upstream reported them at each terminal state. A non-negative integer. */
+  tpm?: number;
+  /** Responses running at once (background responses between admission and terminal state). A non-negative integer. */
+  maxParallel?: number;
+  /** Total spend in USD; admission is refused once the recorded spend reaches it. Never resets. */
+  maxBudget?: number;
+}
+
+/** Something limits apply to. */
+export interface LimitSubject {
+  /** A stable name such as `key:<hash>` or `deployment:<name>`. Never a secret: it is part of Redis key names. */
+  key: string;
+  limits: LimitSpec;
+}
+
+/** One admission: the request of response `id` against every subject it falls under. */
+export interface AdmissionInput {
+  /** The id of the response that will hold the parallel slots. Unique per admission. */
+  id: string;
+  subjects: LimitSubject[];
+  /** How long the parallel slots live without a renewal, in ms (the worker's lease). */
+  leaseMs: number;
+}
+
+/**
+ * Rate headers, from the tightest subject (the one with the fewest remaining) of each kind.
+ * A field is absent when no subject has that kind of limit.
+ */
+export interface RateState {
+  /** `x-ratelimit-limit-requests` */
+  limitRequests?: number;
+  /** `x-ratelimit-remaining-requests`, after this admission. */
+  remainingRequests?: number;
+  /** `x-ratelimit-reset-requests`, in ms: time left in the current window. */
+  resetRequestsMs?: number;
+  /** `x-ratelimit-limit-tokens` */
+  limitTokens?: number;
+  /** `x-ratelimit-remaining-tokens`, never below 0. */
+  remainingTokens?: number;
+  /** `x-ratelimit-reset-tokens`, in ms: time left in the current window. */
+  resetTokensMs?: number;
+}
+
+/** Why an admission was refused. */
+export type RefusalReason = 'rpm' | 'tpm' | 'parallel' | 'budget';
+
+/** The answer to an admission. */
+export type AdmissionResult =
+  | { admitted: true; state: RateState }
+  | {
+      admitted: false;
+      reason: RefusalReason;
+      /** `key` of the first subject that refused (subjects are checked in the given order). */
+      subject: string;
+      /**
+       * When to try again, in ms: the end of the window for `rpm` and `tpm`; a short hint
+       * (1 s, `PARALLEL_RETRY_HINT_MS`) for `parallel`, since a slot frees whenever a running
+       * response ends; `null` for `budget`, which never resets by itself.
+       */
+      retryAfterMs: number | null;
+      state: RateState;
+    };
+
+/**
+ * Where the limiter keeps its counts. Implementations: `MemoryLimiter` (per process) and
+ * `createRedisLimiter` (global across every instance sharing the Redis).
+ */
+export interface LimiterStore {
+  /**
+   * Admits all subjects atomically, or none. On admission, counts one request against every
+   * subject's window and takes a parallel slot (member `id`, expiring `leaseMs` from now) in
+   * every subject that has `maxParallel`. Slots whose lease lapsed are purged first. A refusal
+   * changes no count. Checks per subject, in subject order: budget, rpm, tpm, parallel.
+   */
+  admit(input: AdmissionInput): Promise<AdmissionResult>;
+  /** Undoes one `admit` of `input.id` (its request count and its slots). Idempotent per id. */
+  rollback(input: AdmissionInput): Promise<void>;
+  /** Frees the slots of `id` in `subjects`. `true` only the first time for this id. */
+  release(id: string, subjects: string[]): Promise<boolean>;
+  /** Moves the expiry of `id`'s slots to `leaseMs` from now, for slots still held (not lapsed, not released). */
+  renew(id: string, subjects: string[], leaseMs: number): Promise<void>;
+  /**
+   * Adds `tokens` to the current window and `spend` (USD) to the budget total of each subject.
+   * `true` only the first time for this id; later calls change nothing.
+   */
+  record(id: string, subjects: string[], usage: { tokens: number; spend: number }): Promise<boolean>;
+  /** The counts of one subject now, for tests and health checks. */
+  usage(subject: string): Promise<SubjectUsage>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** What {@link LimiterStore.usage} reports. */
+export interface SubjectUsage {
+  requestsThisWindow: number;
+  tokensThisWindow: number;
+  /** Slots held and not lapsed. */
+  running: number;
+  /** USD recorded so far. */
+  spend: number;
+}

@@ -1,0 +1,131 @@
+// Connection plumbing shared by the Redis store and the Redis limiter: the client they accept,
+// one command within a deadline, EVALSHA with EVAL on NOSCRIPT, and closing.
+
+import { createClient, ErrorReply } from 'redis';
+import type { RedisConnectionOptions } from '../config/options';
+import type { LuaScript } from './scripts';
+
+/**
+ * The part of a node-redis v5 client the store uses. A client from `createClient()` of the
+ * `redis` package fits it.
+ */
+export interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>;
+  duplicate(): RedisClientLike;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  once(event: 'ready', listener: () => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'ready', listener: () => void): unknown;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Rejection of a store call because Redis could not be reached in time. */
+export class RedisStoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisStoreUnavailableError';
+  }
+}
+
+/** A client of our own, from `url` or the connection fields (default `redis://localhost:6379`). */
+export function createOwnClient(options: { url?: string; connection?: RedisConnectionOptions }, timeoutMs: number): RedisClientLike {
+  const c = options.connection ?? {};
+  const url = options.url ?? c.url;
+  return createClient({
+    ...(url ? { url } : { username: c.username, password: c.password, database: c.db }),
+    socket: {
+      ...(url ? {} : { host: c.host, port: c.port, ...(c.tls ? { tls: true as const } : {}) }),
+      connectTimeout: timeoutMs,
+      // Reconnect forever with capped backoff; calls fail fast meanwhile (offline queue off).
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    },
+    disableOfflineQueue: true,
+  }) as unknown as RedisClientLike;
+}
+
+/**
+ * One command within `timeoutMs`, the wait for a connection included. Error replies of Redis
+ * pass through; anything else (no connection, timeout) becomes {@link RedisStoreUnavailableError}.
+ */
+export async function commandWithin(client: RedisClientLike, args: string[], timeoutMs: number): Promise<unknown> {
+  const deadline = Date.now() + timeoutMs;
+  await whenReady(client, deadline, timeoutMs);
+  try {
+    return await client.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
+  } catch (err) {
+    if (err instanceof ErrorReply) throw err;
+    throw new RedisStoreUnavailableError(`Redis did not answer: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Runs `script` through `send`: EVALSHA, and EVAL only when Redis answers NOSCRIPT. */
+export async function evalScript(
+  send: (args: string[]) => Promise<unknown>,
+  script: LuaScript,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  const tail = [String(keys.length), ...keys, ...args];
+  try {
+    return await send(['EVALSHA', script.sha, ...tail]);
+  } catch (err) {
+    // NOSCRIPT is the error prefix Redis defines for an unknown SHA (fresh server, SCRIPT
+    // FLUSH, failover). EVAL runs the script and caches it for the next EVALSHA.
+    if (!(err instanceof ErrorReply) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return send(['EVAL', script.source, ...tail]);
+  }
+}
+
+/** One pending 'ready' wait per client, shared by every call waiting during an outage. */
+const nextReady = new WeakMap<RedisClientLike, Promise<void>>();
+
+/** Waits until `client` is connected, or rejects at `deadline`. */
+export async function whenReady(client: RedisClientLike, deadline: number, timeoutMs: number): Promise<void> {
+  if (client.isReady) return;
+  if (!client.isOpen) throw new RedisStoreUnavailableError('The Redis client is closed.');
+  let ready = nextReady.get(client);
+  if (!ready) {
+    ready = new Promise<void>((resolve) => {
+      client.once('ready', () => {
+        nextReady.delete(client);
+        resolve();
+      });
+    });
+    nextReady.set(client, ready);
+  }
+  await withDeadline(ready, deadline, () => new RedisStoreUnavailableError(`Redis is unreachable (no connection within ${timeoutMs} ms).`));
+}
+
+/** Settles like `promise`, or rejects with `onTimeout()` at `deadline`. */
+export async function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Closes gracefully when connected (pending replies arrive), otherwise at once. */
+export async function closeClient(client: RedisClientLike, timeoutMs: number): Promise<void> {
+  if (!client.isOpen) return;
+  if (client.isReady) {
+    try {
+      await withDeadline(client.close(), Date.now() + timeoutMs, () => new Error('close timed out'));
+      return;
+    } catch {
+      // fall through: the socket died while closing
+    }
+  }
+  if (client.isOpen) client.destroy();
+}
