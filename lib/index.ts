@@ -1,12 +1,12 @@
 // Public entry point: re-exports only.
 
 export { responsesPolling, type ResponsesPollingRouter } from './responses-polling';
-export { auth, presentedKey } from './middleware/auth';
+export { auth, presentedKey, assertModelAllowed, modelAllowed } from './middleware/auth';
 export { preCallLimiter } from './middleware/pre-call-limiter';
 export { backgroundModeRouter } from './middleware/background-mode-router';
 export { pollingHandler } from './middleware/polling-handler';
 export { principalOf } from './middleware/http';
-export { Runtime, runtimeFor, ownerHash, type Principal } from './runtime';
+export { Runtime, runtimeFor, ownerHash, type Principal, type PrincipalLimits } from './runtime';
 export { loadConfig } from './config/load-config';
 export { resolveOptions } from './config/resolve';
 export { shouldUsePolling, findDeployments, isNativeBackgroundModel, providerOfModel } from './config/routing';

@@ -7,11 +7,28 @@ import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/o
 import type { ControlMessage } from './types';
 import { StreamingWorker, type WorkerStart } from './worker/streaming-worker';
 
+/** Limits of one principal, enforced by the pre-call limiter. Absent fields: no limit. */
+export interface PrincipalLimits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens per minute (as the upstream reports them in `usage`). */
+  tpm?: number;
+  /** Background responses running at once. */
+  maxParallel?: number;
+  /** Spend limit, in the currency of the configured model prices. */
+  maxBudget?: number;
+}
+
 /** Who is calling. `id` is never a key: it is a stable name or a hash of one. */
 export interface Principal {
+  /** Stable name of the caller; responses are owned by a hash of it. */
   id: string;
   /** An administrator may read, cancel and delete any response. */
   admin: boolean;
+  /** Limits of this caller; absent: none beyond the deployment's. */
+  limits?: PrincipalLimits;
+  /** The model names (a trailing `*` matches any suffix) this caller may use; absent: every model. */
+  models?: string[];
 }
 
 /** The owner hash stored with a response: a one-way hash of the principal id. */
@@ -35,6 +52,14 @@ export class Runtime {
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
+    // Once per runtime, i.e. at start-up: open routes must be a decision, not an accident.
+    if (config.auth === 'unconfigured') {
+      config.logger.warn(
+        'No authentication is configured (no masterKey, virtualKeys or authenticate): the routes are open to anyone who ' +
+          "can reach them. If the host app protects the mount point, set auth: 'none' (responses_polling.auth: none in " +
+          'YAML) to say so; otherwise set a master key or virtual keys (general_settings.master_key / virtual_keys).',
+      );
+    }
   }
 
   /** True once `close()` was called: new responses are refused. */

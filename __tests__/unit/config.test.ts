@@ -1,11 +1,13 @@
 // resolveOptions: validation with paths and fixes, defaults, deployments, and the choice of store.
 
+import { createHash } from 'node:crypto';
 import { ConfigError } from '../../lib/errors';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
 import { resolveOptions } from '../../lib/config/resolve';
 import { shouldUsePolling } from '../../lib/config/routing';
 import { MemoryStore } from '../../lib/store/memory-store';
 import { RedisStoreUnavailableError } from '../../lib/store/redis-store';
+import { Runtime } from '../../lib/runtime';
 import type { Logger, ResponseStore } from '../../lib/types';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
 
@@ -70,7 +72,10 @@ describe('defaults', () => {
     expect(cfg).toEqual({
       models: [],
       backgroundMode: { pollingViaCache: 'all', nativeBackgroundMode: [], ttl: 3600 },
-      masterKey: undefined,
+      auth: 'unconfigured',
+      masterKeyHash: undefined,
+      virtualKeys: [],
+      authenticate: undefined,
       store,
       ownsStore: false,
       keyPrefix: 'rp:',
@@ -357,6 +362,121 @@ describe('warnings about settings that cannot take effect', () => {
       backgroundMode: { nativeBackgroundMode: ['o3-deep-research', 'openai/o3-deep-research'] },
     });
     expect(lines).toEqual([expect.objectContaining({ fields: { models: ['openai/o3-deep-research'] } })]);
+  });
+});
+
+describe('authentication', () => {
+  const KEY_A = 'sk-virtual-a-0123456789';
+  const sha = (v: string) => createHash('sha256').update(v).digest('hex');
+
+  test('virtual keys resolve to digests, ids, limits and models; the plaintext key is not kept', () => {
+    const cfg = resolve({
+      store: fakeStore(),
+      masterKey: 'sk-master-kept-as-hash',
+      virtualKeys: [
+        { key: KEY_A, rpmLimit: 60, tpmLimit: 1000, maxParallelRequests: 2, maxBudget: 1.5, models: ['gpt-4o-mini', 'o4*'] },
+        { keyHash: sha('sk-virtual-b').toUpperCase(), id: 'team-b' },
+      ],
+    });
+    expect(cfg.auth).toBe('required');
+    expect(cfg.masterKeyHash).toBe(sha('sk-master-kept-as-hash'));
+    expect(cfg.virtualKeys).toEqual([
+      {
+        id: sha(KEY_A).slice(0, 12),
+        hash: sha(KEY_A),
+        limits: { rpm: 60, tpm: 1000, maxParallel: 2, maxBudget: 1.5 },
+        models: ['gpt-4o-mini', 'o4*'],
+      },
+      { id: 'team-b', hash: sha('sk-virtual-b'), limits: {}, models: undefined },
+    ]);
+    const json = JSON.stringify(cfg);
+    expect(json).not.toContain(KEY_A);
+    expect(json).not.toContain('sk-master-kept-as-hash');
+  });
+
+  test('a virtual key needs exactly one of key and keyHash', () => {
+    const problems = problemsOf(() =>
+      resolve({ store: fakeStore(), virtualKeys: [{ id: 'nothing' }, { key: KEY_A, keyHash: sha(KEY_A) }] }),
+    );
+    expect(problems).toEqual([
+      'virtualKeys[0] has neither key nor keyHash. Give each entry exactly one of key (the key clients send) and keyHash (its SHA-256 hex digest).',
+      'virtualKeys[1] has both key and keyHash. Give each entry exactly one of key (the key clients send) and keyHash (its SHA-256 hex digest).',
+    ]);
+  });
+
+  test('a keyHash that is not 64 hex digits, an empty models list and unknown fields are errors with a fix', () => {
+    const problems = problemsOf(() =>
+      resolve({
+        store: fakeStore(),
+        virtualKeys: [{ keyHash: 'abc123', models: [] }, { key: KEY_A, rpm: 5 } as never],
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^virtualKeys\[0\]\.keyHash has characters that are not allowed here\. Write the SHA-256 digest of the key as 64 hex digits/),
+      expect.stringMatching(/^virtualKeys\[0\]\.models must not be an empty list\. List the model names this key may use/),
+      'virtualKeys[1].rpm is not a known setting. Remove it; the known keys here are key, keyHash, id, rpmLimit, tpmLimit, maxParallelRequests, maxBudget, models.',
+    ]);
+  });
+
+  test('two keys with one key or one id, a key equal to the master key, and reserved ids are refused', () => {
+    const problems = problemsOf(() =>
+      resolve({
+        store: fakeStore(),
+        masterKey: 'sk-master-same',
+        virtualKeys: [
+          { key: KEY_A, id: 'team' },
+          { keyHash: sha(KEY_A) },
+          { key: 'sk-other', id: 'team' },
+          { key: 'sk-master-same' },
+          { key: 'sk-third', id: 'master' },
+        ],
+      }),
+    );
+    expect(problems).toEqual([
+      'virtualKeys[1] has the same key as virtualKeys[0]. Give every virtual key its own key.',
+      `virtualKeys[2] has the id "team", which virtualKeys[0] already uses. Give every virtual key its own id; keys with one id would share each other's responses.`,
+      'virtualKeys[3] has the same key as masterKey. Give it a key of its own; the master key needs no virtual key entry.',
+      'virtualKeys[4] has the id "master", which is reserved. Choose another id.',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/sk-/);
+  });
+
+  test("auth: 'none' runs open on purpose, and cannot be combined with credentials", () => {
+    expect(resolve({ store: fakeStore(), auth: 'none' }).auth).toBe('none');
+    expect(resolve({ store: fakeStore() }).auth).toBe('unconfigured');
+    expect(resolve({ store: fakeStore(), authenticate: () => null }).auth).toBe('required');
+    expect(problemsOf(() => resolve({ store: fakeStore(), auth: 'none', masterKey: 'sk-x', authenticate: () => null }))).toEqual([
+      "auth is 'none', but masterKey and authenticate are set too. Remove auth: 'none' to require those credentials, or remove masterKey, virtualKeys or authenticate to run without authentication behind your own.",
+    ]);
+    expect(problemsOf(() => resolve({ store: fakeStore(), auth: 'open' } as unknown as ResponsesPollingOptions))).toEqual([
+      "auth has an unsupported value (got a string). Write auth: 'none' to run without authentication behind the host app's own, or leave auth out.",
+    ]);
+    expect(problemsOf(() => resolve({ store: fakeStore(), authenticate: 'session' } as unknown as ResponsesPollingOptions))).toEqual([
+      'authenticate is a string, not a function. Pass a function (req) => principal | null, or leave authenticate out.',
+    ]);
+  });
+
+  test('a virtual key allowing a model that no deployment serves is warned about', () => {
+    const { logger, lines } = captureLogger();
+    resolve({
+      store: fakeStore(),
+      logger,
+      models: [{ modelName: 'gpt-4o-mini', model: 'openai/gpt-4o-mini' }],
+      virtualKeys: [{ key: KEY_A, id: 'team-a', models: ['gpt-4o-mini', 'gpt-4o-mnii', 'o*'] }],
+    });
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', fields: { keyId: 'team-a', models: ['gpt-4o-mnii'] } })]);
+  });
+
+  test('a runtime without any authentication warns once that its routes are open; with auth none it does not', async () => {
+    const open = captureLogger();
+    const runtime = new Runtime(resolve({ store: fakeStore(), logger: open.logger }));
+    expect(open.lines).toEqual([expect.objectContaining({ level: 'warn', message: expect.stringContaining('the routes are open') })]);
+    expect(open.lines[0].message).toContain("auth: 'none'");
+    const quiet = captureLogger();
+    const protectedRuntime = new Runtime(resolve({ store: fakeStore(), logger: quiet.logger, auth: 'none' }));
+    new Runtime(resolve({ store: fakeStore(), logger: quiet.logger, masterKey: 'sk-m' }));
+    expect(quiet.lines).toEqual([]);
+    await Promise.all([runtime.close(0), protectedRuntime.close(0)]);
   });
 });
 

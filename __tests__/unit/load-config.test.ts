@@ -1,6 +1,7 @@
 // loadConfig: a LiteLLM-style YAML file mapped onto options, with os.environ/ values, warnings
 // for what is ignored, and errors that name the YAML path and the fix.
 
+import { createHash } from 'node:crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -236,7 +237,7 @@ describe('a proxy_server_config.yaml in the shape of LiteLLM’s own', () => {
     const store = new MemoryStore();
     try {
       const cfg = resolveOptions({ ...loaded, store }, {});
-      expect(cfg.masterKey).toBe('sk-1234');
+      expect(cfg.masterKeyHash).toBe(createHash('sha256').update('sk-1234').digest('hex'));
       expect(findDeployments(cfg.models, 'gpt-3.5-turbo-end-user-test')).toEqual([
         expect.objectContaining({ provider: 'openai', upstreamModel: 'gpt-3.5-turbo', apiBase: 'https://api.openai.com/v1' }),
         expect.objectContaining({
@@ -447,6 +448,114 @@ describe('os.environ/ values', () => {
     const file = writeYaml('general_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n');
     const [problem] = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
     expect(problem).toContain('general_settings.master_key reads os.environ/LITELLM_MASTER_KEY, which is not set');
+  });
+});
+
+describe('general_settings.virtual_keys and responses_polling.auth', () => {
+  const sha = (v: string) => createHash('sha256').update(v).digest('hex');
+  const KEY_HASH = sha('sk-team-b');
+
+  test('maps each entry onto virtualKeys: key from os.environ/, key_hash, key_alias or id, limits and models', () => {
+    const file = writeYaml(
+      [
+        'general_settings:',
+        '  master_key: sk-master',
+        '  virtual_keys:',
+        '    - key: os.environ/TEAM_A_KEY',
+        '      key_alias: team-a',
+        '      rpm_limit: "60"',
+        '      tpm_limit: 100000',
+        '      max_parallel_requests: 5',
+        '      max_budget: 12.5',
+        '      models: [gpt-4o-mini]',
+        `    - key_hash: ${KEY_HASH}`,
+        '      id: team-b',
+        '    - key: sk-plain-c',
+      ].join('\n'),
+    );
+    const { logger, warnings } = captureLogger();
+    const options = loadConfig(file, { env: { TEAM_A_KEY: 'sk-team-a-from-env' }, logger });
+    expect(options.virtualKeys).toEqual([
+      { key: 'sk-team-a-from-env', id: 'team-a', rpmLimit: 60, tpmLimit: 100000, maxParallelRequests: 5, maxBudget: 12.5, models: ['gpt-4o-mini'] },
+      { keyHash: KEY_HASH, id: 'team-b' },
+      { key: 'sk-plain-c' },
+    ]);
+    expect(warnings()).toEqual([]);
+  });
+
+  test('the resolved configuration holds digests only, never a plaintext key', () => {
+    const file = writeYaml(
+      ['general_settings:', '  master_key: sk-master-plain', '  virtual_keys:', '    - key: os.environ/TEAM_A_KEY', '    - key: sk-plain-c'].join(
+        '\n',
+      ),
+    );
+    const loaded = loadConfig(file, { env: { TEAM_A_KEY: 'sk-team-a-from-env' }, logger: captureLogger().logger });
+    const store = new MemoryStore();
+    try {
+      const cfg = resolveOptions({ ...loaded, store }, {});
+      expect(cfg.virtualKeys.map((k) => k.hash)).toEqual([sha('sk-team-a-from-env'), sha('sk-plain-c')]);
+      const json = JSON.stringify({ ...cfg, store: undefined, logger: undefined });
+      for (const key of ['sk-master-plain', 'sk-team-a-from-env', 'sk-plain-c']) expect(json).not.toContain(key);
+    } finally {
+      void store.close();
+    }
+  });
+
+  test('an entry without key or key_hash, or with both, is an error naming the entry and the fix', () => {
+    const file = writeYaml(
+      ['general_settings:', '  virtual_keys:', '    - key_alias: lonely', `    - key: sk-both`, `      key_hash: ${KEY_HASH}`].join('\n'),
+    );
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    const fix = 'Give each entry exactly one of key (the key clients send, or os.environ/NAME) and key_hash (its SHA-256 hex digest).';
+    expect(problems).toEqual([
+      `${file}: general_settings.virtual_keys[0] has neither key nor key_hash. ${fix}`,
+      `${file}: general_settings.virtual_keys[1] has both key and key_hash. ${fix}`,
+    ]);
+    expect(problems.join('\n')).not.toContain('sk-both');
+  });
+
+  test('a virtual key that reads an unset variable is an error naming the variable', () => {
+    const file = writeYaml('general_settings:\n  virtual_keys:\n    - key: os.environ/TEAM_A_KEY\n      key_alias: team-a\n');
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems[0]).toBe(
+      `${file}: general_settings.virtual_keys[0].key reads os.environ/TEAM_A_KEY, which is not set. Set TEAM_A_KEY in the environment, or remove that virtual key.`,
+    );
+  });
+
+  test('key_alias and id together, a duplicate key and a reserved id are errors with YAML paths', () => {
+    const file = writeYaml(
+      [
+        'general_settings:',
+        '  virtual_keys:',
+        '    - { key: sk-a, key_alias: a, id: a }',
+        '    - { key: sk-b }',
+        `    - { key_hash: ${sha('sk-b')} }`,
+        '    - { key: sk-c, key_alias: anonymous }',
+      ].join('\n'),
+    );
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems).toEqual([
+      expect.stringContaining(`${file}: general_settings.virtual_keys[0] has both key_alias and id, which name the same thing.`),
+    ]);
+    const valid = writeYaml(
+      ['general_settings:', '  virtual_keys:', '    - { key: sk-b }', `    - { key_hash: ${sha('sk-b')} }`, '    - { key: sk-c, key_alias: anonymous }'].join(
+        '\n',
+      ),
+    );
+    expect(problemsOf(() => loadConfig(valid, { env: {}, logger: captureLogger().logger }))).toEqual([
+      `${valid}: general_settings.virtual_keys[1] has the same key as general_settings.virtual_keys[0]. Give every virtual key its own key.`,
+      `${valid}: general_settings.virtual_keys[2] has the id "anonymous", which is reserved. Choose another id.`,
+    ]);
+  });
+
+  test('responses_polling.auth: none maps to auth none, and is refused next to a master key', () => {
+    const open = writeYaml('responses_polling:\n  auth: none\n');
+    expect(loadConfig(open, { env: {}, logger: captureLogger().logger }).auth).toBe('none');
+    const both = writeYaml('general_settings:\n  master_key: sk-m\nresponses_polling:\n  auth: none\n');
+    expect(problemsOf(() => loadConfig(both, { env: {}, logger: captureLogger().logger }))).toEqual([
+      `${both}: responses_polling.auth is none, but general_settings.master_key is set too. ` +
+        'Remove auth: none to require those credentials, or remove general_settings.master_key or virtual_keys to run without authentication behind your own.',
+    ]);
   });
 });
 

@@ -8,7 +8,8 @@ import * as yaml from 'js-yaml';
 import { ConfigError } from '../errors';
 import { createStderrLogger } from '../logger';
 import type { Logger } from '../types';
-import type { DeploymentOptions, RedisConnectionOptions, ResponsesPollingOptions, WorkerOptions } from './options';
+import type { DeploymentOptions, RedisConnectionOptions, ResponsesPollingOptions, VirtualKeyOptions, WorkerOptions } from './options';
+import { authProblems } from './resolve-auth';
 import { defaultApiBase, splitModel } from './routing';
 import { liteLLMSchema, validateLiteLLMConfig } from './schema';
 
@@ -30,7 +31,7 @@ export interface LoadConfigOptions {
  * openai) are skipped with a warning. So LiteLLM's own `proxy_server_config.yaml` loads. An azure
  * `api_base` that is a resource root gets `/openai/v1` appended.
  * An unset `os.environ/` variable leaves its setting empty with a warning, except for
- * `master_key`, where it is an error (the routes would otherwise be open). Messages carry paths,
+ * `master_key` and a virtual key's `key`, where it is an error (fail closed). Messages carry paths,
  * variable names and model names, never a key, password or URL from the file or the environment.
  */
 export function loadConfig(file: string, opts: LoadConfigOptions = {}): ResponsesPollingOptions {
@@ -43,7 +44,7 @@ export function loadConfig(file: string, opts: LoadConfigOptions = {}): Response
   // From the file as written: a key whose os.environ/ variable is unset is still a key the file sets.
   const ignored: string[][] = [];
   collectIgnored(doc, READ_SPEC, [], ignored);
-  const problems = unsetMasterKey(file, unset);
+  const problems = unsetKeys(file, unset);
 
   normalise(resolved, liteLLMSchema);
   const validation = validateLiteLLMConfig(resolved, file);
@@ -55,6 +56,7 @@ export function loadConfig(file: string, opts: LoadConfigOptions = {}): Response
   }
 
   const mapped = mapToOptions(resolved as LiteLLMDoc, file, env);
+  mapped.problems.push(...authProblems(mapped.options, 'yaml', file));
   warnUnsetVariables(file, unset, ignored, logger);
   if (mapped.problems.length > 0) throw new ConfigError(mapped.problems);
   for (const warning of validation.warnings) logger.warn(warning, { file });
@@ -158,14 +160,25 @@ function isUnder(segments: string[], prefix: string[]): boolean {
   return prefix.length <= segments.length && prefix.every((s, i) => s === segments[i]);
 }
 
-/** An unset master key would leave the routes open: that is an error (fail closed), not a warning. */
-function unsetMasterKey(file: string, unset: EnvRef[]): string[] {
+/** `general_settings.master_key` and `general_settings.virtual_keys[i].key`. */
+function isKeyPath(segments: string[]): boolean {
+  const p = segments.join('.');
+  return p === 'general_settings.master_key' || /^general_settings\.virtual_keys\.\d+\.key$/.test(p);
+}
+
+/**
+ * An unset master key would leave the routes open, an unset virtual key would lock its owner out
+ * unnoticed: both are errors (fail closed), not warnings.
+ */
+function unsetKeys(file: string, unset: EnvRef[]): string[] {
   return unset
-    .filter((ref) => ref.segments.join('.') === 'general_settings.master_key')
-    .map(
-      (ref) =>
-        `${file}: general_settings.master_key reads os.environ/${ref.name}, which is not set. ` +
-        `Set ${ref.name} in the environment, or remove master_key to run without authentication.`,
+    .filter((ref) => isKeyPath(ref.segments))
+    .map((ref) =>
+      ref.segments[1] === 'master_key'
+        ? `${file}: general_settings.master_key reads os.environ/${ref.name}, which is not set. ` +
+          `Set ${ref.name} in the environment, or remove master_key to run without it.`
+        : `${file}: ${renderPath(ref.segments)} reads os.environ/${ref.name}, which is not set. ` +
+          `Set ${ref.name} in the environment, or remove that virtual key.`,
     );
 }
 
@@ -174,7 +187,7 @@ function warnUnsetVariables(file: string, unset: EnvRef[], notUsed: string[][], 
   const byName = new Map<string, string[]>();
   for (const ref of unset) {
     if (notUsed.some((prefix) => isUnder(ref.segments, prefix))) continue;
-    if (ref.segments.join('.') === 'general_settings.master_key') continue;
+    if (isKeyPath(ref.segments)) continue;
     byName.set(ref.name, [...(byName.get(ref.name) ?? []), renderPath(ref.segments)]);
   }
   for (const [name, paths] of byName) {
@@ -257,7 +270,7 @@ const READ_SPEC: Spec = {
     cache: 'quiet',
     cache_params: { type: true, host: true, port: true, password: true, username: true, url: true, redis_url: true, db: true, ssl: true },
   },
-  general_settings: { master_key: true },
+  general_settings: { master_key: true, virtual_keys: true },
   responses_polling: true,
 };
 
@@ -303,13 +316,41 @@ interface LiteLLMDoc {
       ssl?: boolean;
     };
   };
-  general_settings?: { master_key?: string };
+  general_settings?: { master_key?: string; virtual_keys?: YamlVirtualKey[] };
   responses_polling?: {
+    auth?: 'none';
     key_prefix?: string;
     id_prefix?: string;
     max_body_bytes?: number;
     worker?: Record<string, number | undefined>;
   };
+}
+
+interface YamlVirtualKey {
+  key?: string;
+  key_hash?: string;
+  key_alias?: string;
+  id?: string;
+  rpm_limit?: number;
+  tpm_limit?: number;
+  max_parallel_requests?: number;
+  max_budget?: number;
+  models?: string[];
+}
+
+/** `general_settings.virtual_keys[i]` → `virtualKeys[i]` (the schema has checked every field). */
+function virtualKeyFromYaml(entry: YamlVirtualKey): VirtualKeyOptions {
+  const vk: VirtualKeyOptions = {};
+  if (entry.key !== undefined) vk.key = entry.key;
+  if (entry.key_hash !== undefined) vk.keyHash = entry.key_hash;
+  const id = entry.key_alias ?? entry.id;
+  if (id !== undefined) vk.id = id;
+  if (entry.rpm_limit !== undefined) vk.rpmLimit = entry.rpm_limit;
+  if (entry.tpm_limit !== undefined) vk.tpmLimit = entry.tpm_limit;
+  if (entry.max_parallel_requests !== undefined) vk.maxParallelRequests = entry.max_parallel_requests;
+  if (entry.max_budget !== undefined) vk.maxBudget = entry.max_budget;
+  if (entry.models !== undefined) vk.models = entry.models;
+  return vk;
 }
 
 const WORKER_KEYS: Record<string, keyof WorkerOptions> = {
@@ -399,6 +440,7 @@ function mapToOptions(
   }
 
   if (doc.general_settings?.master_key !== undefined) options.masterKey = doc.general_settings.master_key;
+  if (doc.general_settings?.virtual_keys !== undefined) options.virtualKeys = doc.general_settings.virtual_keys.map(virtualKeyFromYaml);
 
   const cache = doc.litellm_settings?.cache_params;
   if (cache?.type === 'redis') {
@@ -408,6 +450,7 @@ function mapToOptions(
 
   const rp = doc.responses_polling;
   if (rp) {
+    if (rp.auth !== undefined) options.auth = rp.auth;
     if (rp.key_prefix !== undefined) options.keyPrefix = rp.key_prefix;
     if (rp.id_prefix !== undefined) options.idPrefix = rp.id_prefix;
     if (rp.max_body_bytes !== undefined) options.maxBodyBytes = rp.max_body_bytes;

@@ -1,5 +1,7 @@
 // The options a user passes (all optional) and the resolved configuration the parts use.
 
+import type { Request } from 'express';
+import type { PrincipalLimits } from '../runtime';
 import type { Logger, ResponseStore } from '../types';
 
 /** One upstream deployment: a public model name mapped onto a provider model, base URL and key. */
@@ -73,17 +75,73 @@ export interface WorkerOptions {
   shutdownGraceMs?: number;
 }
 
+/**
+ * One virtual key (LiteLLM's `general_settings.virtual_keys[]` here): a key clients send, with its
+ * own owner id, limits and allowed models. Give exactly one of `key` and `keyHash`.
+ */
+export interface VirtualKeyOptions {
+  /** The key clients send. Only its SHA-256 digest is kept after the options are resolved. */
+  key?: string;
+  /** The SHA-256 hex digest of the key (64 hex digits), so the key itself need not be in the configuration. */
+  keyHash?: string;
+  /**
+   * Stable name of the key: its responses are owned by (a hash of) this id, so a key can be
+   * rotated without losing them. Default: the first 12 hex digits of the key's SHA-256 digest.
+   * `master` and `anonymous` are reserved.
+   */
+  id?: string;
+  /** Requests per minute this key may make. Default: no limit. */
+  rpmLimit?: number;
+  /** Tokens per minute this key may use. Default: no limit. */
+  tpmLimit?: number;
+  /** Background responses this key may have running at once. Default: no limit. */
+  maxParallelRequests?: number;
+  /** Spend limit of this key, in the currency of the model prices. Default: no limit. */
+  maxBudget?: number;
+  /** Model names this key may use (exact, or a trailing `*` for any suffix). Default: every model. */
+  models?: string[];
+}
+
+/** What an `authenticate(req)` function returns for a caller it recognises. */
+export interface HostPrincipal {
+  /** Stable name of the caller (a user or service id); responses are owned by a hash of it. Never a key or token. */
+  id: string;
+  /** An administrator may read, cancel and delete any response. Default false. */
+  admin?: boolean;
+  limits?: PrincipalLimits;
+  /** Model names this caller may use (exact, or a trailing `*`). Default: every model. */
+  models?: string[];
+}
+
+/**
+ * Host-app authentication: the caller's principal, or nothing (`null`/`undefined`) to fall back to
+ * the configured keys. A thrown error answers 500 without details.
+ */
+export type Authenticate = (req: Request) => HostPrincipal | null | undefined | Promise<HostPrincipal | null | undefined>;
+
 /** What `responsesPolling(options)` accepts. Every field is optional. */
 export interface ResponsesPollingOptions {
   /** The deployments (LiteLLM's `model_list`). */
   models?: DeploymentOptions[];
   backgroundMode?: BackgroundModeOptions;
   /**
-   * The master key (LiteLLM's `general_settings.master_key`). When set, every request needs it
-   * (or another accepted key) as `Authorization: Bearer`. When unset, the routes are open: only
-   * for a mount point the host app already protects.
+   * The master key (LiteLLM's `general_settings.master_key`): an administrator, who may read,
+   * cancel and delete any response. Sent as `Authorization: Bearer <key>` or `api-key: <key>`.
    */
   masterKey?: string;
+  /** Keys of ordinary callers, each owning its own responses. Default `[]`. */
+  virtualKeys?: VirtualKeyOptions[];
+  /**
+   * Host-app authentication, tried before the keys: return the caller's principal, or nothing to
+   * fall back to `masterKey` / `virtualKeys` (and then 401).
+   */
+  authenticate?: Authenticate;
+  /**
+   * `'none'`: no authentication here, because the host app protects the mount point itself; every
+   * caller is one anonymous principal. Cannot be combined with keys or `authenticate`. Without
+   * any of these the routes are open too, with a warning at start-up.
+   */
+  auth?: 'none';
   /** A ready store. When absent: Redis from `redis` or `REDIS_URL`, otherwise the in-memory store. */
   store?: ResponseStore;
   /** Redis connection, as a URL or fields. Used when `store` is absent. */
@@ -112,11 +170,30 @@ export interface DeploymentConfig {
   tpm: number | undefined;
 }
 
+/** A virtual key after resolution: the digest of the key, never the key itself. */
+export interface VirtualKeyConfig {
+  id: string;
+  /** SHA-256 hex digest of the key (lower case). */
+  hash: string;
+  limits: PrincipalLimits;
+  /** Allowed model names; `undefined`: every model. */
+  models: string[] | undefined;
+}
+
 /** The resolved configuration: every default applied, the store built. */
 export interface ResponsesPollingConfig {
   models: DeploymentConfig[];
   backgroundMode: { pollingViaCache: 'all' | string[] | false; nativeBackgroundMode: string[]; ttl: number };
-  masterKey: string | undefined;
+  /**
+   * `required`: a credential (a key, or a principal from `authenticate`) is needed; `none`: the
+   * host app protects the mount point (`auth: 'none'`); `unconfigured`: nothing configured, the
+   * routes are open (warned about at start-up).
+   */
+  auth: 'required' | 'none' | 'unconfigured';
+  /** SHA-256 hex digest of the master key. */
+  masterKeyHash: string | undefined;
+  virtualKeys: VirtualKeyConfig[];
+  authenticate: Authenticate | undefined;
   store: ResponseStore;
   /** Whether the package built the store (and so must close it). */
   ownsStore: boolean;

@@ -6,7 +6,15 @@ import { createStderrLogger } from '../logger';
 import { MemoryStore } from '../store/memory-store';
 import { createRedisStore } from '../store/redis-store';
 import type { Logger, ResponseStore } from '../types';
-import type { DeploymentConfig, DeploymentOptions, ResponsesPollingConfig, ResponsesPollingOptions, WorkerOptions } from './options';
+import type {
+  DeploymentConfig,
+  DeploymentOptions,
+  ResponsesPollingConfig,
+  ResponsesPollingOptions,
+  VirtualKeyConfig,
+  WorkerOptions,
+} from './options';
+import { authProblems, resolveAuth } from './resolve-auth';
 import { defaultApiBase, splitModel } from './routing';
 import { validateOptions } from './schema';
 
@@ -45,6 +53,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
       'REDIS_URL (environment) is not a redis:// or rediss:// URL. Set it to a URL such as redis://localhost:6379, or pass redis in the options.',
     );
   }
+  problems.push(...authProblems(options, 'options'));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const logger: Logger = options.logger ?? createStderrLogger();
@@ -55,13 +64,14 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     ttl: bm.ttl ?? DEFAULTS.ttl,
   };
   const keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix;
-  warnAboutUnreachableSettings(models, backgroundMode, logger);
+  const auth = resolveAuth(options);
+  warnAboutUnreachableSettings(models, backgroundMode, auth.virtualKeys, logger);
 
   const { store, ownsStore } = buildStore(options, envRedisUrl, keyPrefix, logger);
   return {
     models: models.filter((d): d is DeploymentConfig => d !== undefined),
     backgroundMode,
-    masterKey: options.masterKey,
+    ...auth,
     store,
     ownsStore,
     keyPrefix,
@@ -112,6 +122,7 @@ function resolveDeployment(d: DeploymentOptions, index: number, problems: string
 function warnAboutUnreachableSettings(
   models: (DeploymentConfig | undefined)[],
   backgroundMode: ResponsesPollingConfig['backgroundMode'],
+  virtualKeys: VirtualKeyConfig[],
   logger: Logger,
 ): void {
   const deployments = models.filter((d): d is DeploymentConfig => d !== undefined);
@@ -127,13 +138,22 @@ function warnAboutUnreachableSettings(
     }
   }
   const names = deployments.map((d) => d.modelName);
-  const unmatched = backgroundMode.nativeBackgroundMode.filter(
-    (m) => !names.some((n) => n === m || (n.endsWith('*') && m.startsWith(n.slice(0, -1)))),
-  );
+  const served = (m: string) => names.some((n) => n === m || (n.endsWith('*') && m.startsWith(n.slice(0, -1))));
+  const unmatched = backgroundMode.nativeBackgroundMode.filter((m) => !served(m));
   if (unmatched.length > 0) {
     logger.warn('backgroundMode.nativeBackgroundMode names models that match no deployment (the match is exact, as in LiteLLM).', {
       models: unmatched,
     });
+  }
+  // A key's allowed model that no deployment serves can never be used: most likely a typo.
+  for (const vk of virtualKeys) {
+    const unserved = (vk.models ?? []).filter((m) => !m.endsWith('*') && !served(m));
+    if (unserved.length > 0) {
+      logger.warn('a virtual key allows models that match no deployment; requests for them fail with model_not_found.', {
+        keyId: vk.id,
+        models: unserved,
+      });
+    }
   }
 }
 

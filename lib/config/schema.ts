@@ -54,11 +54,29 @@ const CHECKS: Record<string, Check> = {
     const missing = hasMethods(data, STORE_METHODS);
     return missing.length ? `is missing the store method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : null;
   },
+  // A virtual key needs exactly one of its plaintext key and its digest (and, in YAML, at most one name).
+  oneKeyOptions: (data) => oneKeyProblem(data, 'key', 'keyHash'),
+  oneKeyYaml: (data) => {
+    const obj = data as Record<string, unknown> | null;
+    if (obj && typeof obj === 'object' && obj.key_alias !== undefined && obj.id !== undefined) {
+      return 'has both key_alias and id, which name the same thing';
+    }
+    return oneKeyProblem(data, 'key', 'key_hash');
+  },
+  function: (data) => (typeof data === 'function' ? null : `is ${describeValue(data, false)}, not a function`),
   logger: (data) => {
     const missing = hasMethods(data, LOGGER_METHODS);
     return missing.length ? `is missing the method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : null;
   },
 };
+
+function oneKeyProblem(data: unknown, key: string, hash: string): string | null {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return null;
+  const obj = data as Record<string, unknown>;
+  if (obj[key] !== undefined && obj[hash] !== undefined) return `has both ${key} and ${hash}`;
+  if (obj[key] === undefined && obj[hash] === undefined) return `has neither ${key} nor ${hash}`;
+  return null;
+}
 
 function runCheck(
   name: string,
@@ -155,6 +173,52 @@ function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> {
   };
 }
 
+/** One entry of `virtualKeys` (options) or `general_settings.virtual_keys` (YAML). */
+function virtualKeySchema(n: ConfigNaming): SchemaObject {
+  const y = n === 'yaml';
+  const k = (camel: string, snake: string) => (y ? snake : camel);
+  const name: SchemaObject = {
+    type: 'string',
+    minLength: 1,
+    maxLength: 128,
+    fix: 'Set it to a stable name for the key, e.g. "team-a" (its responses are owned by this name)',
+  };
+  return {
+    type: 'object',
+    additionalProperties: false,
+    check: y ? 'oneKeyYaml' : 'oneKeyOptions',
+    fix: y
+      ? 'Give each entry exactly one of key (the key clients send, or os.environ/NAME) and key_hash (its SHA-256 hex digest)'
+      : 'Give each entry exactly one of key (the key clients send) and keyHash (its SHA-256 hex digest)',
+    properties: {
+      key: {
+        type: 'string',
+        minLength: 1,
+        secret: true,
+        fix: y ? 'Set key to the key clients send, or os.environ/NAME' : 'Set key to the key clients send, as a string',
+      },
+      [k('keyHash', 'key_hash')]: {
+        type: 'string',
+        pattern: '^[0-9a-fA-F]{64}$',
+        secret: true,
+        fix: 'Write the SHA-256 digest of the key as 64 hex digits (e.g. the output of: printf %s "$KEY" | sha256sum)',
+      },
+      id: name,
+      ...(y ? { key_alias: name } : {}),
+      [k('rpmLimit', 'rpm_limit')]: posInt(RPM_FIX),
+      [k('tpmLimit', 'tpm_limit')]: posInt(TPM_FIX),
+      [k('maxParallelRequests', 'max_parallel_requests')]: posInt('Set it to a whole number of running background responses, e.g. 5'),
+      [k('maxBudget', 'max_budget')]: { type: 'number', minimum: 0, fix: 'Set it to the spend limit as a number, e.g. 10.5' },
+      models: {
+        type: 'array',
+        minItems: 1,
+        items: MODEL_NAME,
+        fix: 'List the model names this key may use, e.g. ["gpt-4o-mini"]; leave models out to allow every model',
+      },
+    },
+  };
+}
+
 const MODEL_NAME: SchemaObject = {
   type: 'string',
   minLength: 1,
@@ -204,6 +268,16 @@ export const optionsSchema: SchemaObject = {
       minLength: 1,
       secret: true,
       fix: 'Set masterKey to the key clients must send, or leave it out to keep the routes open behind your own auth',
+    },
+    virtualKeys: {
+      type: 'array',
+      items: virtualKeySchema('options'),
+      fix: 'Write a list of keys such as [{ key: process.env.TEAM_A_KEY, id: "team-a", models: ["gpt-4o-mini"] }]',
+    },
+    authenticate: { check: 'function', fix: 'Pass a function (req) => principal | null, or leave authenticate out' },
+    auth: {
+      const: 'none',
+      fix: "Write auth: 'none' to run without authentication behind the host app's own, or leave auth out",
     },
     store: { type: 'object', check: 'store', fix: 'Pass an object that implements the ResponseStore contract (see types.ts)' },
     redis: {
@@ -313,13 +387,21 @@ export const liteLLMSchema: SchemaObject = {
           secret: true,
           fix: 'Set master_key to a string such as os.environ/LITELLM_MASTER_KEY, or remove it',
         },
+        virtual_keys: {
+          type: 'array',
+          items: virtualKeySchema('yaml'),
+          fix: 'Write a list of entries such as { key: os.environ/TEAM_A_KEY, key_alias: team-a, models: [gpt-4o-mini] }',
+        },
       },
     },
     responses_polling: {
       type: 'object',
       additionalProperties: false,
-      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes and worker',
-      properties: tuningProperties('yaml'),
+      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, auth and worker',
+      properties: {
+        ...tuningProperties('yaml'),
+        auth: { const: 'none', fix: "Write auth: none to run without authentication behind the host app's own, or remove it" },
+      },
     },
   },
 };
@@ -424,6 +506,8 @@ function toProblem(err: ErrorObject): Problem {
     }
     case 'minLength':
       return { segments, problem: 'must not be empty', fix: parent.fix, rank: 2 };
+    case 'minItems':
+      return { segments, problem: 'must not be an empty list', fix: parent.fix, rank: 2 };
     case 'maxLength':
       return { segments, problem: `is longer than ${(err.params as { limit: number }).limit} characters`, fix: parent.fix, rank: 2 };
     case 'pattern':

@@ -8,6 +8,7 @@ import { findDeployments, shouldUsePolling } from '../config/routing';
 import { ApiError, invalidRequest } from '../errors';
 import { encodeEvent } from '../store/event-codec';
 import { ownerHash, runtimeFor, type Runtime } from '../runtime';
+import { assertModelAllowed } from './auth';
 import { asyncHandler, callStore, errorResponder, jsonBody, principalOf } from './http';
 import { checkCreateBody, initialResponse, type CreateResponseBody } from './create-request';
 import { streamEvents } from './event-stream';
@@ -44,6 +45,7 @@ export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime 
     asyncHandler(async function createResponse(req: Request, res: Response) {
       const body = checkCreateBody(req.body);
       if (body instanceof ApiError) throw body;
+      assertModelAllowed(principalOf(req), body.model);
       const deployment = resolveDeployment(runtime, body.model);
       if (shouldUsePolling(runtime.config, body)) {
         await createBackground(runtime, req, res, body, deployment);
