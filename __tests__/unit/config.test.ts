@@ -464,18 +464,20 @@ describe('authentication', () => {
       models: [{ modelName: 'gpt-4o-mini', model: 'openai/gpt-4o-mini' }],
       virtualKeys: [{ key: KEY_A, id: 'team-a', models: ['gpt-4o-mini', 'gpt-4o-mnii', 'o*'] }],
     });
-    expect(lines).toEqual([expect.objectContaining({ level: 'warn', fields: { keyId: 'team-a', models: ['gpt-4o-mnii'] } })]);
+    const aboutKeys = lines.filter((l) => l.fields?.keyId !== undefined);
+    expect(aboutKeys).toEqual([expect.objectContaining({ level: 'warn', fields: { keyId: 'team-a', models: ['gpt-4o-mnii'] } })]);
   });
 
   test('a runtime without any authentication warns once that its routes are open; with auth none it does not', async () => {
+    const aboutOpenRoutes = (lines: LogLine[]) => lines.filter((l) => l.message.includes('the routes are open'));
     const open = captureLogger();
     const runtime = new Runtime(resolve({ store: fakeStore(), logger: open.logger }));
-    expect(open.lines).toEqual([expect.objectContaining({ level: 'warn', message: expect.stringContaining('the routes are open') })]);
-    expect(open.lines[0].message).toContain("auth: 'none'");
+    expect(aboutOpenRoutes(open.lines)).toEqual([expect.objectContaining({ level: 'warn' })]);
+    expect(aboutOpenRoutes(open.lines)[0].message).toContain("auth: 'none'");
     const quiet = captureLogger();
     const protectedRuntime = new Runtime(resolve({ store: fakeStore(), logger: quiet.logger, auth: 'none' }));
     new Runtime(resolve({ store: fakeStore(), logger: quiet.logger, masterKey: 'sk-m' }));
-    expect(quiet.lines).toEqual([]);
+    expect(aboutOpenRoutes(quiet.lines)).toEqual([]);
     await Promise.all([runtime.close(0), protectedRuntime.close(0)]);
   });
 });
