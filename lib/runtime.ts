@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { resolveOptions } from './config/resolve';
 import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/options';
 import type { ControlMessage } from './types';
+import type { AdmissionInput } from './limiter/types';
 import { StreamingWorker, type WorkerStart } from './worker/streaming-worker';
 
 /** Limits of one principal, enforced by the pre-call limiter. Absent fields: no limit. */
@@ -48,6 +49,10 @@ export class Runtime {
   readonly workers = new Map<string, StreamingWorker>();
   private closing = false;
   private closed: Promise<void> | undefined;
+  /** Creates that passed admission and are still writing their record. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Limiter bookkeeping (usage, slot release) of workers that ended, still being written. */
+  private readonly settling = new Set<Promise<void>>();
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
 
   constructor(config: ResponsesPollingConfig) {
@@ -87,15 +92,66 @@ export class Runtime {
     return this.subscription;
   }
 
-  /** Starts a worker detached from any request and tracks it until it is done. */
+  /** Keeps `work` (a create in progress) in view of `close()`, which waits for it. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.inflight.add(work);
+    const forget = () => this.inflight.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  /**
+   * Starts a worker detached from any request and tracks it until it is done. A worker whose
+   * record was written while `close()` ran is stopped at once and ends as `server_shutdown`.
+   */
   startWorker(start: WorkerStart): StreamingWorker {
     const worker = new StreamingWorker(this.config, start);
     this.workers.set(start.id, worker);
     worker.once('done', () => {
       if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
     });
+    if (start.admission) this.holdAdmission(worker, start.admission);
     worker.run();
+    if (this.closing) worker.stop('shutdown');
     return worker;
+  }
+
+  /**
+   * Keeps the worker's parallel slot alive while it runs (renewed with its lease) and, once it
+   * ends for any reason, records its usage and spend (when it finished the response itself) and
+   * releases the slot. The limiter makes both happen at most once per admission.
+   */
+  private holdAdmission(worker: StreamingWorker, admission: AdmissionInput): void {
+    const { limiter, logger, worker: w } = this.config;
+    const keys = admission.subjects.map((s) => s.key);
+    let lastRenew = Date.now();
+    const onRenewed = () => {
+      if (Date.now() - lastRenew < w.leaseMs / 4) return;
+      lastRenew = Date.now();
+      limiter.renew(admission.id, keys, w.leaseMs).catch((err) => logger.warn('could not renew a parallel slot', { id: worker.id, error: String(err) }));
+    };
+    worker.on('renewed', onRenewed);
+    worker.once('done', () => {
+      worker.off('renewed', onRenewed);
+      const settle = this.settleAdmission(worker, admission.id, keys).finally(() => this.settling.delete(settle));
+      this.settling.add(settle);
+    });
+  }
+
+  private async settleAdmission(worker: StreamingWorker, admissionId: string, keys: string[]): Promise<void> {
+    const { limiter, logger } = this.config;
+    try {
+      const usage = worker.finished ? usageOf(worker.state.usage) : undefined;
+      if (usage) {
+        const { deployment } = worker.startInfo;
+        const spend = usage.input * (deployment.inputCostPerToken ?? 0) + usage.output * (deployment.outputCostPerToken ?? 0);
+        await limiter.record(admissionId, keys, { tokens: usage.total, spend });
+      }
+      await limiter.release(admissionId, keys);
+    } catch (err) {
+      // The slot still expires with its lease; usage of this response is not counted.
+      logger.warn('could not settle a limiter admission', { id: worker.id, error: String(err) });
+    }
   }
 
   /**
@@ -109,17 +165,40 @@ export class Runtime {
 
   private async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
+    const started = Date.now();
     const running = () => Promise.all([...this.workers.values()].map((w) => w.done));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([running(), deadline]);
-    clearTimeout(timer);
+    // Creates already past admission finish writing their record (and start their worker).
+    await withDeadline(Promise.allSettled([...this.inflight]), Math.max(graceMs, SHUTDOWN_FINAL_WRITE_MS));
+    await withDeadline(running(), Math.max(0, graceMs - (Date.now() - started)));
     for (const worker of this.workers.values()) worker.stop('shutdown');
-    await running();
+    // Stopped workers write their final state; bounded even when the store is unreachable.
+    await withDeadline(running(), SHUTDOWN_FINAL_WRITE_MS);
+    await withDeadline(Promise.allSettled([...this.settling]), SHUTDOWN_FINAL_WRITE_MS);
     const unsubscribe = await this.subscription;
     if (unsubscribe) await unsubscribe().catch(() => undefined);
     if (this.config.ownsStore) await this.config.store.close();
+    if (this.config.ownsLimiter) await this.config.limiter.close();
   }
+}
+
+/** Token counts from a Response's `usage`, when it has them. */
+function usageOf(usage: unknown): { input: number; output: number; total: number } | undefined {
+  if (!usage || typeof usage !== 'object') return undefined;
+  const u = usage as Record<string, unknown>;
+  const input = typeof u.input_tokens === 'number' ? u.input_tokens : 0;
+  const output = typeof u.output_tokens === 'number' ? u.output_tokens : 0;
+  const total = typeof u.total_tokens === 'number' ? u.total_tokens : input + output;
+  return { input, output, total };
+}
+
+/** How long `close()` waits for stopped workers to write their final state. */
+const SHUTDOWN_FINAL_WRITE_MS = 5000;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first. */
+function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work.then(() => undefined, () => undefined), deadline]).finally(() => clearTimeout(timer));
 }
 
 const runtimes = new WeakMap<object, Runtime>();

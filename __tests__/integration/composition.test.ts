@@ -9,6 +9,8 @@ import {
   auth,
   backgroundModeRouter,
   createRedisStore,
+  materialize,
+  MemoryStore,
   pollingHandler,
   preCallLimiter,
   principalOf,
@@ -19,6 +21,7 @@ import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstre
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, type TestApp } from '../helpers/app';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
+import type { ResponseStore } from '../../lib/types';
 
 const TEXT = 'Composed from parts.';
 let upstream: FakeUpstream;
@@ -114,5 +117,45 @@ describe('two instances sharing one Redis', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     await waitFor(() => !a.router.runtime.workers.has(created.id), 2000, 'worker on instance a to stop');
     expect((await a.client().responses.retrieve(created.id)).status).toBe('cancelled');
+  });
+});
+
+describe('close()', () => {
+  test('a create still writing its record when close() begins is waited for and ends as server_shutdown', async () => {
+    upstream.respond(() => ({ kind: 'sse', steps: [...textTurnEvents(TEXT).slice(0, 4).map((e) => ev(e)), { hang: true }] }));
+    const memory = new MemoryStore({ logger: silentLogger });
+    // A real store whose create answers late, as a slow Redis would.
+    const slow: ResponseStore = {
+      create: async (input) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return memory.create(input);
+      },
+      read: (id, owner) => memory.read(id, owner),
+      readEvents: (id, owner, after) => memory.readEvents(id, owner, after),
+      append: (id, input) => memory.append(id, input),
+      cancel: (id, owner, ttl) => memory.cancel(id, owner, ttl),
+      delete: (id, owner) => memory.delete(id, owner),
+      subscribe: (listener) => memory.subscribe(listener),
+      ping: () => memory.ping(),
+      close: async () => undefined,
+    };
+    const app = await startApp({ store: slow, models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url }] });
+    try {
+      const creating = app.client().responses.create({ model: 'gpt-test', input: 'x', background: true });
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = app.router.close(200);
+      const created = await creating;
+      await closing;
+      expect(app.router.runtime.workers.size).toBe(0);
+      const stored = await memory.read(created.id, null);
+      expect(stored?.meta.status).toBe('failed');
+      expect(materialize(stored!).error).toEqual({ code: 'server_shutdown', message: 'The server shut down before the response was complete' });
+      const refused = await app.client().responses.create({ model: 'gpt-test', input: 'x', background: true }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OpenAI.InternalServerError);
+      expect((refused as InstanceType<typeof OpenAI.InternalServerError>).status).toBe(503);
+    } finally {
+      await app.close();
+      await memory.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import type { ResponsesPollingOptions } from '../../lib/config/options';
 import { resolveOptions } from '../../lib/config/resolve';
 import { shouldUsePolling } from '../../lib/config/routing';
 import { MemoryStore } from '../../lib/store/memory-store';
+import { MemoryLimiter } from '../../lib/limiter/memory-limiter';
 import { RedisStoreUnavailableError } from '../../lib/store/redis-store';
 import { Runtime } from '../../lib/runtime';
 import type { Logger, ResponseStore } from '../../lib/types';
@@ -78,6 +79,10 @@ describe('defaults', () => {
       authenticate: undefined,
       store,
       ownsStore: false,
+      limiter: expect.any(MemoryLimiter),
+      ownsLimiter: true,
+      limiterFailOpen: false,
+      preCallHooks: [],
       keyPrefix: 'rp:',
       idPrefix: 'resp_',
       maxBodyBytes: 1048576,
@@ -85,7 +90,7 @@ describe('defaults', () => {
         flushIntervalMs: 50,
         flushMaxEvents: 256,
         flushMaxBytes: 65536,
-        leaseMs: 15000,
+        leaseMs: 60000,
         upstreamConnectTimeoutMs: 30000,
         upstreamIdleTimeoutMs: 120000,
         storeRetryGraceMs: 30000,
@@ -96,7 +101,7 @@ describe('defaults', () => {
   });
 
   test('worker settings that are given replace only their own default', () => {
-    const cfg = resolve({ store: fakeStore(), worker: { leaseMs: 5000, flushIntervalMs: 0 } });
+    const cfg = resolve({ store: fakeStore(), worker: { leaseMs: 5000, storeRetryGraceMs: 1000, flushIntervalMs: 0 } });
     expect(cfg.worker).toMatchObject({ leaseMs: 5000, flushIntervalMs: 0, flushMaxEvents: 256 });
   });
 
@@ -212,6 +217,12 @@ describe('validation', () => {
       /^backgroundMode\.ttl must be at least 1 \(got -5\)\. .*seconds/,
     );
     expect(problemsOf(() => resolve({ store: fakeStore(), backgroundMode: { ttl: 2.5 } }))[0]).toMatch(/whole number/);
+  });
+
+  test('a store retry grace that would outlast the lease is an error that says how long the lease must be', () => {
+    const problems = problemsOf(() => resolve({ store: fakeStore(), worker: { leaseMs: 20000 } }));
+    expect(problems).toEqual([expect.stringMatching(/^worker\.storeRetryGraceMs \(30000\) must be at most 75% of worker\.leaseMs \(20000\).*at least 43000/)]);
+    expect(() => resolve({ store: fakeStore(), worker: { leaseMs: 20000, storeRetryGraceMs: 13000 } })).not.toThrow();
   });
 
   test('flushIntervalMs above 1000 and leaseMs below 1000 are errors', () => {

@@ -98,7 +98,7 @@ describe('a real LiteLLM proxy config', () => {
     expect(options.keyPrefix).toBe('litellm-rp:');
     expect(options.idPrefix).toBe('resp_');
     expect(options.maxBodyBytes).toBe(2097152);
-    expect(options.worker).toEqual({ flushIntervalMs: 100, flushMaxEvents: 128, leaseMs: 20000, upstreamIdleTimeoutMs: 300000 });
+    expect(options.worker).toEqual({ flushIntervalMs: 100, flushMaxEvents: 128, leaseMs: 45000, upstreamIdleTimeoutMs: 300000 });
     expect(options.logger).toBe(logger);
     expect(options.models?.map((d) => d.modelName)).toEqual([
       'gpt-4o',

@@ -23,6 +23,8 @@ function deployment(modelName: string, model: string, provider?: string): Deploy
     apiKey: undefined,
     rpm: undefined,
     tpm: undefined,
+    inputCostPerToken: undefined,
+    outputCostPerToken: undefined,
   };
 }
 

@@ -259,8 +259,17 @@ const READ_SPEC: Spec = {
       model_name: true,
       rpm: true,
       tpm: true,
-      litellm_params: { model: true, api_base: true, api_key: true, custom_llm_provider: true, rpm: true, tpm: true },
-      model_info: { rpm: true, tpm: true },
+      litellm_params: {
+        model: true,
+        api_base: true,
+        api_key: true,
+        custom_llm_provider: true,
+        rpm: true,
+        tpm: true,
+        input_cost_per_token: true,
+        output_cost_per_token: true,
+      },
+      model_info: { rpm: true, tpm: true, input_cost_per_token: true, output_cost_per_token: true },
     },
   },
   litellm_settings: {
@@ -299,8 +308,17 @@ interface LiteLLMDoc {
     model_name: string;
     rpm?: number;
     tpm?: number;
-    litellm_params: { model: string; api_base?: string; api_key?: string; custom_llm_provider?: string; rpm?: number; tpm?: number };
-    model_info?: { rpm?: number; tpm?: number };
+    litellm_params: {
+      model: string;
+      api_base?: string;
+      api_key?: string;
+      custom_llm_provider?: string;
+      rpm?: number;
+      tpm?: number;
+      input_cost_per_token?: number;
+      output_cost_per_token?: number;
+    };
+    model_info?: { rpm?: number; tpm?: number; input_cost_per_token?: number; output_cost_per_token?: number };
   }[];
   litellm_settings?: {
     responses?: { background_mode?: { polling_via_cache?: 'all' | string[] | false; native_background_mode?: string[]; ttl?: number } };
@@ -427,6 +445,11 @@ function mapToOptions(
       if (lp.custom_llm_provider !== undefined) d.provider = lp.custom_llm_provider;
       if (rpm !== undefined) d.rpm = rpm;
       if (tpm !== undefined) d.tpm = tpm;
+      // Prices, for budgets: model_info is where LiteLLM keeps them; litellm_params overrides.
+      const inputCost = lp.input_cost_per_token ?? entry.model_info?.input_cost_per_token;
+      const outputCost = lp.output_cost_per_token ?? entry.model_info?.output_cost_per_token;
+      if (typeof inputCost === 'number') d.inputCostPerToken = inputCost;
+      if (typeof outputCost === 'number') d.outputCostPerToken = outputCost;
       options.models?.push(d);
     });
   }

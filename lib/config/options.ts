@@ -3,6 +3,7 @@
 import type { Request } from 'express';
 import type { PrincipalLimits } from '../runtime';
 import type { Logger, ResponseStore } from '../types';
+import type { LimiterStore } from '../limiter/types';
 
 /** One upstream deployment: a public model name mapped onto a provider model, base URL and key. */
 export interface DeploymentOptions {
@@ -24,7 +25,28 @@ export interface DeploymentOptions {
   rpm?: number;
   /** Tokens per minute this deployment accepts. */
   tpm?: number;
+  /** Price of one input token (LiteLLM's `model_info.input_cost_per_token`), for budgets. Default 0. */
+  inputCostPerToken?: number;
+  /** Price of one output token (`model_info.output_cost_per_token`), for budgets. Default 0. */
+  outputCostPerToken?: number;
 }
+
+/** What a pre-call hook sees. It runs after authentication and the limiter, before any id exists. */
+export interface PreCallHookContext {
+  req: import('express').Request;
+  principal: import('../runtime').Principal;
+  /** The validated request body (do not change it). */
+  body: Readonly<Record<string, unknown>>;
+  model: string;
+  /** True when the request will be served by polling (a background response). */
+  polling: boolean;
+}
+
+/**
+ * A guardrail or custom check. Resolve to admit; throw to refuse: an `ApiError` is answered as it
+ * is, any error with an HTTP `status` (400–599) and a `message` becomes that answer.
+ */
+export type PreCallHook = (context: PreCallHookContext) => void | Promise<void>;
 
 /** `litellm_settings.responses.background_mode`. */
 export interface BackgroundModeOptions {
@@ -60,7 +82,11 @@ export interface WorkerOptions {
   flushMaxEvents?: number;
   /** A flush happens at once when the waiting events reach this many bytes. Default 65536. */
   flushMaxBytes?: number;
-  /** Lease of a running worker, in ms; the worker renews it at a third of this. Default 15000. */
+  /**
+   * Lease of a running worker, in ms; the worker renews it at least every quarter of it. A response
+   * whose worker died is marked failed (`worker_lost`) at the first read after its lease lapsed.
+   * Must leave room for `storeRetryGraceMs` (at most 75% of it minus 2 s). Default 60000.
+   */
   leaseMs?: number;
   /** The upstream must answer (headers) within this many ms. Default 30000. */
   upstreamConnectTimeoutMs?: number;
@@ -144,6 +170,15 @@ export interface ResponsesPollingOptions {
   auth?: 'none';
   /** A ready store. When absent: Redis from `redis` or `REDIS_URL`, otherwise the in-memory store. */
   store?: ResponseStore;
+  /**
+   * Where rate limits, parallel slots and budgets are counted. Default: on the same Redis as the
+   * store when `redis` / `REDIS_URL` is configured (shared by every instance), else in memory.
+   */
+  limiter?: LimiterStore;
+  /** Admit requests while the limiter's store is unreachable (fail open). Default false: 503. */
+  limiterFailOpen?: boolean;
+  /** Guardrails and custom checks, run in order after the limiter and before any id exists. */
+  preCallHooks?: PreCallHook[];
   /** Redis connection, as a URL or fields. Used when `store` is absent. */
   redis?: string | RedisConnectionOptions;
   /** Prefix of every Redis key. Default `"rp:"`. */
@@ -168,6 +203,8 @@ export interface DeploymentConfig {
   apiKey: string | undefined;
   rpm: number | undefined;
   tpm: number | undefined;
+  inputCostPerToken: number | undefined;
+  outputCostPerToken: number | undefined;
 }
 
 /** A virtual key after resolution: the digest of the key, never the key itself. */
@@ -195,6 +232,11 @@ export interface ResponsesPollingConfig {
   virtualKeys: VirtualKeyConfig[];
   authenticate: Authenticate | undefined;
   store: ResponseStore;
+  limiter: LimiterStore;
+  /** Whether the package built the limiter (and so must close it). */
+  ownsLimiter: boolean;
+  limiterFailOpen: boolean;
+  preCallHooks: PreCallHook[];
   /** Whether the package built the store (and so must close it). */
   ownsStore: boolean;
   keyPrefix: string;

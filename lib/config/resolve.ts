@@ -5,6 +5,10 @@ import { ConfigError } from '../errors';
 import { createStderrLogger } from '../logger';
 import { MemoryStore } from '../store/memory-store';
 import { createRedisStore } from '../store/redis-store';
+import { createRedisLimiter } from '../limiter/redis-limiter';
+import { MemoryLimiter } from '../limiter/memory-limiter';
+import { lazyLimiter } from '../limiter/lazy-limiter';
+import type { LimiterStore } from '../limiter/types';
 import type { Logger, ResponseStore } from '../types';
 import type {
   DeploymentConfig,
@@ -29,7 +33,7 @@ export const DEFAULTS = {
     flushIntervalMs: 50,
     flushMaxEvents: 256,
     flushMaxBytes: 65_536,
-    leaseMs: 15_000,
+    leaseMs: 60_000,
     upstreamConnectTimeoutMs: 30_000,
     upstreamIdleTimeoutMs: 120_000,
     storeRetryGraceMs: 30_000,
@@ -54,6 +58,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     );
   }
   problems.push(...authProblems(options, 'options'));
+  problems.push(...leaseProblems(options.worker));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const logger: Logger = options.logger ?? createStderrLogger();
@@ -68,18 +73,40 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
   warnAboutUnreachableSettings(models, backgroundMode, auth.virtualKeys, logger);
 
   const { store, ownsStore } = buildStore(options, envRedisUrl, keyPrefix, logger);
+  const { limiter, ownsLimiter } = buildLimiter(options, envRedisUrl, keyPrefix, logger);
   return {
     models: models.filter((d): d is DeploymentConfig => d !== undefined),
     backgroundMode,
     ...auth,
     store,
     ownsStore,
+    limiter,
+    ownsLimiter,
+    limiterFailOpen: options.limiterFailOpen ?? false,
+    preCallHooks: [...(options.preCallHooks ?? [])],
     keyPrefix,
     idPrefix: options.idPrefix ?? DEFAULTS.idPrefix,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
     logger,
   };
+}
+
+/**
+ * A worker renews its lease at least every quarter lease, and may wait out a store outage for
+ * storeRetryGraceMs (plus one backoff step of up to 2 s). It must still hold its lease when the
+ * store returns, or the first reader would mark its response worker_lost.
+ */
+function leaseProblems(worker: WorkerOptions | undefined): string[] {
+  const leaseMs = worker?.leaseMs ?? DEFAULTS.worker.leaseMs;
+  const graceMs = worker?.storeRetryGraceMs ?? DEFAULTS.worker.storeRetryGraceMs;
+  // Out-of-range values are reported by the schema already.
+  if (typeof leaseMs !== 'number' || typeof graceMs !== 'number' || leaseMs < 1000 || graceMs < 0) return [];
+  if (graceMs + 2000 <= leaseMs * 0.75) return [];
+  return [
+    `worker.storeRetryGraceMs (${graceMs}) must be at most 75% of worker.leaseMs (${leaseMs}) minus 2000: a worker that waits out ` +
+      `a store outage must still hold its lease when the store returns. Raise leaseMs to at least ${Math.ceil(((graceMs + 2000) / 0.75) / 1000) * 1000} or lower storeRetryGraceMs.`,
+  ];
 }
 
 function copyPolling(value: 'all' | string[] | false): 'all' | string[] | false {
@@ -115,6 +142,8 @@ function resolveDeployment(d: DeploymentOptions, index: number, problems: string
     apiKey: d.apiKey,
     rpm: d.rpm,
     tpm: d.tpm,
+    inputCostPerToken: d.inputCostPerToken,
+    outputCostPerToken: d.outputCostPerToken,
   };
 }
 
@@ -155,6 +184,33 @@ function warnAboutUnreachableSettings(
       });
     }
   }
+}
+
+/**
+ * The limiter's store: the one given, else one on the same Redis as the response store (limits
+ * shared by every instance), else in memory (limits per process). Connects lazily: a deployment
+ * without limits never calls it.
+ */
+function buildLimiter(
+  options: ResponsesPollingOptions,
+  envRedisUrl: string | undefined,
+  keyPrefix: string,
+  logger: Logger,
+): { limiter: LimiterStore; ownsLimiter: boolean } {
+  if (options.limiter) return { limiter: options.limiter, ownsLimiter: false };
+  const redis = options.redis;
+  if (typeof redis === 'string') return { limiter: lazyLimiter(() => createRedisLimiter({ url: redis, keyPrefix, logger })), ownsLimiter: true };
+  if (redis !== undefined) return { limiter: lazyLimiter(() => createRedisLimiter({ connection: redis, keyPrefix, logger })), ownsLimiter: true };
+  if (!options.store && envRedisUrl !== undefined) {
+    return { limiter: lazyLimiter(() => createRedisLimiter({ url: envRedisUrl, keyPrefix, logger })), ownsLimiter: true };
+  }
+  const limitsConfigured =
+    (options.models ?? []).some((d) => d && (d.rpm !== undefined || d.tpm !== undefined)) ||
+    (options.virtualKeys ?? []).some((k) => k && (k.rpmLimit !== undefined || k.tpmLimit !== undefined || k.maxParallelRequests !== undefined || k.maxBudget !== undefined));
+  if (limitsConfigured && options.store && !(options.store instanceof MemoryStore)) {
+    logger.warn('A store was given without a limiter: rate limits, parallel slots and budgets are counted per process. Pass limiter: createRedisLimiter({...}) to share them.');
+  }
+  return { limiter: new MemoryLimiter(), ownsLimiter: true };
 }
 
 function buildStore(

@@ -63,6 +63,10 @@ const CHECKS: Record<string, Check> = {
     }
     return oneKeyProblem(data, 'key', 'key_hash');
   },
+  limiter: (data) => {
+    const missing = hasMethods(data, ['admit', 'rollback', 'release', 'renew', 'record', 'close']);
+    return missing.length ? `is missing the limiter method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : null;
+  },
   function: (data) => (typeof data === 'function' ? null : `is ${describeValue(data, false)}, not a function`),
   logger: (data) => {
     const missing = hasMethods(data, LOGGER_METHODS);
@@ -142,7 +146,7 @@ function workerSchema(n: ConfigNaming): SchemaObject {
       [k('flushIntervalMs', 'flush_interval_ms')]: { ...ms(0, 'from 0 to 1000, e.g. 50'), maximum: 1000 },
       [k('flushMaxEvents', 'flush_max_events')]: posInt('Set it to a whole number of events, e.g. 256'),
       [k('flushMaxBytes', 'flush_max_bytes')]: posInt('Set it to a whole number of bytes, e.g. 65536'),
-      [k('leaseMs', 'lease_ms')]: ms(1000, 'of at least 1000, e.g. 15000'),
+      [k('leaseMs', 'lease_ms')]: ms(1000, 'of at least 1000, e.g. 60000'),
       [k('upstreamConnectTimeoutMs', 'upstream_connect_timeout_ms')]: ms(1, 'e.g. 30000'),
       [k('upstreamIdleTimeoutMs', 'upstream_idle_timeout_ms')]: ms(1, 'e.g. 120000'),
       [k('storeRetryGraceMs', 'store_retry_grace_ms')]: ms(0, 'e.g. 30000'),
@@ -259,10 +263,19 @@ export const optionsSchema: SchemaObject = {
           provider: { type: 'string', minLength: 1, pattern: '^[^/\\s]+$', fix: 'Set it to a provider name such as "openai"' },
           rpm: posInt(RPM_FIX),
           tpm: posInt(TPM_FIX),
+          inputCostPerToken: { type: 'number', minimum: 0, fix: 'Set it to the price of one input token, e.g. 0.00000015' },
+          outputCostPerToken: { type: 'number', minimum: 0, fix: 'Set it to the price of one output token, e.g. 0.0000006' },
         },
       },
     },
     backgroundMode: backgroundModeSchema('options'),
+    limiter: { type: 'object', check: 'limiter', fix: 'Pass an object that implements the LimiterStore contract (lib/limiter/types.ts)' },
+    limiterFailOpen: { type: 'boolean', fix: 'Write true to admit requests while the limiter store is unreachable, or false (the default) to answer 503' },
+    preCallHooks: {
+      type: 'array',
+      items: { check: 'function', fix: 'Each hook is a function (context) => void that throws to refuse' },
+      fix: 'Pass a list of functions (context) => void | Promise<void>',
+    },
     masterKey: {
       type: 'string',
       minLength: 1,

@@ -1,40 +1,28 @@
 // `POST /v1/responses`: picks the path (polling via the store, or pass-through to the deployment),
 // creates background records and starts their workers.
 
-import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { DeploymentConfig, ResponsesPollingOptions } from '../config/options';
-import { findDeployments, shouldUsePolling } from '../config/routing';
-import { ApiError, invalidRequest } from '../errors';
+import { ApiError } from '../errors';
 import { encodeEvent } from '../store/event-codec';
 import { ownerHash, runtimeFor, type Runtime } from '../runtime';
-import { assertModelAllowed } from './auth';
+import type { AdmissionInput } from '../limiter/types';
 import { asyncHandler, callStore, errorResponder, jsonBody, principalOf } from './http';
-import { checkCreateBody, initialResponse, type CreateResponseBody } from './create-request';
+import { initialResponse, type CreateResponseBody } from './create-request';
+import { prepareCreate } from './create-context';
 import { streamEvents } from './event-stream';
+import { newResponseId } from './ids';
 import { passThrough } from './pass-through';
+import { rollback } from './pre-call-limiter';
 
 /** The paths this package answers, below wherever the router is mounted. */
 export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
 
-/** A new response id: the configured prefix and 192 random bits. */
-export function newResponseId(prefix: string): string {
-  return `${prefix}${randomBytes(24).toString('hex')}`;
-}
-
-/** The deployment serving `model`, or a 400 naming the model. */
-export function resolveDeployment(runtime: Runtime, model: string): DeploymentConfig {
-  const candidates = findDeployments(runtime.config.models, model);
-  if (!candidates.length) {
-    throw new ApiError(400, `The model '${model}' does not exist or is not served here.`, { param: 'model', code: 'model_not_found' });
-  }
-  // Several deployments of one name share the load (picked at random).
-  return candidates[Math.floor(Math.random() * candidates.length)];
-}
-
 /**
  * Handles `POST /v1/responses` and `POST /responses`: background requests that polling covers get
- * a stored record and a worker; every other request is passed through to the deployment.
+ * a stored record and a worker; every other request is passed through to the deployment. An
+ * admission the limiter made for the request is handed to the worker (which releases it at the
+ * terminal state), or rolled back when the record cannot be created.
  */
 export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime = {}): Router {
   const runtime = runtimeFor(options);
@@ -43,14 +31,11 @@ export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime 
     RESPONSES_PATHS,
     jsonBody(runtime.config.maxBodyBytes),
     asyncHandler(async function createResponse(req: Request, res: Response) {
-      const body = checkCreateBody(req.body);
-      if (body instanceof ApiError) throw body;
-      assertModelAllowed(principalOf(req), body.model);
-      const deployment = resolveDeployment(runtime, body.model);
-      if (shouldUsePolling(runtime.config, body)) {
-        await createBackground(runtime, req, res, body, deployment);
+      const ctx = prepareCreate(runtime, req);
+      if (ctx.polling) {
+        await createBackground(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
       } else {
-        await passThrough(runtime, req, res, body, deployment);
+        await passThrough(runtime, req, res, ctx.body, ctx.deployment);
       }
     }),
   );
@@ -64,15 +49,14 @@ async function createBackground(
   res: Response,
   body: CreateResponseBody,
   deployment: DeploymentConfig,
+  admission: AdmissionInput | undefined,
 ): Promise<void> {
   const { config } = runtime;
   if (runtime.isClosing) {
+    if (admission) await rollback(runtime, admission);
     throw new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down' });
   }
   const stream = body.stream === true;
-  if (body.input === undefined && body.previous_response_id === undefined && body.prompt === undefined) {
-    throw invalidRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
-  }
   void runtime.ensureSubscribed();
   const id = newResponseId(config.idPrefix);
   const response = initialResponse(id, body, Math.floor(Date.now() / 1000));
@@ -83,34 +67,44 @@ async function createBackground(
     encodeEvent({ type: 'response.queued', sequence_number: 1, response }),
   ];
   const owner = ownerHash(principalOf(req));
-  const { fence } = await callStore(config.logger, () =>
-    config.store.create({
-      id,
-      owner,
-      snapshot,
-      events,
-      stream,
-      leaseMs: config.worker.leaseMs,
-      ttlSeconds: config.backgroundMode.ttl,
-    }),
+  // close() waits for this step: a record written while it runs still gets its worker.
+  await runtime.track(
+    (async () => {
+      const created = callStore(config.logger, () =>
+        config.store.create({
+          id,
+          owner,
+          snapshot,
+          events,
+          stream,
+          leaseMs: config.worker.leaseMs,
+          ttlSeconds: config.backgroundMode.ttl,
+        }),
+      );
+      // No record, no response: the admission is given back.
+      const { fence } = await created.catch(async (err: unknown) => {
+        if (admission) await rollback(runtime, admission);
+        throw err;
+      });
+      // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
+      // that disconnects right after receiving the id does not affect it.
+      const { background: _background, ...rest } = body;
+      runtime.startWorker({
+        id,
+        fence,
+        state: response,
+        nextSeq: events.length,
+        snapshotBytes: snapshot.length,
+        deployment,
+        upstreamBody: { ...rest, model: deployment.upstreamModel, stream: true },
+        admission,
+      });
+    })(),
   );
-
-  // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
-  // that disconnects right after receiving the id does not affect it.
-  const { background: _background, ...rest } = body;
-  runtime.startWorker({
-    id,
-    fence,
-    state: response,
-    nextSeq: events.length,
-    snapshotBytes: snapshot.length,
-    deployment,
-    upstreamBody: { ...rest, model: deployment.upstreamModel, stream: true },
-  });
   config.logger.info('background response created', { id, model: body.model });
 
   if (stream) {
-    await streamEvents(runtime, req, res, id, owner, -1);
+    await streamEvents(runtime, req, res, id, owner, { opening: events });
   } else {
     res.status(200).json(response);
   }

@@ -77,6 +77,9 @@ export function checkCreateBody(body: unknown): CreateResponseBody | ApiError {
     return invalidRequest(message, param, 'invalid_value');
   }
   const typed = body as CreateResponseBody;
+  if (typed.background === true && typed.input === undefined && typed.previous_response_id === undefined && typed.prompt === undefined) {
+    return invalidRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
+  }
   if (typed.background === true && typed.store === false) {
     return invalidRequest('Background responses require store=true: they are kept so they can be polled.', 'store', 'invalid_value');
   }

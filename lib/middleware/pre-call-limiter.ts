@@ -1,21 +1,146 @@
-// The admission step before any response id exists. This version has no limits of its own yet:
-// it refuses new responses while the router is shutting down. Rate limits, parallel slots,
-// budgets and pre-call hooks are listed as not implemented in the README.
+// Admission before any response id exists: per-key and per-deployment limits (rpm, tpm, running
+// background responses, budget), then the host app's pre-call hooks. A refusal leaves nothing
+// behind: no id, no state, no upstream call, no counter left incremented.
 
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { ApiError } from '../errors';
-import type { ResponsesPollingOptions } from '../config/options';
-import { runtimeFor, type Runtime } from '../runtime';
-import { sendError } from './http';
+import type { DeploymentConfig, PreCallHookContext, ResponsesPollingOptions } from '../config/options';
+import { ApiError, storeUnavailable, toApiError } from '../errors';
+import { rateLimitHeaders } from '../limiter/rate-headers';
+import type { AdmissionInput, AdmissionResult, LimitSubject } from '../limiter/types';
+import { ownerHash, runtimeFor, type Principal, type Runtime } from '../runtime';
+import { prepareCreate } from './create-context';
+import { newAdmissionId } from './ids';
+import { jsonBody, principalOf, sendError } from './http';
 
-/** Admits `POST /responses` requests; refuses with 503 once `close()` has begun. */
+/** The limiter key of a deployment: stable across instances that share the configuration. */
+export function deploymentSubjectKey(deployment: DeploymentConfig): string {
+  return `deployment:${createHash('sha256').update(`${deployment.modelName}|${deployment.apiBase}`).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The subjects a request is counted against: the caller's key (running responses only for
+ * background requests served by polling) and the deployment. Subjects without limits are left out.
+ */
+export function limitSubjects(principal: Principal, deployment: DeploymentConfig, polling: boolean): LimitSubject[] {
+  const subjects: LimitSubject[] = [];
+  const own = { ...(principal.limits ?? {}) };
+  if (!polling) delete own.maxParallel;
+  if (Object.values(own).some((v) => v !== undefined)) subjects.push({ key: `key:${ownerHash(principal)}`, limits: own });
+  if (deployment.rpm !== undefined || deployment.tpm !== undefined) {
+    subjects.push({ key: deploymentSubjectKey(deployment), limits: { rpm: deployment.rpm, tpm: deployment.tpm } });
+  }
+  return subjects;
+}
+
+function refusal(result: Extract<AdmissionResult, { admitted: false }>): ApiError {
+  const headers = rateLimitHeaders(result.state);
+  const who = result.subject.startsWith('deployment:') ? 'this model deployment' : 'this key';
+  if (result.reason === 'budget') {
+    // Waiting does not help: the SDK must not retry.
+    return new ApiError(429, `The budget of ${who} is exhausted.`, {
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+      headers: { ...headers, 'x-should-retry': 'false' },
+    });
+  }
+  if (result.retryAfterMs !== null) headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+  const what =
+    result.reason === 'rpm'
+      ? `Rate limit reached for requests per minute on ${who}.`
+      : result.reason === 'tpm'
+        ? `Rate limit reached for tokens per minute on ${who}.`
+        : `Too many background responses running at once on ${who}.`;
+  return new ApiError(429, `${what} Retry after ${headers['retry-after'] ?? '1'}s.`, {
+    type: result.reason === 'tpm' ? 'tokens' : 'requests',
+    code: 'rate_limit_exceeded',
+    headers,
+  });
+}
+
+/** A hook's refusal as an ApiError: an ApiError as it is, an error with an HTTP `status`, else 500. */
+function hookRefusal(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { status?: unknown; message?: unknown; code?: unknown };
+  if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 600 && typeof e.message === 'string') {
+    return new ApiError(e.status, e.message, { code: typeof e.code === 'string' ? e.code : 'request_refused' });
+  }
+  return toApiError(err);
+}
+
+/**
+ * Admits `POST /responses` requests: refuses with 503 during shutdown, counts the request against
+ * the caller's and the deployment's limits in one atomic step (429 with `retry-after` and
+ * `x-ratelimit-*` headers when over; the same headers on success), then runs the pre-call hooks.
+ * Anything that refuses after admission rolls it back. With the limiter's store unreachable it
+ * fails closed (503) unless `limiterFailOpen` is set.
+ */
 export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) {
   const runtime = runtimeFor(options);
-  return function responsesPreCallLimiter(req: Request, res: Response, next: NextFunction): void {
-    if (req.method === 'POST' && runtime.isClosing) {
+  const { config } = runtime;
+  const parse = jsonBody(config.maxBodyBytes);
+  const admit = async function responsesAdmission(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (runtime.isClosing) {
       sendError(res, new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down', headers: { 'retry-after': '1' } }));
       return;
     }
+    const ctx = prepareCreate(runtime, req);
+    const principal = principalOf(req);
+    const subjects = limitSubjects(principal, ctx.deployment, ctx.polling);
+    let admission: AdmissionInput | undefined;
+    if (subjects.length) {
+      const input: AdmissionInput = { id: newAdmissionId(), subjects, leaseMs: config.worker.leaseMs };
+      let result: AdmissionResult | undefined;
+      try {
+        result = await config.limiter.admit(input);
+      } catch (err) {
+        config.logger.warn('limiter unreachable', { error: err instanceof Error ? err.message : String(err), failOpen: config.limiterFailOpen });
+        if (!config.limiterFailOpen) throw storeUnavailable();
+      }
+      if (result && !result.admitted) {
+        config.logger.info('request refused by the limiter', { reason: result.reason, subject: result.subject });
+        throw refusal(result);
+      }
+      if (result) {
+        for (const [name, value] of Object.entries(rateLimitHeaders(result.state))) res.setHeader(name, value);
+        admission = input;
+      }
+    }
+    const hookContext: PreCallHookContext = { req, principal, body: ctx.body, model: ctx.body.model, polling: ctx.polling };
+    try {
+      for (const hook of config.preCallHooks) await hook(hookContext);
+    } catch (err) {
+      if (admission) await rollback(runtime, admission);
+      throw hookRefusal(err);
+    }
+    ctx.admission = admission;
     next();
   };
+  // Refusals are answered here, OpenAI-shaped, whatever error handler the host app has.
+  return function responsesPreCallLimiter(req: Request, res: Response, next: NextFunction): void {
+    if (req.method !== 'POST') {
+      next();
+      return;
+    }
+    parse(req, res, (parseError?: unknown) => {
+      if (parseError) {
+        sendError(res, toApiError(parseError));
+        return;
+      }
+      admit(req, res, next).catch((err: unknown) => {
+        const apiError = toApiError(err);
+        if (apiError.status >= 500 && !(err instanceof ApiError)) config.logger.error('admission failed', { error: String(err) });
+        sendError(res, apiError);
+      });
+    });
+  };
+}
+
+/** Undoes an admission; a failure is logged (the slot still expires with its lease). */
+export async function rollback(runtime: Runtime, admission: AdmissionInput): Promise<void> {
+  try {
+    await runtime.config.limiter.rollback(admission);
+  } catch (err) {
+    runtime.config.logger.warn('could not roll back an admission; its slot expires with its lease', { error: String(err) });
+  }
 }

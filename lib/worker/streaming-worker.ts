@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import { encodeEvent } from '../store/event-codec';
+import type { AdmissionInput } from '../limiter/types';
 import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { isTerminalStatus } from '../types';
 import { applyEvent } from './reducer';
@@ -43,11 +44,14 @@ export interface WorkerStart {
   deployment: DeploymentConfig;
   /** The upstream request body, already without `background` and with `stream: true`. */
   upstreamBody: Record<string, unknown>;
+  /** The limiter admission this response holds (released by the runtime when the worker ends). */
+  admission?: AdmissionInput;
 }
 
 /**
  * Runs one background response. Emits `flushed` (last stored sequence number) after every
- * successful flush, and `done` once it has finished writing.
+ * successful flush with events, `renewed` after every successful write (its lease was renewed),
+ * and `done` once it has finished writing.
  */
 export class StreamingWorker extends EventEmitter {
   readonly id: string;
@@ -59,7 +63,8 @@ export class StreamingWorker extends EventEmitter {
   private readonly cfg: ResponsesPollingConfig;
   private readonly start: WorkerStart;
   private readonly controller = new AbortController();
-  private state: ResponseObject;
+  private current: ResponseObject;
+  private wroteTerminal = false;
   private nextSeq: number;
   private started = false;
   private terminal = false;
@@ -83,7 +88,7 @@ export class StreamingWorker extends EventEmitter {
     this.cfg = cfg;
     this.start = start;
     this.id = start.id;
-    this.state = start.state;
+    this.current = start.state;
     this.nextSeq = start.nextSeq;
     this.pendingFirstSeq = start.nextSeq;
     this.snapshotBytes = start.snapshotBytes;
@@ -104,6 +109,21 @@ export class StreamingWorker extends EventEmitter {
         this.emit('done');
         this.resolveDone();
       });
+  }
+
+  /** The Response as this worker last folded it (final once `done` was emitted). */
+  get state(): ResponseObject {
+    return this.current;
+  }
+
+  /** True when this worker wrote the response's terminal state itself. */
+  get finished(): boolean {
+    return this.wroteTerminal;
+  }
+
+  /** The start record (deployment, admission). */
+  get startInfo(): WorkerStart {
+    return this.start;
   }
 
   /** Stops the worker: cancel and delete write nothing more; shutdown ends the response as failed. */
@@ -132,9 +152,9 @@ export class StreamingWorker extends EventEmitter {
         idleTimeoutMs: w.upstreamIdleTimeoutMs,
       });
       if (!this.terminal && !this.halted) {
-        if (this.state.status === 'failed' && this.state.error) {
+        if (this.current.status === 'failed' && this.current.error) {
           // An `error` event without the `response.failed` that normally follows it.
-          this.finish('failed', this.state.error.code, this.state.error.message);
+          this.finish('failed', this.current.error.code, this.current.error.message);
         } else {
           this.finish('failed', WORKER_ERROR_CODES.streamIncomplete, 'The upstream stream ended before the response was complete');
         }
@@ -190,7 +210,7 @@ export class StreamingWorker extends EventEmitter {
     this.ensureStarted(undefined);
     if (LIFECYCLE_END.has(event.type)) {
       const merged = redactResponseError(
-        normalizeUsage(applyEvent(this.state, { ...event, sequence_number: this.nextSeq })),
+        normalizeUsage(applyEvent(this.current, { ...event, sequence_number: this.nextSeq })),
         this.start.deployment,
       );
       this.terminal = true;
@@ -207,7 +227,7 @@ export class StreamingWorker extends EventEmitter {
   private ensureStarted(upstream: Record<string, unknown> | undefined): void {
     if (this.started) return;
     this.started = true;
-    const merged = applyEvent(this.state, {
+    const merged = applyEvent(this.current, {
       type: 'response.in_progress',
       sequence_number: this.nextSeq,
       response: { ...(upstream ?? {}), status: 'in_progress' },
@@ -219,7 +239,7 @@ export class StreamingWorker extends EventEmitter {
   /** Ends the response with a synthesized `response.failed` event. */
   private finish(status: 'failed', code: string, message: string): void {
     this.ensureStarted(undefined);
-    const merged = applyEvent(this.state, {
+    const merged = applyEvent(this.current, {
       type: 'response.failed',
       sequence_number: this.nextSeq,
       response: { status, error: { code, message } },
@@ -230,13 +250,13 @@ export class StreamingWorker extends EventEmitter {
 
   /** Appends an event (already numbered) to the log and folds it into the state. */
   private log(event: ResponseStreamEvent): void {
-    this.state = applyEvent(this.state, event);
+    this.current = applyEvent(this.current, event);
     this.nextSeq = event.sequence_number + 1;
     const encoded = encodeEvent(event);
     this.pending.push(encoded);
     this.pendingBytes += encoded.length;
     this.bytesSinceSnapshot += encoded.length;
-    if (this.terminal) this.pendingStatus = this.state.status;
+    if (this.terminal) this.pendingStatus = this.current.status;
     const w = this.cfg.worker;
     if (this.terminal || this.pending.length >= w.flushMaxEvents || this.pendingBytes >= w.flushMaxBytes) {
       this.requestFlush();
@@ -286,6 +306,8 @@ export class StreamingWorker extends EventEmitter {
         this.controller.abort(new StopSignal(outcome === 'cancelled' ? 'cancelled' : 'deleted'));
         return;
       }
+      if (input.status && isTerminalStatus(input.status)) this.wroteTerminal = true;
+      this.emit('renewed');
       if (input.events.length) this.emit('flushed', input.firstSeq + input.events.length - 1);
     }
   }
@@ -303,7 +325,7 @@ export class StreamingWorker extends EventEmitter {
     const finalBatch = this.pendingStatus !== undefined && isTerminalStatus(this.pendingStatus);
     // The snapshot is rewritten only when the tail outgrows it, so total bytes stay O(n).
     if (this.pending.length && (finalBatch || this.bytesSinceSnapshot >= Math.max(this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
-      const json = JSON.stringify(this.state);
+      const json = JSON.stringify(this.current);
       input.snapshot = { json, seq: this.nextSeq - 1 };
       this.snapshotBytes = json.length;
       this.bytesSinceSnapshot = 0;
