@@ -7,7 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { DeploymentConfig, PreCallHookContext, ResponsesPollingOptions } from '../config/options';
 import { ApiError, storeUnavailable, toApiError } from '../errors';
 import { rateLimitHeaders } from '../limiter/rate-headers';
-import type { AdmissionInput, AdmissionResult, LimitSubject } from '../limiter/types';
+import type { AdmissionInput, AdmissionResult, LimitSubject, RateState } from '../limiter/types';
 import { ownerHash, runtimeFor, type Principal, type Runtime } from '../runtime';
 import { prepareCreate } from './create-context';
 import { newAdmissionId } from './ids';
@@ -88,6 +88,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
     const principal = principalOf(req);
     const subjects = limitSubjects(principal, ctx.deployment, ctx.polling);
     let admission: AdmissionInput | undefined;
+    let rateState: RateState | undefined;
     if (subjects.length) {
       const input: AdmissionInput = { id: newAdmissionId(), subjects, leaseMs: config.worker.leaseMs };
       let result: AdmissionResult | undefined;
@@ -102,8 +103,8 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         throw refusal(result);
       }
       if (result) {
-        for (const [name, value] of Object.entries(rateLimitHeaders(result.state))) res.setHeader(name, value);
         admission = input;
+        rateState = result.state;
       }
     }
     const hookContext: PreCallHookContext = { req, principal, body: ctx.body, model: ctx.body.model, polling: ctx.polling };
@@ -113,6 +114,8 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
       if (admission) await rollback(runtime, admission);
       throw hookRefusal(err);
     }
+    // Only now: a hook's refusal rolls the admission back, so headers counting it would be wrong.
+    if (rateState) for (const [name, value] of Object.entries(rateLimitHeaders(rateState))) res.setHeader(name, value);
     ctx.admission = admission;
     next();
   };
