@@ -1,7 +1,10 @@
 // Starts a real redis-server on a free port for tests, and stops or restarts it on demand.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 /** A redis-server child process owned by a test. */
 export interface RedisServerHandle {
@@ -10,8 +13,17 @@ export interface RedisServerHandle {
   readonly port: number;
   /** Stops the server (SIGTERM, then SIGKILL after 3 s). Idempotent. */
   stop(): Promise<void>;
-  /** Starts it again on the same port, with an empty data set. */
+  /** Starts it again on the same port, with an empty data set (unless started `persistent`). */
   restart(): Promise<void>;
+}
+
+/** How {@link startRedisServer} runs the server. */
+export interface RedisServerOptions {
+  /**
+   * Keep the data across `restart()`: an append-only file (fsync on every write) in a fresh
+   * temporary directory, as a production Redis with persistence would. Default false.
+   */
+  persistent?: boolean;
 }
 
 const INSTALL_HINT =
@@ -20,20 +32,23 @@ const INSTALL_HINT =
   'REDIS_URL to a Redis you can flush.';
 
 /** Starts `redis-server` on a free port and waits until it answers PING. */
-export async function startRedisServer(): Promise<RedisServerHandle> {
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServerHandle> {
+  const persistence = opts.persistent
+    ? ['--dir', mkdtempSync(path.join(tmpdir(), 'rp-redis-')), '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
   let lastError: unknown;
   // A free port can be taken between probing and binding; try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     try {
-      let child = await launch(port);
+      let child = await launch(port, persistence);
       const handle: RedisServerHandle = {
         url: `redis://127.0.0.1:${port}`,
         port,
         stop: () => terminate(child),
         restart: async () => {
           await terminate(child);
-          child = await launch(port);
+          child = await launch(port, persistence);
         },
       };
       return handle;
@@ -45,10 +60,10 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
   throw new Error(`could not start redis-server: ${(lastError as Error).message}`);
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, persistence: string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

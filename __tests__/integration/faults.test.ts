@@ -1,0 +1,329 @@
+// Many instances and faults with real processes: built CLI instances sharing one redis-server,
+// kill -9 of a worker, SIGTERM drain, and Redis paused or restarted mid-stream.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { createClient } from 'redis';
+import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
+import { textTurnEvents } from '../helpers/event-fixtures';
+import { waitFor } from '../helpers/app';
+import { randomPrefix } from '../helpers/redis';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+
+jest.setTimeout(60_000);
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cjs/cli.js');
+const MASTER_KEY = 'sk-faults-master';
+const MODEL = 'gpt-faults';
+/** Upstream events before the first text delta: created, in_progress, item added, part added. */
+const BEFORE_FIRST_DELTA = 4;
+// Multi-byte characters, so "byte for byte" means something.
+const TEXT = 'Ce texte à plusieurs octets — naïve façade, 漢字とかな — must survive every fault intact.';
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it).');
+});
+
+interface WorkerSettings {
+  lease_ms?: number;
+  store_retry_grace_ms?: number;
+  flush_interval_ms?: number;
+  shutdown_grace_ms?: number;
+}
+
+interface Instance {
+  proc: ChildProcess;
+  client: OpenAI;
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+let upstream: FakeUpstream;
+let redis: RedisServerHandle;
+let prefix: string;
+let instances: Instance[];
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  redis = await startRedisServer();
+  prefix = randomPrefix();
+  instances = [];
+});
+
+afterEach(async () => {
+  for (const i of instances) i.proc.kill('SIGKILL');
+  await Promise.all(instances.map((i) => i.exited));
+  await upstream.close();
+  await redis.stop();
+});
+
+/** Starts the built CLI on a free port with a YAML file for the test's upstream, Redis and prefix. */
+async function startInstance(worker: WorkerSettings = {}): Promise<Instance> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rp-faults-'));
+  const file = path.join(dir, 'config.yaml');
+  const settings = { lease_ms: 10_000, store_retry_grace_ms: 5_000, flush_interval_ms: 50, ...worker };
+  writeFileSync(
+    file,
+    [
+      'model_list:',
+      `  - model_name: ${MODEL}`,
+      '    litellm_params:',
+      '      model: openai/gpt-4o-mini',
+      `      api_base: ${upstream.url}`,
+      '      api_key: sk-faults-upstream',
+      'litellm_settings:',
+      '  responses:',
+      '    background_mode:',
+      '      polling_via_cache: "all"',
+      '      ttl: 120',
+      '  cache_params:',
+      '    type: redis',
+      '    host: 127.0.0.1',
+      `    port: ${redis.port}`,
+      'general_settings:',
+      `  master_key: ${MASTER_KEY}`,
+      'responses_polling:',
+      `  key_prefix: "${prefix}"`,
+      '  worker:',
+      ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
+      '',
+    ].join('\n'),
+  );
+  const env = { ...process.env, REDIS_URL: '' };
+  const proc = spawn(process.execPath, [CLI, '--config', file, '--port', '0', '--host', '127.0.0.1'], { env });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c) => (stdout += c));
+  proc.stderr!.on('data', (c) => (stderr += c));
+  const instance: Instance = { proc, exited, client: undefined as unknown as OpenAI, stderr: () => stderr };
+  instances.push(instance);
+  const base = await waitFor(() => /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1], 15_000, `ready line (stderr: ${stderr})`);
+  instance.client = new OpenAI({ baseURL: `${base}/v1`, apiKey: MASTER_KEY, maxRetries: 0, timeout: 10_000 });
+  return instance;
+}
+
+/** Upstream SSE steps for `events`, with `waitMs` before each. */
+function steps(events: Array<Record<string, unknown>>, waitMs = 0): Step[] {
+  return events.flatMap((e) => (waitMs ? [{ wait: waitMs } as Step, ev(e)] : [ev(e)]));
+}
+
+/** The text turn cut after `deltas` text deltas, and the text those deltas carry. */
+function head(text: string, deltas: number): { events: Array<Record<string, unknown>>; text: string } {
+  const events = textTurnEvents(text, { chunkSize: 4 }).slice(0, BEFORE_FIRST_DELTA + deltas);
+  return { events, text: events.map((e) => (e.type === 'response.output_text.delta' ? String(e.delta) : '')).join('') };
+}
+
+function deltaText(events: ResponseStreamEvent[]): string {
+  return events.map((e) => (e.type === 'response.output_text.delta' ? e.delta : '')).join('');
+}
+
+/** The text of a Response's output. */
+function textOf(r: { output: unknown[] }): string {
+  return (r.output as Array<{ content?: Array<{ text?: string }> }>).flatMap((i) => i.content ?? []).map((c) => c.text ?? '').join('');
+}
+
+/** Reads a stream to its end, failing with a clear message instead of hanging. */
+async function collect(stream: AsyncIterable<ResponseStreamEvent>, timeoutMs = 15_000): Promise<ResponseStreamEvent[]> {
+  const events: ResponseStreamEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const read = (async () => {
+    for await (const event of stream) events.push(event);
+    return events;
+  })();
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`stream did not end within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitForStatus(client: OpenAI, id: string, status: string, timeoutMs: number): Promise<OpenAI.Responses.Response> {
+  let last: OpenAI.Responses.Response | undefined;
+  try {
+    return await waitFor(async () => {
+      last = await client.responses.retrieve(id).catch(() => undefined);
+      return last?.status === status ? last : undefined;
+    }, timeoutMs, `status ${status}`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last?.status)} ${JSON.stringify(last?.error)}`);
+  }
+}
+
+const create = (client: OpenAI, input: string) => client.responses.create({ model: MODEL, input, background: true });
+
+describe('three instances sharing one Redis', () => {
+  test('a response created on A is polled on B and resumed on C from several cursors, and the deltas join to the final text', async () => {
+    const [a, b, c] = await Promise.all([startInstance(), startInstance(), startInstance()]);
+    upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents(TEXT, { chunkSize: 4 }), 25) }));
+
+    const created = await create(a.client, 'resume me');
+    await waitForStatus(b.client, created.id, 'in_progress', 10_000);
+
+    // Followers from several cursors while the response is still running on A.
+    const cursors = [undefined, 0, 3, 8, 15];
+    const resumed = await Promise.all(
+      cursors.map(async (n) => collect(await c.client.responses.retrieve(created.id, n === undefined ? { stream: true } : { stream: true, starting_after: n }))),
+    );
+    const full = resumed[0];
+    expect(full[0].type).toBe('response.created');
+    expect(full.at(-1)!.type).toBe('response.completed');
+    expect(deltaText(full)).toBe(TEXT);
+    cursors.forEach((n, i) => {
+      if (n === undefined) return;
+      expect(resumed[i][0].sequence_number).toBe(n + 1);
+      expect(deltaText(full.slice(0, n + 1)) + deltaText(resumed[i])).toBe(TEXT);
+    });
+
+    const done = await waitForStatus(b.client, created.id, 'completed', 10_000);
+    expect(textOf(done)).toBe(TEXT);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  test('cancel on C of a response running on A aborts the upstream request within a second', async () => {
+    const [a, , c] = await Promise.all([startInstance(), startInstance(), startInstance()]);
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(head(TEXT, 3).events), { hang: true }] }));
+
+    const created = await create(a.client, 'cancel me');
+    const req = await upstream.waitForRequest(0);
+    await waitForStatus(c.client, created.id, 'in_progress', 10_000);
+
+    const started = Date.now();
+    const cancelled = await c.client.responses.cancel(created.id);
+    expect(cancelled.status).toBe('cancelled');
+    await Promise.race([req.clientClosed, new Promise((_, reject) => setTimeout(() => reject(new Error('upstream not aborted within 1 s')), 1000))]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(req.closedEarly).toBe(true);
+  });
+});
+
+describe('a worker process that dies', () => {
+  test('kill -9 of the instance running a response: after the lease lapses another instance reads it as failed (worker_lost) with its partial output', async () => {
+    const worker = { lease_ms: 3000, store_retry_grace_ms: 250 };
+    const [a, b] = await Promise.all([startInstance(worker), startInstance(worker)]);
+    const partial = head(TEXT, 5);
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(partial.events), { hang: true }] }));
+
+    const created = await create(a.client, 'kill me');
+    // The partial output has been flushed to Redis before the process dies.
+    await waitFor(async () => textOf(await b.client.responses.retrieve(created.id)) === partial.text, 10_000, 'partial output');
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const killedAt = Date.now();
+
+    const failed = await waitForStatus(b.client, created.id, 'failed', 3000 + 3000);
+    expect(Date.now() - killedAt).toBeLessThan(3000 + 2000);
+    expect(failed.error?.code).toBe('worker_lost');
+    expect(textOf(failed)).toBe(partial.text);
+  });
+});
+
+describe('SIGTERM drain', () => {
+  test('a running response that finishes within the shutdown grace completes, then the process exits 0', async () => {
+    const [a, b] = await Promise.all([startInstance({ shutdown_grace_ms: 8000 }), startInstance()]);
+    upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents(TEXT, { chunkSize: 4 }), 40) }));
+
+    const created = await create(a.client, 'drain me');
+    const req = await upstream.waitForRequest(0);
+    await waitForStatus(b.client, created.id, 'in_progress', 10_000);
+    a.proc.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(req.finished).toBe(true);
+
+    const done = await b.client.responses.retrieve(created.id);
+    expect(done.status).toBe('completed');
+    expect(textOf(done)).toBe(TEXT);
+  });
+
+  test('a response still running when the shutdown grace ends is failed (server_shutdown), its upstream aborted, and the process exits 0', async () => {
+    const [a, b] = await Promise.all([startInstance({ shutdown_grace_ms: 1500 }), startInstance()]);
+    const partial = head(TEXT, 3);
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(partial.events), { hang: true }] }));
+
+    const created = await create(a.client, 'hang on');
+    const req = await upstream.waitForRequest(0);
+    await waitForStatus(b.client, created.id, 'in_progress', 10_000);
+    const signalledAt = Date.now();
+    a.proc.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(1400);
+    expect(req.closedEarly).toBe(true);
+
+    const failed = await b.client.responses.retrieve(created.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('server_shutdown');
+    expect(textOf(failed)).toBe(partial.text);
+  });
+});
+
+describe('Redis faults mid-stream', () => {
+  test('Redis paused (CLIENT PAUSE): the worker carries on and the stored output is the full text, byte for byte; creates meanwhile answer promptly', async () => {
+    const [a] = await Promise.all([startInstance()]);
+    const events = textTurnEvents(TEXT, { chunkSize: 4 });
+    let markPaused!: () => void;
+    const paused = new Promise<void>((resolve) => (markPaused = resolve));
+    let first = true;
+    upstream.respond(() => {
+      if (!first) return { kind: 'sse', steps: steps(textTurnEvents('short', { chunkSize: 4 })) };
+      first = false;
+      // Half the deltas, then the pause, then the rest streamed while Redis is still paused.
+      const cut = BEFORE_FIRST_DELTA + 6;
+      return { kind: 'sse', steps: [...steps(events.slice(0, cut), 10), { until: paused }, ...steps(events.slice(cut), 30)] };
+    });
+
+    const created = await create(a.client, 'pause me');
+    await waitFor(async () => textOf(await a.client.responses.retrieve(created.id)).length > 0, 10_000, 'first flush');
+
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    try {
+      await admin.sendCommand(['CLIENT', 'PAUSE', '3000', 'ALL']);
+      markPaused();
+      const started = Date.now();
+      const during = await create(a.client, 'during the pause').then(
+        (r) => ({ ok: true as const, status: r.status }),
+        (err: unknown) => ({ ok: false as const, status: (err as { status?: number }).status }),
+      );
+      expect(Date.now() - started).toBeLessThan(6000);
+      if (!during.ok) expect(during.status).toBe(503);
+    } finally {
+      await admin.quit().catch(() => undefined);
+    }
+
+    const done = await waitForStatus(a.client, created.id, 'completed', 20_000);
+    expect(Buffer.from(textOf(done))).toEqual(Buffer.from(TEXT));
+  });
+
+  test('Redis restarted mid-stream within the grace (with persistence): the stored output is the full text, byte for byte', async () => {
+    // A Redis without persistence comes back empty: the worker then finds its record gone and
+    // stops, as it does for a deleted response. Restarting keeps the data only with an AOF.
+    await redis.stop();
+    redis = await startRedisServer({ persistent: true });
+    const [a] = await Promise.all([startInstance({ lease_ms: 20_000, store_retry_grace_ms: 10_000 })]);
+    const events = textTurnEvents(TEXT, { chunkSize: 4 });
+    let markStopped!: () => void;
+    const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+    const cut = BEFORE_FIRST_DELTA + 6;
+    // The rest of the stream, its terminal event included, arrives while Redis is down.
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(events.slice(0, cut), 10), { until: stopped }, ...steps(events.slice(cut), 10)] }));
+
+    const created = await create(a.client, 'restart me');
+    await waitFor(async () => textOf(await a.client.responses.retrieve(created.id)).length > 0, 10_000, 'first flush');
+    await redis.stop();
+    markStopped();
+    await waitFor(() => upstream.requests[0].finished, 5000, 'upstream stream end');
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.restart();
+
+    const done = await waitForStatus(a.client, created.id, 'completed', 20_000);
+    expect(Buffer.from(textOf(done))).toEqual(Buffer.from(TEXT));
+  });
+});
