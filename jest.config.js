@@ -1,7 +1,8 @@
-// Jest runs the TypeScript sources through SWC (type checking is `npm run typecheck`).
+// Jest runs the TypeScript sources through ts-jest, transpiling only (type checking is
+// `npm run typecheck`). No native transformer: the registries CI uses serve no platform binaries.
 // The integration suites run twice: once with Express 5 and once with `express` mapped to
 // the `express4` alias, so the library itself resolves Express 4 as its peer there.
-const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] };
 const common = {
   testEnvironment: 'node',
   transform,
