@@ -2,6 +2,7 @@
 // custom mount prefixes, and what lands in Redis (key TTLs, no secrets).
 
 import OpenAI from 'openai';
+import request from 'supertest';
 import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { redisStoreForTest, startApp, waitFor, type TestApp } from '../helpers/app';
@@ -65,6 +66,23 @@ test('the router answers under the custom prefix, on /v1/responses and /response
   expect(await host.json()).toEqual({ host: true });
   const outside = await fetch(`${app.origin}/v1/responses/${(await json(a)).id}`);
   expect(outside.status).toBe(404);
+});
+
+test('errors are OpenAI-shaped JSON with the right content type, and the host app keeps its own routes', async () => {
+  const unknown = await request(app.server)
+    .get('/custom/prefix/v1/responses/resp_unknown')
+    .set('authorization', `Bearer ${MASTER_KEY}`)
+    .expect('content-type', /application\/json/)
+    .expect(404);
+  expect(unknown.body).toEqual({
+    error: { message: "Response with id 'resp_unknown' not found.", type: 'invalid_request_error', param: 'response_id', code: 'not_found' },
+  });
+  const badCursor = await request(app.server)
+    .get('/custom/prefix/responses/resp_unknown?stream=true&starting_after=-3')
+    .set('authorization', `Bearer ${MASTER_KEY}`)
+    .expect(400);
+  expect(badCursor.body.error.param).toBe('starting_after');
+  await request(app.server).get('/host-route').expect(200, { host: true });
 });
 
 test('a request without the master key is refused with 401 and creates nothing', async () => {
