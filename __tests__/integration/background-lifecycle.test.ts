@@ -3,28 +3,14 @@
 
 import http from 'node:http';
 import OpenAI from 'openai';
-import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { failedTurnEvents, functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
 import { STORE_KINDS, startApp, storeOfKind, waitFor, waitForStatus, type TestApp } from '../helpers/app';
 import type { ResponseStore } from '../../lib/types';
+import { gate, steps, textOf } from '../helpers/flow';
 
 const UPSTREAM_KEY = 'sk-upstream-secret-0123456789abcdef';
 const TEXT = 'Background mode keeps long answers alive when the client goes away.';
-
-function steps(events: Array<Record<string, unknown>>, waitMs = 0): Step[] {
-  return events.flatMap((e) => (waitMs ? [{ wait: waitMs } as Step, ev(e)] : [ev(e)]));
-}
-
-/** The text of a Response's output (the SDK fills `output_text` only on create and retrieve). */
-function textOf(r: { output: unknown[] }): string {
-  return (r.output as Array<{ content?: Array<{ text?: string }> }>).flatMap((i) => i.content ?? []).map((c) => c.text ?? '').join('');
-}
-
-function gate(): { promise: Promise<void>; open(): void } {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
-}
 
 describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
   let upstream: FakeUpstream;

@@ -8,11 +8,12 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { createClient } from 'redis';
-import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { waitFor } from '../helpers/app';
 import { randomPrefix } from '../helpers/redis';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+import { collect, steps, textOf } from '../helpers/flow';
 
 jest.setTimeout(60_000);
 
@@ -108,11 +109,6 @@ async function startInstance(worker: WorkerSettings = {}): Promise<Instance> {
   return instance;
 }
 
-/** Upstream SSE steps for `events`, with `waitMs` before each. */
-function steps(events: Array<Record<string, unknown>>, waitMs = 0): Step[] {
-  return events.flatMap((e) => (waitMs ? [{ wait: waitMs } as Step, ev(e)] : [ev(e)]));
-}
-
 /** The text turn cut after `deltas` text deltas, and the text those deltas carry. */
 function head(text: string, deltas: number): { events: Array<Record<string, unknown>>; text: string } {
   const events = textTurnEvents(text, { chunkSize: 4 }).slice(0, BEFORE_FIRST_DELTA + deltas);
@@ -121,29 +117,6 @@ function head(text: string, deltas: number): { events: Array<Record<string, unkn
 
 function deltaText(events: ResponseStreamEvent[]): string {
   return events.map((e) => (e.type === 'response.output_text.delta' ? e.delta : '')).join('');
-}
-
-/** The text of a Response's output. */
-function textOf(r: { output: unknown[] }): string {
-  return (r.output as Array<{ content?: Array<{ text?: string }> }>).flatMap((i) => i.content ?? []).map((c) => c.text ?? '').join('');
-}
-
-/** Reads a stream to its end, failing with a clear message instead of hanging. */
-async function collect(stream: AsyncIterable<ResponseStreamEvent>, timeoutMs = 15_000): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const read = (async () => {
-    for await (const event of stream) events.push(event);
-    return events;
-  })();
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`stream did not end within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function waitForStatus(client: OpenAI, id: string, status: string, timeoutMs: number): Promise<OpenAI.Responses.Response> {

@@ -15,6 +15,7 @@ import { ev, startFakeUpstream, type FakeUpstream, type Script, type Step } from
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, waitForStatus, type TestApp } from '../helpers/app';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
+import { gate } from '../helpers/flow';
 
 const KEY = 'sk-limited-0123456789abcdef';
 const KEY_ID = 'team-limited';
@@ -36,12 +37,6 @@ const steps = (list: Array<Record<string, unknown>>): Step[] => list.map((e) => 
 const completes = (): Script => ({ kind: 'sse', steps: steps(events) });
 /** The opening events, then an upstream that keeps the response running. */
 const keepsRunning = (): Script => ({ kind: 'sse', steps: [...steps(events.slice(0, 5)), { hang: true }] });
-
-function gate(): { promise: Promise<void>; open(): void } {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
-}
 
 /** A limiter that notes which admissions were made and every release call's result, per id. */
 interface CountingLimiter extends LimiterStore {

@@ -4,24 +4,15 @@
 import net from 'node:net';
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { STORE_KINDS, startApp, storeOfKind, waitFor, type TestApp } from '../helpers/app';
 import type { ResponseStore } from '../../lib/types';
+import { collect, gate, steps, textOf } from '../helpers/flow';
 
 const TEXT = 'A resumed stream must carry on exactly where the client left off.';
 /** Upstream events before the first text delta: created, in_progress, item added, part added. */
 const BEFORE_FIRST_DELTA = 4;
-
-function steps(events: Array<Record<string, unknown>>, waitMs = 0): Step[] {
-  return events.flatMap((e) => (waitMs ? [{ wait: waitMs } as Step, ev(e)] : [ev(e)]));
-}
-
-function gate(): { promise: Promise<void>; open(): void } {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
-}
 
 /** The upstream text turn cut after `deltas` text deltas: the part before the cut and the rest. */
 function splitTurn(text: string, deltas: number): { head: Array<Record<string, unknown>>; tail: Array<Record<string, unknown>> } {
@@ -40,29 +31,6 @@ function sequenceNumbers(events: ResponseStreamEvent[]): number[] {
 
 function range(from: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + i);
-}
-
-/** The text of a Response's output (the stream helper's final response has no `output_text`). */
-function textOf(r: { output: unknown[] }): string {
-  return (r.output as Array<{ content?: Array<{ text?: string }> }>).flatMap((i) => i.content ?? []).map((c) => c.text ?? '').join('');
-}
-
-/** Reads a stream to its end, failing with a clear message instead of hanging. */
-async function collect(stream: AsyncIterable<ResponseStreamEvent>, timeoutMs = 10000): Promise<ResponseStreamEvent[]> {
-  const events: ResponseStreamEvent[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const read = (async () => {
-    for await (const event of stream) events.push(event);
-    return events;
-  })();
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`stream did not end within ${timeoutMs} ms; got ${events.map((e) => e.type).join(', ')}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([read, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Reads a stream in the background; `events` fills as they arrive, `ended` resolves with them all. */
