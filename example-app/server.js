@@ -11,6 +11,10 @@ const PORT = Number(process.env.PORT || 3000);
 const HOST = process.env.HOST || '127.0.0.1';
 const PREFIX = '/llm';
 
+// The example binds 127.0.0.1 and has no keys of its own: say so explicitly. Set a master key
+// (general_settings.master_key in a CONFIG_FILE) before exposing it anywhere else.
+const LOCAL_ONLY = { auth: 'none' };
+
 async function buildOptions() {
   if (process.env.CONFIG_FILE) {
     console.log(`config: ${process.env.CONFIG_FILE}`);
@@ -18,11 +22,11 @@ async function buildOptions() {
   }
   if (process.env.OPENAI_API_KEY) {
     console.log('config: every model proxied to OpenAI with OPENAI_API_KEY');
-    return { options: { models: [{ modelName: '*', model: 'openai/*', apiKey: process.env.OPENAI_API_KEY }] } };
+    return { options: { ...LOCAL_ONLY, models: [{ modelName: '*', model: 'openai/*', apiKey: process.env.OPENAI_API_KEY }] } };
   }
   const demo = await startDemoUpstream();
   console.log(`config: DEMO upstream at ${demo.url} (made-up text, no model is called)`);
-  return { options: { models: [{ modelName: '*', model: 'openai/*', apiBase: demo.url }] }, demo };
+  return { options: { ...LOCAL_ONLY, models: [{ modelName: '*', model: 'openai/*', apiBase: demo.url }] }, demo };
 }
 
 async function main() {
