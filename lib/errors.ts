@@ -64,6 +64,15 @@ export function storeUnavailable(): ApiError {
   });
 }
 
+/** 503 when the limiter's store cannot be reached and the limiter fails closed. */
+export function limiterUnavailable(): ApiError {
+  return new ApiError(503, 'Rate limits cannot be checked right now (the limiter store is unreachable). Retry shortly.', {
+    type: 'server_error',
+    code: 'limiter_unavailable',
+    headers: { 'retry-after': '1' },
+  });
+}
+
 /** Thrown by a store when `create` finds the id already present. */
 export class StoreConflictError extends Error {
   constructor(id: string) {

@@ -495,6 +495,7 @@ describe('an unreachable limiter', () => {
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect(err.status).toBe(503);
     expect(err.headers?.get('retry-after')).toBe('1');
+    expect(err.error).toMatchObject({ code: 'limiter_unavailable', type: 'server_error' });
     expect(await responseKeys(i.prefix)).toEqual([]);
     expect(upstream.requests).toHaveLength(0);
   });

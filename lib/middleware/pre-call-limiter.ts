@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { DeploymentConfig, PreCallHookContext, ResponsesPollingOptions } from '../config/options';
-import { ApiError, storeUnavailable, toApiError } from '../errors';
+import { ApiError, limiterUnavailable, toApiError } from '../errors';
 import { rateLimitHeaders } from '../limiter/rate-headers';
 import type { AdmissionInput, AdmissionResult, LimitSubject, RateState } from '../limiter/types';
 import { ownerHash, runtimeFor, type Principal, type Runtime } from '../runtime';
@@ -96,7 +96,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         result = await config.limiter.admit(input);
       } catch (err) {
         config.logger.warn('limiter unreachable', { error: err instanceof Error ? err.message : String(err), failOpen: config.limiterFailOpen });
-        if (!config.limiterFailOpen) throw storeUnavailable();
+        if (!config.limiterFailOpen) throw limiterUnavailable();
       }
       if (result && !result.admitted) {
         config.logger.info('request refused by the limiter', { reason: result.reason, subject: result.subject });
