@@ -1,14 +1,18 @@
 // The Redis limiter: limits global across every instance sharing the Redis. One script per
 // transition, so an admission across all its subjects is one atomic round trip.
 
+import type { RedisClusterOptions } from 'redis';
 import type { RedisConnectionOptions } from '../config/options';
 import { silentLogger } from '../logger';
 import {
+  asClientLike,
   closeClient,
   commandWithin,
   createOwnClient,
+  createOwnCluster,
   evalScript,
   type RedisClientLike,
+  type RedisClientOrCluster,
 } from '../store/redis-connection';
 import type { LuaScript } from '../store/scripts';
 import type { Logger } from '../types';
@@ -24,10 +28,17 @@ export interface RedisLimiterOptions {
   /** Connection fields, used when `url` is absent. Default: `redis://localhost:6379`. */
   connection?: RedisConnectionOptions;
   /**
-   * A node-redis v5 client the caller created (connected or not; the limiter connects it if
-   * needed). The limiter never closes it, so one client may serve the store and the limiter.
+   * Redis Cluster: options of `createCluster()` (at least `rootNodes: [{ url }, ...]`); the
+   * limiter creates and closes its own cluster client. Wins over `url` and `connection`. All
+   * limiter keys share the `{limits}` hash tag, so they live in one slot (on one master).
    */
-  client?: RedisClientLike;
+  cluster?: RedisClusterOptions;
+  /**
+   * A node-redis v5 client or cluster client the caller created (connected or not; the limiter
+   * connects it if needed). The limiter never closes it, so one client may serve the store and
+   * the limiter. Wins over `cluster`, `url` and `connection`.
+   */
+  client?: RedisClientOrCluster;
   /** Prefix of every key; the limiter adds `{limits}:` after it. Default `"rp:"`. */
   keyPrefix?: string;
   /** Where connection problems are logged. Default: nothing is logged. */
@@ -71,7 +82,11 @@ export function createRedisLimiter(options: RedisLimiterOptions = {}): RedisLimi
   checkPositiveInteger('markerTtlMs', markerTtlMs);
   checkPositiveInteger('windowMs', windowMs);
   return new RedisLimiterStore({
-    client: options.client ?? createOwnClient(options, commandTimeoutMs),
+    client: options.client
+      ? asClientLike(options.client)
+      : options.cluster
+        ? createOwnCluster(options.cluster, commandTimeoutMs)
+        : createOwnClient(options, commandTimeoutMs),
     ownsClient: options.client === undefined,
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,

@@ -1,7 +1,7 @@
 // Connection plumbing shared by the Redis store and the Redis limiter: the client they accept,
 // one command within a deadline, EVALSHA with EVAL on NOSCRIPT, and closing.
 
-import { createClient, ErrorReply } from 'redis';
+import { createClient, createCluster, ErrorReply, type RedisClusterOptions } from 'redis';
 import type { RedisConnectionOptions } from '../config/options';
 import type { LuaScript } from './scripts';
 
@@ -25,6 +25,136 @@ export interface RedisClientLike {
   destroy(): void;
 }
 
+/**
+ * The part of a node-redis v5 cluster client the store uses. A client from `createCluster()`
+ * of the `redis` package fits it; {@link clusterAsClient} makes it a {@link RedisClientLike}.
+ */
+export interface RedisClusterLike {
+  readonly isOpen: boolean;
+  /** The master nodes known so far: empty until the topology has been discovered. */
+  readonly masters: ReadonlyArray<unknown>;
+  connect(): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: { timeout?: number }): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>;
+  duplicate(overrides?: { minimizeConnections?: boolean }): RedisClusterLike;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'connect', listener: () => void): unknown;
+  once(event: 'connect', listener: () => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'connect', listener: () => void): unknown;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Either kind of client the store and the limiter accept. */
+export type RedisClientOrCluster = RedisClientLike | RedisClusterLike;
+
+/** Tells a cluster client from a single-node one (only a cluster knows its masters). */
+export function isCluster(client: RedisClientOrCluster): client is RedisClusterLike {
+  return 'masters' in client;
+}
+
+/** The client to use: `client` itself, or a cluster client wrapped by {@link clusterAsClient}. */
+export function asClientLike(client: RedisClientOrCluster): RedisClientLike {
+  return isCluster(client) ? clusterAsClient(client) : client;
+}
+
+/** Backoff between reconnects: capped exponential, with jitter. */
+function reconnectDelay(retries: number): number {
+  return Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100);
+}
+
+/** A cluster client of our own, with the same timeouts and reconnects as {@link createOwnClient}. */
+export function createOwnCluster(options: RedisClusterOptions, timeoutMs: number): RedisClientLike {
+  const cluster = createCluster({
+    ...options,
+    defaults: {
+      disableOfflineQueue: true,
+      ...options.defaults,
+      socket: { connectTimeout: timeoutMs, reconnectStrategy: reconnectDelay, ...options.defaults?.socket },
+    },
+  });
+  return clusterAsClient(cluster as unknown as RedisClusterLike);
+}
+
+/**
+ * A cluster client seen as a {@link RedisClientLike}: every command goes to the node owning its
+ * first key (EVAL / EVALSHA name their keys; commands without a key go to any node), and
+ * SUBSCRIBE to one node (PUBLISH reaches every node of a cluster). The cluster is ready once its
+ * topology is discovered; `connect()` retries with backoff until then, or until closed.
+ */
+export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
+  let discovered = cluster.isOpen && cluster.masters.length > 0;
+  let connecting: Promise<unknown> | undefined;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  cluster.on('connect', () => {
+    discovered = true;
+  });
+  const connectUntilUp = async (): Promise<unknown> => {
+    for (let retries = 0; ; retries++) {
+      try {
+        const connected = await cluster.connect();
+        // Closed while discovering: the discovery went on connecting nodes; drop them.
+        if (closed) cluster.destroy();
+        return connected;
+      } catch (err) {
+        // The cluster reported each unreachable root node on 'error' already.
+        if (closed) throw err;
+        await new Promise<void>((resolve) => (retryTimer = setTimeout(resolve, reconnectDelay(retries))));
+        if (closed) throw err;
+      }
+    }
+  };
+  const stop = (): void => {
+    closed = true;
+    clearTimeout(retryTimer);
+  };
+  const adapter: RedisClientLike = {
+    get isOpen() {
+      return !closed && (cluster.isOpen || connecting !== undefined);
+    },
+    get isReady() {
+      return !closed && cluster.isOpen && discovered;
+    },
+    connect() {
+      connecting ??= connectUntilUp().finally(() => (connecting = undefined));
+      return connecting;
+    },
+    sendCommand(args, options) {
+      const command = args[0]?.toUpperCase();
+      const keyed = (command === 'EVALSHA' || command === 'EVAL') && Number(args[2]) > 0;
+      return cluster.sendCommand(keyed ? args[3] : undefined, false, [...args], options);
+    },
+    subscribe: (channel, listener) => cluster.subscribe(channel, listener),
+    // The duplicate only subscribes: it needs the topology, not a connection to every node.
+    duplicate: () => clusterAsClient(cluster.duplicate({ minimizeConnections: true })),
+    on(event: 'error' | 'ready', listener: ((err: Error) => void) | (() => void)) {
+      if (event === 'error') cluster.on('error', listener as (err: Error) => void);
+      else cluster.on('connect', listener as () => void);
+      return adapter;
+    },
+    once(_event: 'ready', listener: () => void) {
+      cluster.once('connect', listener);
+      return adapter;
+    },
+    off(event: 'error' | 'ready', listener: ((err: Error) => void) | (() => void)) {
+      if (event === 'error') cluster.off('error', listener as (err: Error) => void);
+      else cluster.off('connect', listener as () => void);
+      return adapter;
+    },
+    async close() {
+      stop();
+      if (cluster.isOpen) await cluster.close();
+    },
+    destroy() {
+      stop();
+      if (cluster.isOpen) cluster.destroy();
+    },
+  };
+  return adapter;
+}
+
 /** Rejection of a store call because Redis could not be reached in time. */
 export class RedisStoreUnavailableError extends Error {
   readonly code = 'store_unavailable';
@@ -44,7 +174,7 @@ export function createOwnClient(options: { url?: string; connection?: RedisConne
       ...(url ? {} : { host: c.host, port: c.port, ...(c.tls ? { tls: true as const } : {}) }),
       connectTimeout: timeoutMs,
       // Reconnect forever with capped backoff; calls fail fast meanwhile (offline queue off).
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+      reconnectStrategy: reconnectDelay,
     },
     disableOfflineQueue: true,
   }) as unknown as RedisClientLike;

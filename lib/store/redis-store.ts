@@ -1,6 +1,7 @@
 // The Redis store: one Lua script per state transition, keys from keys.ts, control messages
 // over pub/sub. Safe for Redis Cluster: every script touches the keys of one response only.
 
+import type { RedisClusterOptions } from 'redis';
 import type { RedisConnectionOptions } from '../config/options';
 import { StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
@@ -18,18 +19,21 @@ import type {
 import { controlChannel, responseKeys } from './keys';
 import { parseControlMessage, WORKER_LOST_ERROR } from './memory-store';
 import {
+  asClientLike,
   closeClient,
   commandWithin,
   createOwnClient,
+  createOwnCluster,
   evalScript,
   RedisStoreUnavailableError,
   whenReady,
   withDeadline,
   type RedisClientLike,
+  type RedisClientOrCluster,
 } from './redis-connection';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 
-export { RedisStoreUnavailableError, type RedisClientLike } from './redis-connection';
+export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike } from './redis-connection';
 
 /** What `createRedisStore` accepts. */
 export interface RedisStoreOptions {
@@ -38,10 +42,16 @@ export interface RedisStoreOptions {
   /** Connection fields, used when `url` is absent. Default: `redis://localhost:6379`. */
   connection?: RedisConnectionOptions;
   /**
-   * A client the caller created (and connected, or lets the store connect). The store never
-   * closes it; it still opens its own duplicate for pub/sub.
+   * Redis Cluster: options of `createCluster()` (at least `rootNodes: [{ url }, ...]`); the store
+   * creates and closes its own cluster client. Wins over `url` and `connection`.
    */
-  client?: RedisClientLike;
+  cluster?: RedisClusterOptions;
+  /**
+   * A client the caller created with `createClient()` or `createCluster()` (and connected, or
+   * lets the store connect). The store never closes it; it still opens its own duplicate for
+   * pub/sub. Wins over `cluster`, `url` and `connection`.
+   */
+  client?: RedisClientOrCluster;
   /** Prefix of every key and of the control channel. Default `"rp:"`. */
   keyPrefix?: string;
   /** Where connection problems are logged. Default: nothing is logged. */
@@ -73,7 +83,11 @@ interface RedisStoreConfig {
  */
 export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
-  const client = options.client ?? createOwnClient(options, commandTimeoutMs);
+  const client = options.client
+    ? asClientLike(options.client)
+    : options.cluster
+      ? createOwnCluster(options.cluster, commandTimeoutMs)
+      : createOwnClient(options, commandTimeoutMs);
   return new RedisResponseStore({
     client,
     ownsClient: options.client === undefined,
