@@ -1,18 +1,15 @@
 // The Redis limiter: limits global across every instance sharing the Redis. One script per
 // transition, so an admission across all its subjects is one atomic round trip.
 
-import type { RedisClusterOptions } from 'redis';
-import type { RedisConnectionOptions } from '../config/options';
 import { silentLogger } from '../logger';
 import {
-  asClientLike,
+  chooseClient,
   closeClient,
   commandWithin,
-  createOwnClient,
-  createOwnCluster,
   evalScript,
+  outageLogging,
   type RedisClientLike,
-  type RedisClientOrCluster,
+  type RedisConnectionChoice,
 } from '../store/redis-connection';
 import type { LuaScript } from '../store/scripts';
 import type { Logger } from '../types';
@@ -21,33 +18,11 @@ import { checkAdmission, checkId, checkPositiveInteger, checkSubjectKey, checkUs
 import { LIMITER_CODES, LIMITER_SCRIPTS } from './scripts';
 import type { AdmissionInput, AdmissionResult, LimiterStore, RateState, SubjectUsage } from './types';
 
-/** What `createRedisLimiter` accepts. */
-export interface RedisLimiterOptions {
-  /** `redis[s]://[[user][:password]@]host[:port][/db]`. Wins over `connection`. */
-  url?: string;
-  /** Connection fields, used when `url` is absent. Default: `redis://localhost:6379`. */
-  connection?: RedisConnectionOptions;
-  /**
-   * Redis Cluster: options of `createCluster()` (at least `rootNodes: [{ url }, ...]`); the
-   * limiter creates and closes its own cluster client. Wins over `url` and `connection`. All
-   * limiter keys share the `{limits}` hash tag, so they live in one slot (on one master).
-   */
-  cluster?: RedisClusterOptions;
-  /**
-   * A node-redis v5 client or cluster client the caller created (connected or not; the limiter
-   * connects it if needed). The limiter never closes it, so one client may serve the store and
-   * the limiter. Wins over `cluster`, `url` and `connection`.
-   */
-  client?: RedisClientOrCluster;
-  /** Prefix of every key; the limiter adds `{limits}:` after it. Default `"rp:"`. */
-  keyPrefix?: string;
-  /** Where connection problems are logged. Default: nothing is logged. */
-  logger?: Logger;
-  /**
-   * Longest time a call waits for Redis (connection included), in ms, before it rejects with
-   * `RedisStoreUnavailableError`; the caller decides whether that fails open or closed. Default 2000.
-   */
-  commandTimeoutMs?: number;
+/**
+ * What `createRedisLimiter` accepts: how to reach Redis (all limiter keys share the `{limits}`
+ * hash tag, so on a cluster they live in one slot), plus the limiter's own settings.
+ */
+export interface RedisLimiterOptions extends RedisConnectionChoice {
   /** Lifetime of a response's admission marker after its last write, in ms. Default one day. */
   markerTtlMs?: number;
   /** Length of a rate window, in ms. Default 60000; rpm and tpm mean per minute only then. */
@@ -82,12 +57,7 @@ export function createRedisLimiter(options: RedisLimiterOptions = {}): RedisLimi
   checkPositiveInteger('markerTtlMs', markerTtlMs);
   checkPositiveInteger('windowMs', windowMs);
   return new RedisLimiterStore({
-    client: options.client
-      ? asClientLike(options.client)
-      : options.cluster
-        ? createOwnCluster(options.cluster, commandTimeoutMs)
-        : createOwnClient(options, commandTimeoutMs),
-    ownsClient: options.client === undefined,
+    ...chooseClient(options, commandTimeoutMs),
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,
     commandTimeoutMs,
@@ -101,23 +71,12 @@ class RedisLimiterStore implements RedisLimiter {
   readonly #config: RedisLimiterConfig;
   readonly #keys: LimiterKeys;
   #closing: Promise<void> | undefined;
-  /** Only the first error of an outage is logged as an error; the retries go to debug. */
-  #outage = false;
-  readonly #onError = (err: Error): void => {
-    if (this.#outage) {
-      this.#config.logger.debug('redis limiter: still unreachable', { error: err.message });
-      return;
-    }
-    this.#outage = true;
-    this.#config.logger.error('redis limiter: connection error', { error: err.message });
-  };
-  readonly #onReady = (): void => {
-    if (this.#outage) this.#config.logger.info('redis limiter: connection restored');
-    this.#outage = false;
-  };
+  readonly #onError: (err: Error) => void;
+  readonly #onReady: () => void;
 
   constructor(config: RedisLimiterConfig) {
     this.#config = config;
+    ({ onError: this.#onError, onReady: this.#onReady } = outageLogging(config.logger, 'redis limiter'));
     this.keyPrefix = config.keyPrefix;
     this.#keys = limiterKeys(config.keyPrefix);
     config.client.on('error', this.#onError);

@@ -9,7 +9,7 @@ import type { Runtime } from '../runtime';
 import type { AdmissionInput } from '../limiter/types';
 import { assertModelAllowed } from './auth';
 import { checkCreateBody, type CreateResponseBody } from './create-request';
-import { contextOf, principalOf } from './http';
+import { principalOf } from './http';
 
 /** A validated create request: its body, its deployment and its path. */
 export interface CreateContext {

@@ -3,6 +3,7 @@
 
 import { createClient, createCluster, ErrorReply, type RedisClusterOptions } from 'redis';
 import type { RedisConnectionOptions } from '../config/options';
+import type { Logger } from '../types';
 import type { LuaScript } from './scripts';
 
 /**
@@ -258,4 +259,58 @@ export async function closeClient(client: RedisClientLike, timeoutMs: number): P
     }
   }
   if (client.isOpen) client.destroy();
+}
+
+/** How a Redis-backed component (store, limiter) reaches Redis; the first given wins: client, cluster, url, connection. */
+export interface RedisConnectionChoice {
+  /**
+   * A client the caller created with `createClient()` or `createCluster()` (connected or not; it
+   * is connected if needed). It is never closed for the caller, so one client may serve several
+   * components.
+   */
+  client?: RedisClientOrCluster;
+  /** Redis Cluster: options of `createCluster()` (at least `rootNodes: [{ url }, ...]`); the component creates and closes its own cluster client. */
+  cluster?: RedisClusterOptions;
+  /** `redis[s]://[[user][:password]@]host[:port][/db]`. */
+  url?: string;
+  /** Connection fields, used when `url` is absent. Default: `redis://localhost:6379`. */
+  connection?: RedisConnectionOptions;
+  /** Prefix of every key. Default `"rp:"`. */
+  keyPrefix?: string;
+  /** Where connection problems are logged. Default: nothing is logged. */
+  logger?: Logger;
+  /**
+   * Longest time a call waits for Redis (connection included), in ms, before it rejects with
+   * {@link RedisStoreUnavailableError}. Default 2000.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** The client a component uses for `choice`, and whether it created it (and so must close it). */
+export function chooseClient(choice: RedisConnectionChoice, commandTimeoutMs: number): { client: RedisClientLike; ownsClient: boolean } {
+  if (choice.client) return { client: asClientLike(choice.client), ownsClient: false };
+  if (choice.cluster) return { client: createOwnCluster(choice.cluster, commandTimeoutMs), ownsClient: true };
+  return { client: createOwnClient(choice, commandTimeoutMs), ownsClient: true };
+}
+
+/**
+ * Listeners for a client's `error` and `ready` events that log the first error of an outage as
+ * an error, the retries at debug level, and the recovery once.
+ */
+export function outageLogging(logger: Logger, label: string): { onError(err: Error): void; onReady(): void } {
+  let outage = false;
+  return {
+    onError(err: Error) {
+      if (outage) {
+        logger.debug(`${label}: still unreachable`, { error: err.message });
+        return;
+      }
+      outage = true;
+      logger.error(`${label}: connection error`, { error: err.message });
+    },
+    onReady() {
+      if (outage) logger.info(`${label}: connection restored`);
+      outage = false;
+    },
+  };
 }

@@ -1,8 +1,6 @@
 // The Redis store: one Lua script per state transition, keys from keys.ts, control messages
 // over pub/sub. Safe for Redis Cluster: every script touches the keys of one response only.
 
-import type { RedisClusterOptions } from 'redis';
-import type { RedisConnectionOptions } from '../config/options';
 import { StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
 import type {
@@ -19,49 +17,23 @@ import type {
 import { controlChannel, responseKeys } from './keys';
 import { parseControlMessage, WORKER_LOST_ERROR } from './memory-store';
 import {
-  asClientLike,
+  chooseClient,
   closeClient,
   commandWithin,
-  createOwnClient,
-  createOwnCluster,
   evalScript,
+  outageLogging,
   RedisStoreUnavailableError,
   whenReady,
   withDeadline,
   type RedisClientLike,
-  type RedisClientOrCluster,
+  type RedisConnectionChoice,
 } from './redis-connection';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 
 export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike } from './redis-connection';
 
-/** What `createRedisStore` accepts. */
-export interface RedisStoreOptions {
-  /** `redis[s]://[[user][:password]@]host[:port][/db]`. Wins over `connection`. */
-  url?: string;
-  /** Connection fields, used when `url` is absent. Default: `redis://localhost:6379`. */
-  connection?: RedisConnectionOptions;
-  /**
-   * Redis Cluster: options of `createCluster()` (at least `rootNodes: [{ url }, ...]`); the store
-   * creates and closes its own cluster client. Wins over `url` and `connection`.
-   */
-  cluster?: RedisClusterOptions;
-  /**
-   * A client the caller created with `createClient()` or `createCluster()` (and connected, or
-   * lets the store connect). The store never closes it; it still opens its own duplicate for
-   * pub/sub. Wins over `cluster`, `url` and `connection`.
-   */
-  client?: RedisClientOrCluster;
-  /** Prefix of every key and of the control channel. Default `"rp:"`. */
-  keyPrefix?: string;
-  /** Where connection problems are logged. Default: nothing is logged. */
-  logger?: Logger;
-  /**
-   * Longest time a store call waits for Redis (connection included), in ms, before it
-   * rejects with {@link RedisStoreUnavailableError}. Default 2000.
-   */
-  commandTimeoutMs?: number;
-}
+/** What `createRedisStore` accepts: how to reach Redis (the store opens its own duplicate for pub/sub). */
+export type RedisStoreOptions = RedisConnectionChoice;
 
 /** The Redis implementation of {@link ResponseStore}. */
 export interface RedisStore extends ResponseStore {
@@ -83,14 +55,8 @@ interface RedisStoreConfig {
  */
 export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
-  const client = options.client
-    ? asClientLike(options.client)
-    : options.cluster
-      ? createOwnCluster(options.cluster, commandTimeoutMs)
-      : createOwnClient(options, commandTimeoutMs);
   return new RedisResponseStore({
-    client,
-    ownsClient: options.client === undefined,
+    ...chooseClient(options, commandTimeoutMs),
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,
     commandTimeoutMs,
@@ -105,23 +71,12 @@ class RedisResponseStore implements RedisStore {
   #subscriber: RedisClientLike | undefined;
   #subscribed: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  /** Only the first error of an outage is logged as an error; the retries go to debug. */
-  #outage = false;
-  readonly #onError = (err: Error): void => {
-    if (this.#outage) {
-      this.#config.logger.debug('redis store: still unreachable', { error: err.message });
-      return;
-    }
-    this.#outage = true;
-    this.#config.logger.error('redis store: connection error', { error: err.message });
-  };
-  readonly #onReady = (): void => {
-    if (this.#outage) this.#config.logger.info('redis store: connection restored');
-    this.#outage = false;
-  };
+  readonly #onError: (err: Error) => void;
+  readonly #onReady: () => void;
 
   constructor(config: RedisStoreConfig) {
     this.#config = config;
+    ({ onError: this.#onError, onReady: this.#onReady } = outageLogging(config.logger, 'redis store'));
     this.keyPrefix = config.keyPrefix;
     this.#channel = controlChannel(config.keyPrefix);
     this.#watch(config.client);
