@@ -55,7 +55,14 @@ export async function startApp(options: ResponsesPollingOptions, prefix = '/llm'
 }
 
 /** A store on the test Redis under a fresh prefix, with a raw client to inspect its keys. */
-export function redisStoreForTest(): { store: ResponseStore; prefix: string; inspect: ReturnType<typeof createClient>; close(): Promise<void> } {
+export function redisStoreForTest(): {
+  store: ResponseStore;
+  prefix: string;
+  inspect: ReturnType<typeof createClient>;
+  /** Every key under the store's prefix. */
+  keys(): Promise<string[]>;
+  close(): Promise<void>;
+} {
   const prefix = randomPrefix();
   const store = createRedisStore({ url: testRedisUrl(), keyPrefix: prefix, logger: silentLogger });
   const inspect = createClient({ url: testRedisUrl() });
@@ -64,6 +71,12 @@ export function redisStoreForTest(): { store: ResponseStore; prefix: string; ins
     store,
     prefix,
     inspect,
+    async keys() {
+      if (!inspect.isOpen) await inspect.connect();
+      const keys: string[] = [];
+      for await (const batch of inspect.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
+      return keys;
+    },
     async close() {
       await store.close();
       if (inspect.isOpen) await inspect.quit();

@@ -21,13 +21,6 @@ let upstream: FakeUpstream;
 let redis: ReturnType<typeof redisStoreForTest>;
 let app: TestApp;
 
-async function keysUnderPrefix(): Promise<string[]> {
-  if (!redis.inspect.isOpen) await redis.inspect.connect();
-  const keys: string[] = [];
-  for await (const batch of redis.inspect.scanIterator({ MATCH: `${redis.prefix}*`, COUNT: 1000 })) keys.push(...batch);
-  return keys;
-}
-
 beforeEach(async () => {
   upstream = await startFakeUpstream();
   redis = redisStoreForTest();
@@ -94,7 +87,7 @@ test('a request without the master key is refused with 401 and creates nothing',
   expect(wrong.status).toBe(401);
   expect(JSON.stringify(await wrong.json())).not.toContain('sk-wrong');
   expect(upstream.requests).toHaveLength(0);
-  expect(await keysUnderPrefix()).toEqual([]);
+  expect(await redis.keys()).toEqual([]);
 });
 
 test('the official client with a wrong key gets an AuthenticationError', async () => {
@@ -118,7 +111,7 @@ test.each([
   expect(answer.error).toMatchObject({ type: 'invalid_request_error', param });
   expect(typeof answer.error.message).toBe('string');
   expect(upstream.requests).toHaveLength(0);
-  expect(await keysUnderPrefix()).toEqual([]);
+  expect(await redis.keys()).toEqual([]);
 });
 
 test('a body that is not JSON is a 400, and one over the size limit is a 413', async () => {
@@ -128,7 +121,7 @@ test('a body that is not JSON is a 400, and one over the size limit is a 413', a
   const big = await post('/v1/responses', { model: 'gpt-test', input: 'x'.repeat(10000), background: true });
   expect(big.status).toBe(413);
   expect((await json(big)).error).toMatchObject({ code: 'request_too_large' });
-  expect(await keysUnderPrefix()).toEqual([]);
+  expect(await redis.keys()).toEqual([]);
 });
 
 test('a non-background request is passed through as JSON', async () => {
@@ -138,7 +131,7 @@ test('a non-background request is passed through as JSON', async () => {
   expect(r.output_text).toBe(TEXT);
   expect(upstream.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', input: 'x' });
   expect(upstream.requests[0].headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-  expect(await keysUnderPrefix()).toEqual([]);
+  expect(await redis.keys()).toEqual([]);
 });
 
 test('a non-background streaming request is relayed as SSE', async () => {
@@ -183,7 +176,7 @@ test('keys share one hash tag, live for ttl plus lease while running and ttl onc
   const hold = new Promise((r) => setTimeout(r, 400));
   upstream.respond(() => ({ kind: 'sse', steps: [{ until: hold }, ...steps(textTurnEvents(TEXT))] }));
   const created = await app.client(MASTER_KEY).responses.create({ model: 'gpt-test', input: 'x', background: true });
-  const keys = await keysUnderPrefix();
+  const keys = await redis.keys();
   expect(keys.length).toBeGreaterThanOrEqual(2);
   for (const key of keys) {
     expect(key.startsWith(`${redis.prefix}{${created.id}}:`)).toBe(true);
@@ -192,7 +185,7 @@ test('keys share one hash tag, live for ttl plus lease while running and ttl onc
     expect(ttl).toBeLessThanOrEqual(605_000);
   }
   await waitFor(async () => (await app.client(MASTER_KEY).responses.retrieve(created.id)).status === 'completed');
-  for (const key of await keysUnderPrefix()) {
+  for (const key of await redis.keys()) {
     const ttl = await redis.inspect.pTTL(key);
     expect(ttl).toBeGreaterThan(590_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
@@ -205,7 +198,7 @@ test('no secret (client key, upstream key, auth header) is ever written to Redis
   const created = await client.responses.create({ model: 'gpt-test', input: 'x', background: true });
   await waitFor(async () => (await client.responses.retrieve(created.id)).status === 'completed');
   const dump: string[] = [];
-  for (const key of await keysUnderPrefix()) {
+  for (const key of await redis.keys()) {
     const type = await redis.inspect.type(key);
     if (type === 'string') dump.push(String(await redis.inspect.get(key)));
     else if (type === 'list') dump.push(...(await redis.inspect.lRange(key, 0, -1)));
