@@ -51,7 +51,8 @@ export interface WorkerStart {
 /**
  * Runs one background response. Emits `flushed` (last stored sequence number) after every
  * successful flush with events, `renewed` after every successful write (its lease was renewed),
- * and `done` once it has finished writing.
+ * `upstreamError` (an {@link UpstreamError}) when the upstream request failed for good, and
+ * `done` once it has finished writing.
  */
 export class StreamingWorker extends EventEmitter {
   readonly id: string;
@@ -166,6 +167,7 @@ export class StreamingWorker extends EventEmitter {
         }
       } else if (err instanceof UpstreamError) {
         logger.warn('upstream request failed', { id: this.id, kind: err.kind, status: err.status });
+        this.emit('upstreamError', err);
         if (!this.terminal) this.finish('failed', codeForUpstreamError(err), err.message);
       } else {
         logger.error('unexpected error in background worker', { id: this.id, error: String(err) });
