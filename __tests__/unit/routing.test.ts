@@ -21,6 +21,8 @@ function deployment(modelName: string, model: string, provider?: string): Deploy
     upstreamModel: split.upstreamModel,
     apiBase: 'https://upstream.example/v1',
     apiKey: undefined,
+    upstreamApi: 'responses',
+    apiVersion: undefined,
     rpm: undefined,
     tpm: undefined,
     inputCostPerToken: undefined,

@@ -8,7 +8,7 @@ import * as yaml from 'js-yaml';
 import { ConfigError } from '../errors';
 import { createStderrLogger } from '../logger';
 import type { Logger } from '../types';
-import type { DeploymentOptions, RedisConnectionOptions, ResponsesPollingOptions, VirtualKeyOptions, WorkerOptions } from './options';
+import type { DeploymentOptions, RedisConnectionOptions, ResponsesPollingOptions, UpstreamApi, VirtualKeyOptions, WorkerOptions } from './options';
 import { authProblems } from './resolve-auth';
 import { defaultApiBase, splitModel } from './routing';
 import { liteLLMSchema, validateLiteLLMConfig } from './schema';
@@ -28,8 +28,7 @@ export interface LoadConfigOptions {
  * never fatal. A `litellm_params.model` without a provider prefix (`gpt-3.5-turbo`) is read as
  * `openai/<name>`, with one warning listing those entries; deployments it cannot serve (a model
  * with no name after the `/`, such as `azure/`) or reach (no `api_base` for a provider other than
- * openai) are skipped with a warning. So LiteLLM's own `proxy_server_config.yaml` loads. An azure
- * `api_base` that is a resource root gets `/openai/v1` appended.
+ * openai) are skipped with a warning. So LiteLLM's own `proxy_server_config.yaml` loads.
  * An unset `os.environ/` variable leaves its setting empty with a warning, except for
  * `master_key` and a virtual key's `key`, where it is an error (fail closed). Messages carry paths,
  * variable names and model names, never a key, password or URL from the file or the environment.
@@ -74,7 +73,14 @@ export function loadConfig(file: string, opts: LoadConfigOptions = {}): Response
 
 /** One warning per kind of deployment note, each listing every entry by its model_list path. */
 function warnAboutDeployments(file: string, notes: MappingNotes, logger: Logger): void {
-  const { inferred, unservable, skipped } = notes;
+  const { inferred, unservable, skipped, strategy } = notes;
+  if (strategy !== undefined) {
+    logger.warn(
+      `${file}: router_settings.routing_strategy "${strategy}" is not implemented here; simple-shuffle is used. ` +
+        'Write simple-shuffle or round-robin to silence this warning.',
+      { file },
+    );
+  }
   if (inferred.length > 0) {
     const list = inferred.map((n) => `${n.path} ("${n.model}")`).join(', ');
     logger.warn(
@@ -264,14 +270,16 @@ const READ_SPEC: Spec = {
         api_base: true,
         api_key: true,
         custom_llm_provider: true,
+        api_version: true,
         rpm: true,
         tpm: true,
         input_cost_per_token: true,
         output_cost_per_token: true,
       },
-      model_info: { rpm: true, tpm: true, input_cost_per_token: true, output_cost_per_token: true },
+      model_info: { rpm: true, tpm: true, input_cost_per_token: true, output_cost_per_token: true, upstream_api: true },
     },
   },
+  router_settings: { routing_strategy: true, num_retries: true },
   litellm_settings: {
     responses: { background_mode: { polling_via_cache: true, native_background_mode: true, ttl: true } },
     // LiteLLM's docs turn the response cache on to get a Redis handle for polling; it is the
@@ -313,13 +321,15 @@ interface LiteLLMDoc {
       api_base?: string;
       api_key?: string;
       custom_llm_provider?: string;
+      api_version?: string;
       rpm?: number;
       tpm?: number;
       input_cost_per_token?: number;
       output_cost_per_token?: number;
     };
-    model_info?: { rpm?: number; tpm?: number; input_cost_per_token?: number; output_cost_per_token?: number };
+    model_info?: { rpm?: number; tpm?: number; input_cost_per_token?: number; output_cost_per_token?: number; upstream_api?: UpstreamApi };
   }[];
+  router_settings?: { routing_strategy?: string; num_retries?: number };
   litellm_settings?: {
     responses?: { background_mode?: { polling_via_cache?: 'all' | string[] | false; native_background_mode?: string[]; ttl?: number } };
     cache_params?: {
@@ -380,6 +390,8 @@ const WORKER_KEYS: Record<string, keyof WorkerOptions> = {
   upstream_idle_timeout_ms: 'upstreamIdleTimeoutMs',
   store_retry_grace_ms: 'storeRetryGraceMs',
   shutdown_grace_ms: 'shutdownGraceMs',
+  upstream_max_attempts: 'upstreamMaxAttempts',
+  upstream_retry_base_ms: 'upstreamRetryBaseMs',
 };
 
 /** What {@link mapToOptions} found besides the options: all of it is warned about, none is fatal. */
@@ -390,6 +402,8 @@ interface MappingNotes {
   unservable: string[];
   /** Paths (`model_list[i]`) and models of bare model names read as `openai/<name>`. */
   inferred: { path: string; model: string }[];
+  /** A `router_settings.routing_strategy` this package does not implement. */
+  strategy?: string;
 }
 
 /**
@@ -430,8 +444,8 @@ function mapToOptions(
       }
       if (read.inferred) notes.inferred.push({ path: `model_list[${i}]`, model: lp.model });
       const { provider } = splitModel(read.model, lp.custom_llm_provider);
-      let apiBase = lp.api_base;
-      if (apiBase !== undefined && provider === 'azure') apiBase = azureV1Base(apiBase);
+      // An azure resource root gets its API path appended when the options are resolved.
+      const apiBase = lp.api_base;
       if (apiBase === undefined && defaultApiBase(provider) === undefined) {
         notes.skipped.push(`model_list[${i}] (model_name "${entry.model_name}", provider ${provider})`);
         return;
@@ -443,6 +457,8 @@ function mapToOptions(
       if (apiBase !== undefined) d.apiBase = apiBase;
       if (lp.api_key !== undefined) d.apiKey = lp.api_key;
       if (lp.custom_llm_provider !== undefined) d.provider = lp.custom_llm_provider;
+      if (lp.api_version !== undefined) d.apiVersion = lp.api_version;
+      if (entry.model_info?.upstream_api !== undefined) d.upstreamApi = entry.model_info.upstream_api;
       if (rpm !== undefined) d.rpm = rpm;
       if (tpm !== undefined) d.tpm = tpm;
       // Prices, for budgets: model_info is where LiteLLM keeps them; litellm_params overrides.
@@ -454,6 +470,14 @@ function mapToOptions(
     });
   }
 
+  const router = doc.router_settings;
+  if (router?.routing_strategy !== undefined) {
+    if (router.routing_strategy === 'simple-shuffle' || router.routing_strategy === 'round-robin') {
+      options.routingStrategy = router.routing_strategy;
+    } else {
+      notes.strategy = router.routing_strategy;
+    }
+  }
   const bm = doc.litellm_settings?.responses?.background_mode;
   if (bm) {
     options.backgroundMode = {};
@@ -483,21 +507,11 @@ function mapToOptions(
       options.worker = worker;
     }
   }
-  return { options, notes, problems };
-}
-
-/**
- * LiteLLM's azure `api_base` is the resource root (`https://x.openai.azure.com/`); the Responses
- * API that this package calls with the key as a bearer token lives under `/openai/v1`.
- */
-function azureV1Base(apiBase: string): string {
-  try {
-    const url = new URL(apiBase);
-    if (url.pathname === '' || url.pathname === '/') return `${url.origin}/openai/v1`;
-  } catch {
-    // Not a URL: the schema has reported it already.
+  // LiteLLM's num_retries counts retries; the worker counts attempts. An explicit worker setting wins.
+  if (router?.num_retries !== undefined && options.worker?.upstreamMaxAttempts === undefined) {
+    options.worker = { ...(options.worker ?? {}), upstreamMaxAttempts: router.num_retries + 1 };
   }
-  return apiBase;
+  return { options, notes, problems };
 }
 
 /**

@@ -21,6 +21,18 @@ export interface DeploymentOptions {
   apiKey?: string;
   /** Overrides the provider taken from `model` (LiteLLM's `custom_llm_provider`). */
   provider?: string;
+  /**
+   * Which API the deployment speaks: `responses` (`POST {apiBase}/responses`) or `chat_completions`
+   * (`POST {apiBase}/chat/completions`, adapted into Responses events). Default: `chat_completions`
+   * for providers known to offer only Chat Completions (see the README), else `responses`.
+   */
+  upstreamApi?: UpstreamApi;
+  /**
+   * Azure OpenAI `api-version` (LiteLLM's `api_version`). With it, `azure/` deployments use the
+   * versioned paths (`/openai/responses?api-version=…`, `/openai/deployments/{name}/chat/completions?…`);
+   * without it, the v1 API (`/openai/v1/…`).
+   */
+  apiVersion?: string;
   /** Requests per minute this deployment accepts (enforced by the limiter, see the README). */
   rpm?: number;
   /** Tokens per minute this deployment accepts. */
@@ -30,6 +42,16 @@ export interface DeploymentOptions {
   /** Price of one output token (`model_info.output_cost_per_token`), for budgets. Default 0. */
   outputCostPerToken?: number;
 }
+
+/** The API a deployment speaks. */
+export type UpstreamApi = 'responses' | 'chat_completions';
+
+/**
+ * How a request picks among several deployments of one model name (LiteLLM's `routing_strategy`):
+ * `simple-shuffle` (a random order per request) or `round-robin` (each instance rotates through them).
+ * Deployments over their own `rpm`/`tpm` are skipped either way.
+ */
+export type RoutingStrategy = 'simple-shuffle' | 'round-robin';
 
 /** What a pre-call hook sees. It runs after authentication and the limiter, before any id exists. */
 export interface PreCallHookContext {
@@ -99,6 +121,14 @@ export interface WorkerOptions {
   storeRetryGraceMs?: number;
   /** `close()` lets running responses finish for up to this many ms, then ends them. Default 10000. */
   shutdownGraceMs?: number;
+  /**
+   * Upstream attempts per response, across the deployments of its model name, when an attempt
+   * fails before any event arrived (connection error, timeout, 429, 5xx). Never retried once an
+   * event has arrived. 1 turns retries off. Default 3.
+   */
+  upstreamMaxAttempts?: number;
+  /** Backoff before the second attempt, in ms; doubled for each further one (capped at 8000, jittered). Default 250. */
+  upstreamRetryBaseMs?: number;
 }
 
 /**
@@ -190,6 +220,8 @@ export interface ResponsesPollingOptions {
   worker?: WorkerOptions;
   /** Where log lines go. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
+  /** How a request picks among the deployments of one model name. Default `simple-shuffle`. */
+  routingStrategy?: RoutingStrategy;
 }
 
 /** A deployment after resolution: provider and upstream model name split out, defaults applied. */
@@ -201,6 +233,8 @@ export interface DeploymentConfig {
   upstreamModel: string;
   apiBase: string;
   apiKey: string | undefined;
+  upstreamApi: UpstreamApi;
+  apiVersion: string | undefined;
   rpm: number | undefined;
   tpm: number | undefined;
   inputCostPerToken: number | undefined;
@@ -244,4 +278,5 @@ export interface ResponsesPollingConfig {
   maxBodyBytes: number;
   worker: Required<WorkerOptions>;
   logger: Logger;
+  routingStrategy: RoutingStrategy;
 }

@@ -19,7 +19,7 @@ import type {
   WorkerOptions,
 } from './options';
 import { authProblems, resolveAuth } from './resolve-auth';
-import { defaultApiBase, splitModel } from './routing';
+import { CHAT_COMPLETIONS_PROVIDERS, defaultApiBase, splitModel } from './routing';
 import { validateOptions } from './schema';
 
 /** The defaults, in one place (the option TSDoc in options.ts states the same values). */
@@ -38,7 +38,10 @@ export const DEFAULTS = {
     upstreamIdleTimeoutMs: 120_000,
     storeRetryGraceMs: 30_000,
     shutdownGraceMs: 10_000,
+    upstreamMaxAttempts: 3,
+    upstreamRetryBaseMs: 250,
   } satisfies Required<WorkerOptions>,
+  routingStrategy: 'simple-shuffle' as const,
 };
 
 /**
@@ -89,6 +92,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
     logger,
+    routingStrategy: options.routingStrategy ?? DEFAULTS.routingStrategy,
   };
 }
 
@@ -133,6 +137,8 @@ function resolveDeployment(d: DeploymentOptions, index: number, problems: string
   }
   // `${apiBase}/responses` is built by the upstream client; a trailing slash would double it.
   apiBase = apiBase.replace(/\/+$/, '');
+  const apiVersion = typeof d.apiVersion === 'string' && d.apiVersion !== '' ? d.apiVersion : undefined;
+  if (provider === 'azure') apiBase = azureApiBase(apiBase, apiVersion);
   return {
     modelName: d.modelName,
     model: d.model,
@@ -140,11 +146,28 @@ function resolveDeployment(d: DeploymentOptions, index: number, problems: string
     upstreamModel,
     apiBase,
     apiKey: d.apiKey,
+    upstreamApi: d.upstreamApi ?? (CHAT_COMPLETIONS_PROVIDERS.includes(provider) ? 'chat_completions' : 'responses'),
+    apiVersion,
     rpm: d.rpm,
     tpm: d.tpm,
     inputCostPerToken: d.inputCostPerToken,
     outputCostPerToken: d.outputCostPerToken,
   };
+}
+
+/**
+ * An Azure resource root (`https://x.openai.azure.com`) becomes the base its APIs live under:
+ * `/openai/v1` (the v1 API) without an `api-version`, `/openai` (the versioned paths) with one.
+ * A base with a path is taken as written.
+ */
+function azureApiBase(apiBase: string, apiVersion: string | undefined): string {
+  try {
+    const url = new URL(apiBase);
+    if (url.pathname === '' || url.pathname === '/') return `${url.origin}${apiVersion ? '/openai' : '/openai/v1'}`;
+  } catch {
+    // Not a URL: the schema has reported it already.
+  }
+  return apiBase;
 }
 
 /** Settings that are valid but can never take effect: most likely typos, so they are warned about. */

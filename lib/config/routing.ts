@@ -14,7 +14,35 @@ export function providerOfModel(name: string): string | undefined {
 }
 
 /** Base URLs of providers that can be reached without an `apiBase`. */
-const DEFAULT_API_BASES: Readonly<Record<string, string>> = { openai: 'https://api.openai.com/v1' };
+const DEFAULT_API_BASES: Readonly<Record<string, string>> = {
+  openai: 'https://api.openai.com/v1',
+  groq: 'https://api.groq.com/openai/v1',
+  deepseek: 'https://api.deepseek.com/v1',
+  mistral: 'https://api.mistral.ai/v1',
+  together_ai: 'https://api.together.xyz/v1',
+  fireworks_ai: 'https://api.fireworks.ai/inference/v1',
+  ollama: 'http://localhost:11434/v1',
+  ollama_chat: 'http://localhost:11434/v1',
+  lm_studio: 'http://localhost:1234/v1',
+};
+
+/**
+ * Providers (LiteLLM's names) whose OpenAI-compatible servers offer Chat Completions but not the
+ * Responses API: their deployments default to `upstreamApi: 'chat_completions'`.
+ */
+export const CHAT_COMPLETIONS_PROVIDERS: readonly string[] = [
+  'hosted_vllm',
+  'vllm',
+  'sglang',
+  'ollama',
+  'ollama_chat',
+  'lm_studio',
+  'groq',
+  'deepseek',
+  'mistral',
+  'together_ai',
+  'fireworks_ai',
+];
 
 /** The base URL used for `provider` when a deployment sets none; undefined when there is none. */
 export function defaultApiBase(provider: string): string | undefined {

@@ -151,6 +151,8 @@ function workerSchema(n: ConfigNaming): SchemaObject {
       [k('upstreamIdleTimeoutMs', 'upstream_idle_timeout_ms')]: ms(1, 'e.g. 120000'),
       [k('storeRetryGraceMs', 'store_retry_grace_ms')]: ms(0, 'e.g. 30000'),
       [k('shutdownGraceMs', 'shutdown_grace_ms')]: ms(0, 'e.g. 10000'),
+      [k('upstreamMaxAttempts', 'upstream_max_attempts')]: { ...posInt('Set it to a whole number of attempts from 1 to 10, e.g. 3 (1: no retry)'), maximum: 10 },
+      [k('upstreamRetryBaseMs', 'upstream_retry_base_ms')]: { ...ms(0, 'from 0 to 10000, e.g. 250'), maximum: 10000 },
     },
     fix: 'Write an object of worker settings',
   };
@@ -176,6 +178,18 @@ function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> {
     worker: workerSchema(n),
   };
 }
+
+const UPSTREAM_API = (name: string): SchemaObject => ({
+  enum: ['responses', 'chat_completions'],
+  fix: `Write ${name}: chat_completions for a server that offers only /chat/completions, or responses`,
+});
+
+const API_VERSION: SchemaObject = {
+  type: 'string',
+  minLength: 1,
+  pattern: '^[A-Za-z0-9._-]+$',
+  fix: 'Set it to an Azure OpenAI api-version such as "2025-04-01-preview", or leave it out to use the v1 API',
+};
 
 /** One entry of `virtualKeys` (options) or `general_settings.virtual_keys` (YAML). */
 function virtualKeySchema(n: ConfigNaming): SchemaObject {
@@ -261,6 +275,8 @@ export const optionsSchema: SchemaObject = {
           apiBase: { type: 'string', check: 'httpUrl', fix: API_BASE_FIX },
           apiKey: { type: 'string', minLength: 1, secret: true, fix: 'Set apiKey to the upstream key as a string, or leave it out' },
           provider: { type: 'string', minLength: 1, pattern: '^[^/\\s]+$', fix: 'Set it to a provider name such as "openai"' },
+          upstreamApi: UPSTREAM_API('upstreamApi'),
+          apiVersion: API_VERSION,
           rpm: posInt(RPM_FIX),
           tpm: posInt(TPM_FIX),
           inputCostPerToken: { type: 'number', minimum: 0, fix: 'Set it to the price of one input token, e.g. 0.00000015' },
@@ -269,6 +285,10 @@ export const optionsSchema: SchemaObject = {
       },
     },
     backgroundMode: backgroundModeSchema('options'),
+    routingStrategy: {
+      enum: ['simple-shuffle', 'round-robin'],
+      fix: 'Write "simple-shuffle" (a random order per request) or "round-robin"',
+    },
     limiter: { type: 'object', check: 'limiter', fix: 'Pass an object that implements the LimiterStore contract (lib/limiter/types.ts)' },
     limiterFailOpen: { type: 'boolean', fix: 'Write true to admit requests while the limiter store is unreachable, or false (the default) to answer 503' },
     preCallHooks: {
@@ -352,6 +372,7 @@ export const liteLLMSchema: SchemaObject = {
               api_base: { type: 'string', check: 'httpUrl', fix: API_BASE_FIX },
               api_key: { type: 'string', minLength: 1, secret: true, fix: 'Set api_key to a string, or os.environ/NAME' },
               custom_llm_provider: { type: 'string', minLength: 1, pattern: '^[^/\\s]+$', fix: 'Set it to a provider name such as openai' },
+              api_version: API_VERSION,
               rpm: posInt(RPM_FIX),
               tpm: posInt(TPM_FIX),
             },
@@ -359,9 +380,17 @@ export const liteLLMSchema: SchemaObject = {
           model_info: {
             type: 'object',
             fix: 'Write model_info as a mapping',
-            properties: { rpm: posInt(RPM_FIX), tpm: posInt(TPM_FIX) },
+            properties: { rpm: posInt(RPM_FIX), tpm: posInt(TPM_FIX), upstream_api: UPSTREAM_API('upstream_api') },
           },
         },
+      },
+    },
+    router_settings: {
+      type: 'object',
+      fix: 'Write router_settings as a mapping',
+      properties: {
+        routing_strategy: { type: 'string', fix: 'Write simple-shuffle or round-robin' },
+        num_retries: { type: 'integer', minimum: 0, maximum: 9, fix: 'Set num_retries to a whole number from 0 to 9, e.g. 2' },
       },
     },
     litellm_settings: {
