@@ -23,11 +23,30 @@ export class UpstreamError extends Error {
   }
 }
 
-/** Headers for a request to `deployment`. The key goes only here. */
+/** Headers for a request to `deployment`. The key goes only here: Azure's `api-key`, else a bearer token. */
 export function upstreamHeaders(deployment: DeploymentConfig, accept: string): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept };
-  if (deployment.apiKey) headers.authorization = `Bearer ${deployment.apiKey}`;
+  if (deployment.apiKey) {
+    if (deployment.provider === 'azure') headers['api-key'] = deployment.apiKey;
+    else headers.authorization = `Bearer ${deployment.apiKey}`;
+  }
   return headers;
+}
+
+/**
+ * The URL of `path` (`responses`, `responses/{id}/cancel`, `chat/completions`) on `deployment`,
+ * with `query` (without `?`) appended. Azure deployments with an `apiVersion` use the versioned
+ * scheme: chat goes to `deployments/{name}/chat/completions`, and every path gets `api-version`.
+ */
+export function upstreamUrl(deployment: DeploymentConfig, path: string, query = ''): string {
+  let target = path;
+  const params = new URLSearchParams(query);
+  if (deployment.provider === 'azure' && deployment.apiVersion) {
+    if (path === 'chat/completions') target = `deployments/${encodeURIComponent(deployment.upstreamModel)}/chat/completions`;
+    params.set('api-version', deployment.apiVersion);
+  }
+  const qs = params.toString();
+  return `${deployment.apiBase}/${target}${qs ? `?${qs}` : ''}`;
 }
 
 /** Removes anything that looks like a credential from text that came from an upstream. */
