@@ -14,7 +14,13 @@ import { principalOf } from './http';
 /** A validated create request: its body, its deployment and its path. */
 export interface CreateContext {
   body: CreateResponseBody;
+  /** The deployment that serves the request (the limiter may move it along `deployments`). */
   deployment: DeploymentConfig;
+  /**
+   * Every deployment of the model name, in the order they are tried: the first admitted one
+   * serves, the others are the failover order for attempts that fail before any event.
+   */
+  deployments: DeploymentConfig[];
   /** True when the request is served by polling via the store. */
   polling: boolean;
   /** Set by the limiter once admitted; rolled back if the create does not happen. */
@@ -23,13 +29,32 @@ export interface CreateContext {
 
 const prepared = new WeakMap<Request, CreateContext>();
 
-/** The deployment serving `model` (several share the load, picked at random), or a 400 naming it. */
-export function resolveDeployment(runtime: Runtime, model: string): DeploymentConfig {
+/** Round-robin positions, per runtime and model name. */
+const rotations = new WeakMap<Runtime, Map<string, number>>();
+
+/**
+ * The deployments serving `model` in the order a request tries them, per the routing strategy:
+ * a fresh random order (`simple-shuffle`), or the list rotated one step further per request
+ * (`round-robin`, per instance). A 400 naming the model when none serves it.
+ */
+export function orderDeployments(runtime: Runtime, model: string): DeploymentConfig[] {
   const candidates = findDeployments(runtime.config.models, model);
   if (!candidates.length) {
     throw new ApiError(400, `The model '${model}' does not exist or is not served here.`, { param: 'model', code: 'model_not_found' });
   }
-  return candidates[Math.floor(Math.random() * candidates.length)];
+  if (candidates.length === 1) return candidates;
+  if (runtime.config.routingStrategy === 'round-robin') {
+    let positions = rotations.get(runtime);
+    if (!positions) rotations.set(runtime, (positions = new Map()));
+    const at = positions.get(model) ?? 0;
+    positions.set(model, (at + 1) % candidates.length);
+    return [...candidates.slice(at), ...candidates.slice(0, at)];
+  }
+  for (let i = candidates.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
+  }
+  return candidates;
 }
 
 /**
@@ -42,8 +67,8 @@ export function prepareCreate(runtime: Runtime, req: Request): CreateContext {
   const body = checkCreateBody(req.body);
   if (body instanceof ApiError) throw body;
   assertModelAllowed(principalOf(req), body.model);
-  const deployment = resolveDeployment(runtime, body.model);
-  const ctx: CreateContext = { body, deployment, polling: shouldUsePolling(runtime.config, body) };
+  const deployments = orderDeployments(runtime, body.model);
+  const ctx: CreateContext = { body, deployment: deployments[0], deployments, polling: shouldUsePolling(runtime.config, body) };
   prepared.set(req, ctx);
   return ctx;
 }

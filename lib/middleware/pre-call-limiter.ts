@@ -13,9 +13,14 @@ import { prepareCreate } from './create-context';
 import { newAdmissionId } from './ids';
 import { jsonBody, principalOf, sendError } from './http';
 
-/** The limiter key of a deployment: stable across instances that share the configuration. */
+/**
+ * The limiter key of a deployment: stable across instances that share the configuration, and
+ * distinct for entries of one model name that differ in model, base URL or key (each has its own
+ * quota upstream). Only a digest is kept: the key cannot be read back from it.
+ */
 export function deploymentSubjectKey(deployment: DeploymentConfig): string {
-  return `deployment:${createHash('sha256').update(`${deployment.modelName}|${deployment.apiBase}`).digest('hex').slice(0, 16)}`;
+  const identity = [deployment.modelName, deployment.model, deployment.apiBase, deployment.apiKey ?? ''].join('\u0000');
+  return `deployment:${createHash('sha256').update(identity).digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -86,10 +91,15 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
     }
     const ctx = prepareCreate(runtime, req);
     const principal = principalOf(req);
-    const subjects = limitSubjects(principal, ctx.deployment, ctx.polling);
     let admission: AdmissionInput | undefined;
     let rateState: RateState | undefined;
-    if (subjects.length) {
+    // Deployments over their own rpm/tpm are skipped for the next in order; a refusal by the
+    // caller's own limits (or by the last deployment) is the answer. Skipped ones are not failed over to.
+    const skipped = new Set<DeploymentConfig>();
+    for (const [index, deployment] of ctx.deployments.entries()) {
+      const subjects = limitSubjects(principal, deployment, ctx.polling);
+      ctx.deployment = deployment;
+      if (!subjects.length) break;
       const input: AdmissionInput = { id: newAdmissionId(), subjects, leaseMs: config.worker.leaseMs };
       let result: AdmissionResult | undefined;
       try {
@@ -99,6 +109,10 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         if (!config.limiterFailOpen) throw limiterUnavailable();
       }
       if (result && !result.admitted) {
+        if (result.subject.startsWith('deployment:') && index < ctx.deployments.length - 1) {
+          skipped.add(deployment);
+          continue;
+        }
         config.logger.info('request refused by the limiter', { reason: result.reason, subject: result.subject });
         throw refusal(result);
       }
@@ -106,7 +120,9 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         admission = input;
         rateState = result.state;
       }
+      break;
     }
+    ctx.deployments = [ctx.deployment, ...ctx.deployments.filter((d) => d !== ctx.deployment && !skipped.has(d))];
     const hookContext: PreCallHookContext = { req, principal, body: ctx.body, model: ctx.body.model, polling: ctx.polling };
     try {
       for (const hook of config.preCallHooks) await hook(hookContext);
