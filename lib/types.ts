@@ -86,6 +86,11 @@ export interface StoredResponse {
   snapshotSeq: number;
   /** Encoded events with a sequence number above `snapshotSeq`, in order. */
   tail: string[];
+  /**
+   * True only in the answer of the one read that marked this response `failed` (`worker_lost`)
+   * because its lease had lapsed; absent otherwise. Lets that reader report the transition once.
+   */
+  leaseSwept?: true;
 }
 
 /** Arguments of {@link ResponseStore.create}. */
@@ -156,8 +161,11 @@ export interface ResponseStore {
    * marked `failed` (`worker_lost`) by this read, atomically, and returned as such.
    */
   read(id: string, owner: string | null): Promise<StoredResponse | null>;
-  /** Encoded events with sequence number above `afterSeq`, with the current meta. */
-  readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[] } | null>;
+  /**
+   * Encoded events with sequence number above `afterSeq`, with the current meta. Sweeps a lapsed
+   * lease as `read` does, with the same `leaseSwept` flag.
+   */
+  readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[]; leaseSwept?: true } | null>;
   /** One flush of the worker; see {@link AppendOutcome}. */
   append(id: string, input: AppendInput): Promise<AppendOutcome>;
   /** Cancels a non-terminal response and publishes a `cancel` control message. */

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { StoreConflictError } from '../../lib/errors';
 import type { AppendInput, ControlMessage, CreateRecordInput, ResponseStore } from '../../lib/types';
+import { describeNativeRecords } from './native-store-contract';
 
 /** A fresh store for one test (own key prefix), and how to dispose of it and its data. */
 export interface StoreHarness {
@@ -380,6 +381,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.read(input.id, 'owner-a'))!.meta.status).toBe('failed');
       });
 
+      test('only the one read that swept a lapsed lease says so (leaseSwept), whichever of read and readEvents it was', async () => {
+        const viaRead = createInput({ leaseMs: 50 });
+        const viaEvents = createInput({ leaseMs: 50 });
+        await store.create(viaRead);
+        await store.create(viaEvents);
+        expect((await store.read(viaRead.id, 'owner-a'))!.leaseSwept).toBeUndefined();
+        await sleep(150);
+        const reads = await Promise.all([1, 2, 3].map(() => store.read(viaRead.id, 'owner-a')));
+        expect(reads.filter((r) => r!.leaseSwept === true)).toHaveLength(1);
+        const eventReads = await Promise.all([1, 2, 3].map(() => store.readEvents(viaEvents.id, null, -1)));
+        expect(eventReads.filter((r) => r!.leaseSwept === true)).toHaveLength(1);
+        expect((await store.read(viaEvents.id, null))!.leaseSwept).toBeUndefined();
+      });
+
       test('heartbeats keep a response alive well past its first lease', async () => {
         const input = createInput({ leaseMs: 150 });
         await store.create(input);
@@ -533,6 +548,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.readEvents(input.id, 'owner-a', -1))!.events).toHaveLength(3);
       });
     });
+
+    describeNativeRecords(() => store);
 
     describe('close', () => {
       test('close can be called twice, and a closed store rejects further calls', async () => {

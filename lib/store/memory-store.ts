@@ -107,16 +107,23 @@ export class MemoryStore implements ResponseStore {
     this.#assertOpen();
     const record = this.#owned(id, owner);
     if (!record) return null;
-    this.#sweepLease(record);
-    return stored(record);
+    const swept = this.#sweepLease(record).swept;
+    const result = stored(record);
+    if (swept) result.leaseSwept = true;
+    return result;
   }
 
-  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[] } | null> {
+  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[]; leaseSwept?: true } | null> {
     this.#assertOpen();
     const record = this.#owned(id, owner);
     if (!record) return null;
-    const meta = this.#sweepLease(record);
-    return { meta: publicMeta(meta), events: record.log.slice(Math.max(0, Math.trunc(afterSeq) + 1)) };
+    const { meta, swept } = this.#sweepLease(record);
+    const result: { meta: ResponseMeta; events: string[]; leaseSwept?: true } = {
+      meta: publicMeta(meta),
+      events: record.log.slice(Math.max(0, Math.trunc(afterSeq) + 1)),
+    };
+    if (swept) result.leaseSwept = true;
+    return result;
   }
 
   async append(id: string, input: AppendInput): Promise<AppendOutcome> {
@@ -226,17 +233,17 @@ export class MemoryStore implements ResponseStore {
     return record;
   }
 
-  /** Marks a non-terminal response whose lease lapsed as failed; returns the current meta. */
-  #sweepLease(record: MemoryRecord): MetaRecord {
+  /** Marks a non-terminal response whose lease lapsed as failed; returns the current meta and whether this call did. */
+  #sweepLease(record: MemoryRecord): { meta: MetaRecord; swept: boolean } {
     const meta = JSON.parse(record.meta) as MetaRecord;
     const now = Date.now();
-    if (isTerminalStatus(meta.status) || meta.leaseExpiresAt >= now) return meta;
+    if (isTerminalStatus(meta.status) || meta.leaseExpiresAt >= now) return { meta, swept: false };
     meta.status = 'failed';
     meta.error = { ...WORKER_LOST_ERROR };
     meta.leaseExpiresAt = 0;
     record.meta = JSON.stringify(meta);
     record.expiresAt = now + meta.ttlSeconds * 1000;
-    return meta;
+    return { meta, swept: true };
   }
 
   /** Delivered after the current call returns, as a Redis message arrives after PUBLISH. */

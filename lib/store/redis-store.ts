@@ -100,15 +100,21 @@ class RedisResponseStore implements RedisStore {
 
   async read(id: string, owner: string | null): Promise<StoredResponse | null> {
     const reply = asArray(await this.#run(SCRIPTS.read, id, [...ownerArgs(owner), WORKER_LOST_JSON]));
-    if (SCRIPT_CODES.read[reply[0] as 0 | -1] === 'not_found') return null;
-    return storedFromReply(reply);
+    const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
+    if (outcome === 'not_found') return null;
+    const stored = storedFromReply(reply);
+    if (outcome === 'found_swept') stored.leaseSwept = true;
+    return stored;
   }
 
-  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[] } | null> {
+  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[]; leaseSwept?: true } | null> {
     const args = [...ownerArgs(owner), WORKER_LOST_JSON, String(Math.trunc(afterSeq))];
     const reply = asArray(await this.#run(SCRIPTS.readEvents, id, args));
-    if (SCRIPT_CODES.read[reply[0] as 0 | -1] === 'not_found') return null;
-    return { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]) };
+    const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
+    if (outcome === 'not_found') return null;
+    const result: { meta: ResponseMeta; events: string[]; leaseSwept?: true } = { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]) };
+    if (outcome === 'found_swept') result.leaseSwept = true;
+    return result;
   }
 
   async append(id: string, input: AppendInput): Promise<AppendOutcome> {

@@ -47,16 +47,18 @@ local function ownerMismatch(checkOwner, owner)
 end
 
 -- A non-terminal response whose lease has run out lost its worker: mark it failed, and start
--- its retention now.
+-- its retention now. Returns true only when this call made that transition.
 local function sweepLease(workerLostJson)
   local meta = redis.call('HMGET', KEYS[1], 'status', 'leaseExpiresAt', 'ttlSeconds')
   if TERMINAL[meta[1]] then
-    return
+    return false
   end
   if tonumber(meta[2]) < nowMs() then
     redis.call('HSET', KEYS[1], 'status', 'failed', 'error', workerLostJson, 'leaseExpiresAt', '0')
     expireAll(tonumber(meta[3]) * 1000)
+    return true
   end
+  return false
 end
 
 -- { code, meta as HGETALL pairs, snapshot, log entries after the snapshot }

@@ -20,12 +20,13 @@ export const READ_EVENTS_SCRIPT = `
   Returns
    { -1 }                         missing, or owned by someone else
    { 0, meta pairs, log entries } found
+   { 1, meta pairs, log entries } found, and this read marked the lease lost
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
   return { -1 }
 end
-sweepLease(ARGV[3])
+local swept = sweepLease(ARGV[3])
 local first = math.max(0, tonumber(ARGV[4]) + 1)
-return { 0, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[3], int(first), '-1') }
+return { swept and 1 or 0, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[3], int(first), '-1') }
 `;

@@ -19,11 +19,11 @@ export const READ_SCRIPT = `
   Returns
    { -1 }                                   missing, or owned by someone else
    { 0, meta pairs, snapshot, tail entries } found
+   { 1, meta pairs, snapshot, tail entries } found, and this read marked the lease lost
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
   return { -1 }
 end
-sweepLease(ARGV[3])
-return storedReply(0)
+return storedReply(sweepLease(ARGV[3]) and 1 or 0)
 `;
