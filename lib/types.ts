@@ -142,6 +142,36 @@ export type CancelOutcome =
   | { outcome: 'terminal'; response: StoredResponse }
   | { outcome: 'not_found' };
 
+/**
+ * What the store remembers about a response created in the provider's own background mode
+ * (`native_background_mode`): who owns it and which deployment holds it. Never a secret: the
+ * deployment's key is read from the configuration each time a call is forwarded.
+ */
+export interface NativeResponseRecord {
+  /** Owner hash, see {@link ResponseMeta.owner}. */
+  owner: string;
+  /** The deployment that created the response, as configured when it was created. */
+  deployment: NativeDeploymentRef;
+  /** The model name the client asked for. */
+  model: string;
+  /** Epoch milliseconds of the create. */
+  createdAt: number;
+}
+
+/**
+ * Identifies a deployment across restarts and instances without its key: its position in the
+ * configured `models` list, plus the fields that must still match there (when the list changed,
+ * a deployment with the same `modelName` and `apiBase` is looked for instead).
+ */
+export interface NativeDeploymentRef {
+  /** Index in the resolved `models` list at create time. */
+  index: number;
+  /** `modelName` of the configured deployment (as configured: a wildcard keeps its `*`). */
+  modelName: string;
+  /** Base URL of the provider. */
+  apiBase: string;
+}
+
 /** A control message between instances about one response. */
 export interface ControlMessage {
   id: string;
@@ -172,6 +202,15 @@ export interface ResponseStore {
   cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome>;
   /** Deletes every key of a response and publishes a `delete` control message. */
   delete(id: string, owner: string | null): Promise<boolean>;
+  /**
+   * Remembers a provider's own background response `id` for `ttlSeconds` (replacing an earlier
+   * record of the same id). Not a response record: `read`, `cancel` and `delete` ignore it.
+   */
+  rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void>;
+  /** The record of native response `id`; `null` when unknown, expired, or owned by someone else. */
+  lookupNative(id: string, owner: string | null): Promise<NativeResponseRecord | null>;
+  /** Forgets native response `id`. `true` when a record was removed. */
+  forgetNative(id: string): Promise<boolean>;
   /** Listens to control messages from every instance. Resolves to an unsubscribe function. */
   subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>>;
   /** Resolves when the store answers; rejects otherwise. */

@@ -14,7 +14,20 @@ export type ConfigNaming = 'options' | 'yaml';
 
 type Check = (data: unknown, parentData: Record<string, unknown> | undefined) => string | null;
 
-const STORE_METHODS = ['create', 'read', 'readEvents', 'append', 'cancel', 'delete', 'subscribe', 'ping', 'close'];
+const STORE_METHODS = [
+  'create',
+  'read',
+  'readEvents',
+  'append',
+  'cancel',
+  'delete',
+  'rememberNative',
+  'lookupNative',
+  'forgetNative',
+  'subscribe',
+  'ping',
+  'close',
+];
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'];
 
 function hasMethods(data: unknown, methods: string[]): string[] {

@@ -17,6 +17,14 @@ export function responseKeys(prefix: string, id: string): ResponseKeys {
   return { meta: `${base}meta`, snapshot: `${base}snap`, log: `${base}log` };
 }
 
+/**
+ * The key of a provider's own background response `id` (String: JSON of NativeResponseRecord).
+ * It carries the same hash tag as the keys of a response with that id.
+ */
+export function nativeKey(prefix: string, id: string): string {
+  return `${prefix}{${id}}:native`;
+}
+
 /** The pub/sub channel carrying control messages (cancel, delete) between instances. */
 export function controlChannel(prefix: string): string {
   return `${prefix}control`;

@@ -12,6 +12,7 @@ import {
   type ControlMessage,
   type CreateRecordInput,
   type Logger,
+  type NativeResponseRecord,
   type ResponseErrorObject,
   type ResponseMeta,
   type ResponseStore,
@@ -36,6 +37,22 @@ export function parseControlMessage(raw: string): ControlMessage | null {
   const { id, action } = value as Record<string, unknown>;
   if (typeof id !== 'string' || id === '' || (action !== 'cancel' && action !== 'delete')) return null;
   return { id, action };
+}
+
+/** Parses a native response record as stored; `null` for anything malformed. Shared by both stores. */
+export function parseNativeRecord(raw: string): NativeResponseRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (value === null || typeof value !== 'object') return null;
+  const { owner, deployment, model, createdAt } = value as Record<string, unknown>;
+  const d = (deployment ?? {}) as Record<string, unknown>;
+  if (typeof owner !== 'string' || typeof model !== 'string' || typeof createdAt !== 'number') return null;
+  if (typeof d.index !== 'number' || typeof d.modelName !== 'string' || typeof d.apiBase !== 'string') return null;
+  return { owner, model, createdAt, deployment: { index: d.index, modelName: d.modelName, apiBase: d.apiBase } };
 }
 
 /** What `new MemoryStore()` accepts. */
@@ -66,6 +83,8 @@ const CONTROL_EVENT = 'control';
 /** The in-memory {@link ResponseStore}: a single process only, nothing survives a restart. */
 export class MemoryStore implements ResponseStore {
   readonly #records = new Map<string, MemoryRecord>();
+  /** Native response records, as JSON, with their expiry. */
+  readonly #native = new Map<string, { json: string; expiresAt: number }>();
   readonly #control = new EventEmitter();
   readonly #logger: Logger;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -186,6 +205,31 @@ export class MemoryStore implements ResponseStore {
     return true;
   }
 
+  async rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void> {
+    this.#assertOpen();
+    this.#native.set(id, { json: JSON.stringify(record), expiresAt: Date.now() + ttlSeconds * 1000 });
+  }
+
+  async lookupNative(id: string, owner: string | null): Promise<NativeResponseRecord | null> {
+    this.#assertOpen();
+    const entry = this.#native.get(id);
+    if (!entry) return null;
+    if (entry.expiresAt <= Date.now()) {
+      this.#native.delete(id);
+      return null;
+    }
+    const record = parseNativeRecord(entry.json);
+    if (!record || (owner !== null && record.owner !== owner)) return null;
+    return record;
+  }
+
+  async forgetNative(id: string): Promise<boolean> {
+    this.#assertOpen();
+    const entry = this.#native.get(id);
+    this.#native.delete(id);
+    return entry !== undefined && entry.expiresAt > Date.now();
+  }
+
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
     this.#assertOpen();
     const onMessage = (raw: string): void => {
@@ -213,6 +257,7 @@ export class MemoryStore implements ResponseStore {
     clearInterval(this.#sweepTimer);
     this.#control.removeAllListeners();
     this.#records.clear();
+    this.#native.clear();
   }
 
   /** The live record, or undefined when missing or expired (expired ones are removed here). */
@@ -258,6 +303,9 @@ export class MemoryStore implements ResponseStore {
     const now = Date.now();
     for (const [id, record] of this.#records) {
       if (record.expiresAt <= now) this.#records.delete(id);
+    }
+    for (const [id, entry] of this.#native) {
+      if (entry.expiresAt <= now) this.#native.delete(id);
     }
   }
 

@@ -78,6 +78,9 @@ export function createOwnCluster(options: RedisClusterOptions, timeoutMs: number
   return clusterAsClient(cluster as unknown as RedisClusterLike);
 }
 
+/** Commands whose second argument is their only key (routed to that key's node in a cluster). */
+const SINGLE_KEY_COMMANDS = new Set(['GET', 'SET', 'DEL']);
+
 /**
  * A cluster client seen as a {@link RedisClientLike}: every command goes to the node owning its
  * first key (EVAL / EVALSHA name their keys; commands without a key go to any node), and
@@ -124,8 +127,10 @@ export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
     },
     sendCommand(args, options) {
       const command = args[0]?.toUpperCase();
-      const keyed = (command === 'EVALSHA' || command === 'EVAL') && Number(args[2]) > 0;
-      return cluster.sendCommand(keyed ? args[3] : undefined, false, [...args], options);
+      const script = command === 'EVALSHA' || command === 'EVAL';
+      // Routed by the first key: a script's first KEYS entry, or the key of a single-key command.
+      const firstKey = script ? (Number(args[2]) > 0 ? args[3] : undefined) : SINGLE_KEY_COMMANDS.has(command ?? '') ? args[1] : undefined;
+      return cluster.sendCommand(firstKey, false, [...args], options);
     },
     subscribe: (channel, listener) => cluster.subscribe(channel, listener),
     // The duplicate only subscribes: it needs the topology, not a connection to every node.

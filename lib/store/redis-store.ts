@@ -10,12 +10,13 @@ import type {
   ControlMessage,
   CreateRecordInput,
   Logger,
+  NativeResponseRecord,
   ResponseMeta,
   ResponseStore,
   StoredResponse,
 } from '../types';
-import { controlChannel, responseKeys } from './keys';
-import { parseControlMessage, WORKER_LOST_ERROR } from './memory-store';
+import { controlChannel, nativeKey, responseKeys } from './keys';
+import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
 import {
   chooseClient,
   closeClient,
@@ -149,6 +150,27 @@ class RedisResponseStore implements RedisStore {
     const message = JSON.stringify({ id, action: 'delete' } satisfies ControlMessage);
     const code = await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message]);
     return SCRIPT_CODES.delete[code as 0 | 1] === 'deleted';
+  }
+
+  async rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void> {
+    // One key, one command: no script needed. EX takes whole seconds (at least 1).
+    const ttl = String(Math.max(1, Math.ceil(ttlSeconds)));
+    await this.#command(['SET', nativeKey(this.keyPrefix, id), JSON.stringify(record), 'EX', ttl]);
+  }
+
+  async lookupNative(id: string, owner: string | null): Promise<NativeResponseRecord | null> {
+    const raw = await this.#command(['GET', nativeKey(this.keyPrefix, id)]);
+    if (typeof raw !== 'string') return null;
+    const record = parseNativeRecord(raw);
+    if (record === null) {
+      this.#config.logger.warn('redis store: ignored a malformed native response record', { id });
+      return null;
+    }
+    return owner !== null && record.owner !== owner ? null : record;
+  }
+
+  async forgetNative(id: string): Promise<boolean> {
+    return Number(await this.#command(['DEL', nativeKey(this.keyPrefix, id)])) === 1;
   }
 
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {

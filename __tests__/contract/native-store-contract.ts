@@ -1,0 +1,85 @@
+// The native-response part of the store contract (ids a provider created in its own background
+// mode), registered inside describeStoreContract so it runs against every store.
+
+import { randomBytes } from 'node:crypto';
+import type { NativeResponseRecord, ResponseStore } from '../../lib/types';
+
+function nativeId(): string {
+  return `resp_native_${randomBytes(16).toString('hex')}`;
+}
+
+function nativeRecord(overrides: Partial<NativeResponseRecord> = {}): NativeResponseRecord {
+  return {
+    owner: 'owner-a',
+    deployment: { index: 2, modelName: 'deep-research', apiBase: 'https://provider.example/v1' },
+    model: 'deep-research',
+    createdAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+/** Registers the native-record tests; `store()` is the current test's store. */
+export function describeNativeRecords(store: () => ResponseStore): void {
+  describe('native responses', () => {
+    test('a remembered native response reads back with its owner, deployment, model and creation time', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 60);
+      expect(await store().lookupNative(id, 'owner-a')).toEqual(nativeRecord());
+    });
+
+    test('another owner sees nothing, an administrator (owner null) sees the record', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 60);
+      expect(await store().lookupNative(id, 'owner-b')).toBeNull();
+      expect(await store().lookupNative(id, null)).toEqual(nativeRecord());
+    });
+
+    test('an id never remembered is unknown', async () => {
+      expect(await store().lookupNative(nativeId(), null)).toBeNull();
+    });
+
+    test('forgetting removes the record once; a second forget reports nothing removed', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 60);
+      expect(await store().forgetNative(id)).toBe(true);
+      expect(await store().lookupNative(id, null)).toBeNull();
+      expect(await store().forgetNative(id)).toBe(false);
+    });
+
+    test('remembering the same id again replaces the record', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 60);
+      await store().rememberNative(id, nativeRecord({ owner: 'owner-b', model: 'other' }), 60);
+      expect(await store().lookupNative(id, 'owner-a')).toBeNull();
+      expect(await store().lookupNative(id, 'owner-b')).toEqual(nativeRecord({ owner: 'owner-b', model: 'other' }));
+    });
+
+    test('a native record is not a response record: read, cancel and delete do not find it, and it survives them', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 60);
+      expect(await store().read(id, null)).toBeNull();
+      expect(await store().readEvents(id, null, -1)).toBeNull();
+      expect((await store().cancel(id, null, 60)).outcome).toBe('not_found');
+      expect(await store().delete(id, null)).toBe(false);
+      expect(await store().lookupNative(id, 'owner-a')).toEqual(nativeRecord());
+    });
+
+    test('a native record expires after its TTL', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 1);
+      const deadline = Date.now() + 5000;
+      while ((await store().lookupNative(id, null)) !== null) {
+        if (Date.now() > deadline) throw new Error('the native record did not expire');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await store().forgetNative(id)).toBe(false);
+    });
+
+    test('a closed store rejects native calls', async () => {
+      await store().close();
+      await expect(store().rememberNative(nativeId(), nativeRecord(), 60)).rejects.toThrow();
+      await expect(store().lookupNative(nativeId(), null)).rejects.toThrow();
+      await expect(store().forgetNative(nativeId())).rejects.toThrow();
+    });
+  });
+}
