@@ -8,6 +8,7 @@ import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
 import type { AdmissionInput } from '../limiter/types';
 import { assertModelAllowed } from './auth';
+import { toChatCompletionsRequest } from '../worker/chat-request';
 import { checkCreateBody, type CreateResponseBody } from './create-request';
 import { principalOf } from './http';
 
@@ -58,6 +59,32 @@ export function orderDeployments(runtime: Runtime, model: string): DeploymentCon
 }
 
 /**
+ * The deployments that can take `body`: a Chat Completions deployment only when the request maps
+ * onto Chat Completions, and only for background requests (the worker adapts its stream; a
+ * pass-through would need the same adapter). When none can, the first one's reason is the 400.
+ */
+function servableDeployments(deployments: DeploymentConfig[], body: CreateResponseBody, polling: boolean): DeploymentConfig[] {
+  let refusal: ApiError | undefined;
+  const servable = deployments.filter((d) => {
+    if (d.upstreamApi !== 'chat_completions') return true;
+    const mapped = polling
+      ? toChatCompletionsRequest(body, d.upstreamModel)
+      : new ApiError(
+          400,
+          `The model '${body.model}' is served through Chat Completions, which this server reaches only for background responses. Send background: true.`,
+          { param: 'background', code: 'unsupported_for_model' },
+        );
+    if (mapped instanceof ApiError) {
+      refusal ??= mapped;
+      return false;
+    }
+    return true;
+  });
+  if (!servable.length && refusal) throw refusal;
+  return servable;
+}
+
+/**
  * Validates the body (400 naming the field), checks the principal may use the model (403), and
  * resolves the deployment (400 for an unknown model). Runs once per request.
  */
@@ -67,8 +94,9 @@ export function prepareCreate(runtime: Runtime, req: Request): CreateContext {
   const body = checkCreateBody(req.body);
   if (body instanceof ApiError) throw body;
   assertModelAllowed(principalOf(req), body.model);
-  const deployments = orderDeployments(runtime, body.model);
-  const ctx: CreateContext = { body, deployment: deployments[0], deployments, polling: shouldUsePolling(runtime.config, body) };
+  const polling = shouldUsePolling(runtime.config, body);
+  const deployments = servableDeployments(orderDeployments(runtime, body.model), body, polling);
+  const ctx: CreateContext = { body, deployment: deployments[0], deployments, polling };
   prepared.set(req, ctx);
   return ctx;
 }

@@ -8,7 +8,11 @@ import type { AdmissionInput } from '../limiter/types';
 import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { isTerminalStatus } from '../types';
 import { applyEvent } from './reducer';
-import { openUpstream, readSse, redactSecrets, UpstreamError, upstreamHttpError } from './upstream';
+import { ApiError } from '../errors';
+import type { CreateResponseBody } from '../middleware/create-request';
+import { ChatStreamAdapter } from './chat-stream-adapter';
+import { toChatCompletionsRequest } from './chat-request';
+import { openUpstream, readSse, redactSecrets, UpstreamError, upstreamHttpError, upstreamUrl } from './upstream';
 
 /** Why a worker was told to stop. */
 export type StopReason = 'cancelled' | 'deleted' | 'shutdown';
@@ -41,9 +45,16 @@ export interface WorkerStart {
   nextSeq: number;
   /** Size of the snapshot written at creation, in bytes. */
   snapshotBytes: number;
-  deployment: DeploymentConfig;
-  /** The upstream request body, already without `background` and with `stream: true`. */
-  upstreamBody: Record<string, unknown>;
+  /**
+   * The deployments to try, in order: the first is the one admitted; the others are tried when an
+   * attempt fails before any event arrived (at most `worker.upstreamMaxAttempts` attempts in all).
+   */
+  deployments: DeploymentConfig[];
+  /**
+   * The client's validated create body: each attempt sends it with its deployment's model and
+   * `stream: true` (without `background`), as a Responses request or mapped onto Chat Completions.
+   */
+  request: CreateResponseBody;
   /** The limiter admission this response holds (released by the runtime when the worker ends). */
   admission?: AdmissionInput;
 }
@@ -83,6 +94,14 @@ export class StreamingWorker extends EventEmitter {
   private flushing: Promise<void> | undefined;
   private lastWriteAt = Date.now();
   private resolveDone!: () => void;
+  /** The deployment of the current (or last) attempt. */
+  private serving: DeploymentConfig;
+  /** Set once the current attempt delivered an upstream message: from then on there is no retry. */
+  private received = false;
+  /** Turns Chat Completions chunks into Responses events, for chat deployments. */
+  private chat: ChatStreamAdapter | undefined;
+  /** Number of upstream attempts made so far. */
+  attempts = 0;
 
   constructor(cfg: ResponsesPollingConfig, start: WorkerStart) {
     super();
@@ -93,6 +112,7 @@ export class StreamingWorker extends EventEmitter {
     this.nextSeq = start.nextSeq;
     this.pendingFirstSeq = start.nextSeq;
     this.snapshotBytes = start.snapshotBytes;
+    this.serving = start.deployments[0];
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     // Every stream follower listens here; many followers of one response are normal.
     this.setMaxListeners(0);
@@ -122,9 +142,14 @@ export class StreamingWorker extends EventEmitter {
     return this.wroteTerminal;
   }
 
-  /** The start record (deployment, admission). */
+  /** The start record (deployments, admission). */
   get startInfo(): WorkerStart {
     return this.start;
+  }
+
+  /** The deployment that served the response (the last one tried). */
+  get deployment(): DeploymentConfig {
+    return this.serving;
   }
 
   /** Stops the worker: cancel and delete write nothing more; shutdown ends the response as failed. */
@@ -136,22 +161,9 @@ export class StreamingWorker extends EventEmitter {
   }
 
   private async work(): Promise<void> {
-    const { deployment } = this.start;
-    const { worker: w, logger } = this.cfg;
+    const { logger } = this.cfg;
     try {
-      const res = await openUpstream({
-        url: `${deployment.apiBase}/responses`,
-        deployment,
-        body: this.start.upstreamBody,
-        accept: 'text/event-stream',
-        signal: this.controller.signal,
-        connectTimeoutMs: w.upstreamConnectTimeoutMs,
-      });
-      if (!res.ok) throw await upstreamHttpError(res, deployment, w.upstreamIdleTimeoutMs);
-      await readSse(res, { onMessage: (m) => this.onMessage(m.data) }, {
-        signal: this.controller.signal,
-        idleTimeoutMs: w.upstreamIdleTimeoutMs,
-      });
+      await this.streamWithFailover();
       if (!this.terminal && !this.halted) {
         if (this.current.status === 'failed' && this.current.error) {
           // An `error` event without the `response.failed` that normally follows it.
@@ -166,7 +178,7 @@ export class StreamingWorker extends EventEmitter {
           this.finish('failed', WORKER_ERROR_CODES.shutdown, 'The server shut down before the response was complete');
         }
       } else if (err instanceof UpstreamError) {
-        logger.warn('upstream request failed', { id: this.id, kind: err.kind, status: err.status });
+        logger.warn('upstream request failed', { id: this.id, kind: err.kind, status: err.status, attempts: this.attempts });
         this.emit('upstreamError', err);
         if (!this.terminal) this.finish('failed', codeForUpstreamError(err), err.message);
       } else {
@@ -177,8 +189,82 @@ export class StreamingWorker extends EventEmitter {
     await this.drain();
   }
 
+  /**
+   * Streams from the deployments in order. An attempt that fails before any upstream message
+   * arrived (no connection, no headers in time, 429, 5xx, a stream that ends empty) is retried on
+   * the next deployment after a backoff; once a message has arrived, a failure is final, since
+   * its events are already stored and visible.
+   */
+  private async streamWithFailover(): Promise<void> {
+    const { deployments } = this.start;
+    const { upstreamMaxAttempts, upstreamRetryBaseMs } = this.cfg.worker;
+    for (;;) {
+      const deployment = deployments[this.attempts % deployments.length];
+      this.attempts += 1;
+      try {
+        await this.streamFrom(deployment);
+        return;
+      } catch (err) {
+        if (!(err instanceof UpstreamError) || this.received || this.stopReason || this.attempts >= upstreamMaxAttempts || !isRetryable(err)) {
+          throw err;
+        }
+        const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
+        this.cfg.logger.warn('upstream attempt failed; retrying', {
+          id: this.id,
+          kind: err.kind,
+          status: err.status,
+          attempt: this.attempts,
+          retryInMs: delay,
+          nextDeployment: deployments[this.attempts % deployments.length].modelName,
+        });
+        this.emit('upstreamRetry', err);
+        await abortableSleep(delay, this.controller.signal);
+      }
+    }
+  }
+
+  /** One attempt against `deployment`: opens the stream and folds it to its end. */
+  private async streamFrom(deployment: DeploymentConfig): Promise<void> {
+    const w = this.cfg.worker;
+    this.serving = deployment;
+    const chat = deployment.upstreamApi === 'chat_completions';
+    let body: Record<string, unknown>;
+    if (chat) {
+      const mapped = toChatCompletionsRequest(this.start.request, deployment.upstreamModel);
+      // The create path checked the first deployment; a failover target that cannot take the
+      // request is a failure of this attempt, not of the response's input.
+      if (mapped instanceof ApiError) throw new UpstreamError('http', `The request cannot be sent to a Chat Completions deployment: ${mapped.message}`, 400);
+      body = mapped.body;
+      this.chat = new ChatStreamAdapter();
+    } else {
+      const { background: _background, ...rest } = this.start.request;
+      body = { ...rest, model: deployment.upstreamModel, stream: true };
+      this.chat = undefined;
+    }
+    const res = await openUpstream({
+      url: upstreamUrl(deployment, chat ? 'chat/completions' : 'responses'),
+      deployment,
+      body,
+      accept: 'text/event-stream',
+      signal: this.controller.signal,
+      connectTimeoutMs: w.upstreamConnectTimeoutMs,
+    });
+    if (!res.ok) throw await upstreamHttpError(res, deployment, w.upstreamIdleTimeoutMs);
+    await readSse(res, { onMessage: (m) => this.onMessage(m.data) }, {
+      signal: this.controller.signal,
+      idleTimeoutMs: w.upstreamIdleTimeoutMs,
+    });
+    if (this.chat && !this.terminal && !this.halted) {
+      for (const event of this.chat.end()) this.onUpstreamEvent(event);
+    }
+    if (!this.received && !this.halted) {
+      throw new UpstreamError('connection', 'The upstream provider ended the stream without sending any event');
+    }
+  }
+
   private onMessage(data: string): void {
     if (this.terminal || this.halted) return;
+    this.received = true;
     if (data === '[DONE]') return;
     let event: Record<string, unknown>;
     try {
@@ -187,6 +273,10 @@ export class StreamingWorker extends EventEmitter {
     } catch {
       this.malformedEvents += 1;
       this.cfg.logger.warn('skipped a malformed upstream event', { id: this.id, bytes: data.length, skipped: this.malformedEvents });
+      return;
+    }
+    if (this.chat && event.error === undefined) {
+      for (const adapted of this.chat.push(event)) this.onUpstreamEvent(adapted);
       return;
     }
     // A bare `{"error": {...}}` frame (as Chat Completions servers send) is an error event.
@@ -213,14 +303,14 @@ export class StreamingWorker extends EventEmitter {
     if (LIFECYCLE_END.has(event.type)) {
       const merged = redactResponseError(
         normalizeUsage(applyEvent(this.current, { ...event, sequence_number: this.nextSeq })),
-        this.start.deployment,
+        this.serving,
       );
       this.terminal = true;
       this.log({ type: event.type, sequence_number: this.nextSeq, response: merged });
       return;
     }
     if (event.type === 'error') {
-      this.log({ ...sanitizeErrorEvent(event, this.start.deployment), sequence_number: this.nextSeq });
+      this.log({ ...sanitizeErrorEvent(event, this.serving), sequence_number: this.nextSeq });
       return;
     }
     this.log({ ...event, sequence_number: this.nextSeq });
@@ -375,6 +465,36 @@ class StopSignal extends Error {
     super(`worker stopped: ${reason}`);
     this.reason = reason;
   }
+}
+
+/** Failures worth another attempt: nothing was received and another try (or deployment) may succeed. */
+function isRetryable(err: UpstreamError): boolean {
+  if (err.kind !== 'http') return true;
+  const status = err.status ?? 0;
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** Exponential backoff with full jitter, at least the upstream's `retry-after`, capped at 8 s. */
+function retryDelay(attempt: number, baseMs: number, retryAfterMs: number | undefined): number {
+  const exp = Math.min(baseMs * 2 ** (attempt - 1), 8000);
+  const jittered = exp / 2 + Math.random() * (exp / 2);
+  return Math.min(Math.max(jittered, retryAfterMs ?? 0), 8000);
+}
+
+/** Waits `ms`, or rejects with the abort reason as soon as `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function codeForUpstreamError(err: UpstreamError): string {

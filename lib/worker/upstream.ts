@@ -14,12 +14,15 @@ export class UpstreamError extends Error {
   readonly status: number | undefined;
   /** The upstream `error.code`, when it sent one. */
   readonly upstreamCode: string | undefined;
-  constructor(kind: UpstreamFailureKind, message: string, status?: number, upstreamCode?: string) {
+  /** The upstream's `retry-after` (seconds or an HTTP date) in ms, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(kind: UpstreamFailureKind, message: string, status?: number, upstreamCode?: string, retryAfterMs?: number) {
     super(message);
     this.name = 'UpstreamError';
     this.kind = kind;
     this.status = status;
     this.upstreamCode = upstreamCode;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -102,7 +105,15 @@ export async function upstreamHttpError(res: Response, deployment: DeploymentCon
   }
   const safe = res.status === 401 || res.status === 403 ? 'the deployment credentials were refused' : redactSecrets(detail, deployment);
   const message = `The upstream provider answered HTTP ${res.status}${safe ? `: ${safe}` : ''}`;
-  return new UpstreamError('http', message, res.status, code);
+  return new UpstreamError('http', message, res.status, code, parseRetryAfter(res.headers.get('retry-after')));
+}
+
+/** A `retry-after` header (delay in seconds, or an HTTP date) in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.round(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** Options of {@link openUpstream}. */
@@ -206,5 +217,47 @@ export async function readSse(
   } finally {
     if (timer) clearTimeout(timer);
     opts.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Options of {@link requestUpstream}: those of {@link openUpstream} with a method and an optional body. */
+export interface RequestUpstreamOptions extends Omit<OpenUpstreamOptions, 'body'> {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Sent as JSON when given; a GET or DELETE sends none. */
+  body?: unknown;
+}
+
+/**
+ * Like {@link openUpstream}, for any method: the lifecycle calls (`GET`, `DELETE`,
+ * `POST …/cancel`) forwarded to a provider's own background responses. Same timeouts, errors
+ * and abort semantics.
+ */
+export async function requestUpstream(opts: RequestUpstreamOptions): Promise<Response> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(opts.signal.reason);
+  if (opts.signal.aborted) throw opts.signal.reason;
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, opts.connectTimeoutMs);
+  const headers = upstreamHeaders(opts.deployment, opts.accept);
+  if (opts.body === undefined) delete headers['content-type'];
+  try {
+    return await fetch(opts.url, {
+      method: opts.method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: controller.signal,
+    });
+  } catch {
+    if (opts.signal.aborted) throw opts.signal.reason;
+    if (timedOut) {
+      throw new UpstreamError('connect_timeout', `The upstream provider did not answer within ${opts.connectTimeoutMs} ms`);
+    }
+    throw new UpstreamError('connection', 'Could not connect to the upstream provider');
+  } finally {
+    clearTimeout(timer);
   }
 }
