@@ -143,7 +143,7 @@ export class Runtime {
     try {
       const usage = worker.finished ? usageOf(worker.state.usage) : undefined;
       if (usage) {
-        const { deployment } = worker.startInfo;
+        const { deployment } = worker;
         const spend = usage.input * (deployment.inputCostPerToken ?? 0) + usage.output * (deployment.outputCostPerToken ?? 0);
         await limiter.record(admissionId, keys, { tokens: usage.total, spend });
       }
