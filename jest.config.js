@@ -25,5 +25,7 @@ module.exports = {
       // on the host's Express version.
       testPathIgnorePatterns: ['/node_modules/', 'cli-and-package', 'faults'],
     },
+    // The example app's demo page in headless Chromium (/usr/bin/chromium; .ci/run installs it).
+    { ...common, displayName: 'browser', testMatch: ['<rootDir>/__tests__/browser/**/*.test.ts'] },
   ],
 };

@@ -1,8 +1,10 @@
 // An ordinary (CommonJS) Express app with routes of its own that mounts the background-responses
 // router under /llm. With no configuration it uses the in-memory store and the demo upstream, and
-// walks through create → poll → cancel → delete with the official `openai` client.
+// walks through create → poll → cancel → delete with the official `openai` client. Its root serves
+// a demo page (example-app/public/) that drives the same routes from a browser.
 'use strict';
 
+const path = require('node:path');
 const express = require('express');
 const { responsesPolling, loadConfig, startDemoUpstream } = require('..');
 const { runWalkthrough } = require('./walkthrough');
@@ -24,7 +26,9 @@ async function buildOptions() {
     console.log('config: every model proxied to OpenAI with OPENAI_API_KEY');
     return { options: { ...LOCAL_ONLY, models: [{ modelName: '*', model: 'openai/*', apiKey: process.env.OPENAI_API_KEY }] } };
   }
-  const demo = await startDemoUpstream();
+  // The demo page shows the text growing and offers a cancel button: words arrive at a pace a person
+  // can watch (DEMO_WORD_DELAY_MS, default 100 ms a word).
+  const demo = await startDemoUpstream({ wordDelayMs: Number(process.env.DEMO_WORD_DELAY_MS || 100) });
   console.log(`config: DEMO upstream at ${demo.url} (made-up text, no model is called)`);
   return { options: { ...LOCAL_ONLY, models: [{ modelName: '*', model: 'openai/*', apiBase: demo.url }] }, demo };
 }
@@ -33,22 +37,22 @@ async function main() {
   const { options, demo } = await buildOptions();
   const app = express();
 
-  // The host app's own routes.
-  app.get('/', (req, res) => {
-    res.type('text/plain').send(
-      `Example app. Background responses are served under ${PREFIX}/v1/responses.\n` +
-        `Try: curl -s -X POST http://${HOST}:${PORT}${PREFIX}/v1/responses -H 'content-type: application/json' ` +
-        `-d '{"model":"demo","input":"hello","background":true}'\n`,
-    );
+  // The host app's own routes: the demo page at the root, and where the page finds the router.
+  // The API path is relative to the page, so the page also works behind a proxy that adds a path.
+  app.get('/demo-config.json', (req, res) => {
+    const apiBase = `${PREFIX.replace(/^\/+/, '')}/v1`;
+    res.json({ apiBase, model: process.env.MODEL || 'demo', demo: Boolean(demo), needsKey: options.auth !== 'none' });
   });
+  app.use(express.static(path.join(__dirname, 'public')));
   app.get('/healthz', (req, res) => res.json({ ok: true }));
 
   const polling = responsesPolling(options);
   app.use(PREFIX, polling);
 
   const server = app.listen(PORT, HOST, async () => {
-    const baseURL = `http://${HOST}:${PORT}${PREFIX}/v1`;
-    console.log(`example app listening on http://${HOST}:${PORT} (responses at ${baseURL})`);
+    const port = server.address().port; // PORT=0 picks a free one
+    const baseURL = `http://${HOST}:${port}${PREFIX}/v1`;
+    console.log(`example app listening on http://${HOST}:${port} (demo page at /, responses at ${baseURL})`);
     if (process.env.WALKTHROUGH !== '0') {
       try {
         await runWalkthrough({ baseURL, apiKey: options.masterKey || 'unused', model: process.env.MODEL || 'demo' });
