@@ -128,6 +128,52 @@ describe('defaults', () => {
 });
 
 describe('deployments', () => {
+  test('a deployment speaks Chat Completions by default for chat-only providers, Responses otherwise, and upstreamApi overrides', () => {
+    const cfg = resolve({
+      store: fakeStore(),
+      models: [
+        { modelName: 'a', model: 'groq/llama-3.3-70b' },
+        { modelName: 'b', model: 'hosted_vllm/meta-llama/Llama-3-8B', apiBase: 'http://vllm:8000/v1' },
+        { modelName: 'c', model: 'openai/meta-llama/Llama-3-8B', apiBase: 'http://vllm:8000/v1' },
+        { modelName: 'd', model: 'openai/qwen', apiBase: 'http://sglang:30000/v1', upstreamApi: 'chat_completions' },
+        { modelName: 'e', model: 'ollama/llama3', upstreamApi: 'responses' },
+      ],
+    });
+    expect(cfg.models.map((d) => [d.modelName, d.upstreamApi, d.apiBase])).toEqual([
+      ['a', 'chat_completions', 'https://api.groq.com/openai/v1'],
+      ['b', 'chat_completions', 'http://vllm:8000/v1'],
+      ['c', 'responses', 'http://vllm:8000/v1'],
+      ['d', 'chat_completions', 'http://sglang:30000/v1'],
+      ['e', 'responses', 'http://localhost:11434/v1'],
+    ]);
+  });
+
+  test('an azure resource root gets /openai/v1, or /openai with an apiVersion; a base with a path is kept', () => {
+    const cfg = resolve({
+      store: fakeStore(),
+      models: [
+        { modelName: 'a', model: 'azure/gpt-4o', apiBase: 'https://x.openai.azure.com/' },
+        { modelName: 'b', model: 'azure/gpt-4o', apiBase: 'https://x.openai.azure.com', apiVersion: '2025-04-01-preview' },
+        { modelName: 'c', model: 'azure/gpt-4o', apiBase: 'https://gw.example.com/azure/openai/v1' },
+      ],
+    });
+    expect(cfg.models.map((d) => d.apiBase)).toEqual([
+      'https://x.openai.azure.com/openai/v1',
+      'https://x.openai.azure.com/openai',
+      'https://gw.example.com/azure/openai/v1',
+    ]);
+  });
+
+  test('routingStrategy and the retry settings are validated and defaulted', () => {
+    expect(resolve({ store: fakeStore() }).routingStrategy).toBe('simple-shuffle');
+    expect(resolve({ store: fakeStore() }).worker).toMatchObject({ upstreamMaxAttempts: 3, upstreamRetryBaseMs: 250 });
+    expect(() => resolve({ store: fakeStore(), routingStrategy: 'least-busy' as never })).toThrow(/routingStrategy[\s\S]*round-robin/);
+    expect(() => resolve({ store: fakeStore(), worker: { upstreamMaxAttempts: 0 } })).toThrow(/upstreamMaxAttempts/);
+    expect(() => resolve({ store: fakeStore(), models: [{ modelName: 'm', model: 'openai/m', upstreamApi: 'chat' as never }] })).toThrow(
+      /models\[0\]\.upstreamApi[\s\S]*chat_completions/,
+    );
+  });
+
   test('splits provider and upstream model and gives openai its default base URL', () => {
     const cfg = resolve({ store: fakeStore(), models: [{ modelName: 'mini', model: 'openai/gpt-4o-mini', apiKey: 'k', rpm: 10 }] });
     expect(cfg.models).toEqual([
@@ -138,6 +184,8 @@ describe('deployments', () => {
         upstreamModel: 'gpt-4o-mini',
         apiBase: 'https://api.openai.com/v1',
         apiKey: 'k',
+        upstreamApi: 'responses',
+        apiVersion: undefined,
         rpm: 10,
         tpm: undefined,
       },

@@ -98,7 +98,8 @@ describe('a real LiteLLM proxy config', () => {
     expect(options.keyPrefix).toBe('litellm-rp:');
     expect(options.idPrefix).toBe('resp_');
     expect(options.maxBodyBytes).toBe(2097152);
-    expect(options.worker).toEqual({ flushIntervalMs: 100, flushMaxEvents: 128, leaseMs: 45000, upstreamIdleTimeoutMs: 300000 });
+    // router_settings.num_retries: 2 → three attempts.
+    expect(options.worker).toEqual({ flushIntervalMs: 100, flushMaxEvents: 128, leaseMs: 45000, upstreamIdleTimeoutMs: 300000, upstreamMaxAttempts: 3 });
     expect(options.logger).toBe(logger);
     expect(options.models?.map((d) => d.modelName)).toEqual([
       'gpt-4o',
@@ -124,13 +125,62 @@ describe('a real LiteLLM proxy config', () => {
     expect(byName('gpt-4.1')[1]).toMatchObject({ tpm: 450000 });
   });
 
-  test('points an azure resource root at its OpenAI v1 API', () => {
+  test('keeps an azure api_version, and resolves a resource root to the versioned /openai base', () => {
     const options = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger: captureLogger().logger });
     const azure = options.models?.filter((d) => d.modelName === 'gpt-4.1');
-    expect(azure?.map((d) => d.apiBase)).toEqual([
-      'https://contoso-eastus.openai.azure.com/openai/v1',
-      'https://contoso-westeurope.openai.azure.com/openai/v1',
-    ]);
+    expect(azure?.map((d) => d.apiVersion)).toEqual(['2025-03-01-preview', '2025-03-01-preview']);
+    const resolved = resolveOptions({ ...options, store: new MemoryStore() }).models.filter((d) => d.modelName === 'gpt-4.1');
+    expect(resolved.map((d) => d.apiBase)).toEqual(['https://contoso-eastus.openai.azure.com/openai', 'https://contoso-westeurope.openai.azure.com/openai']);
+  });
+
+  test('an azure resource root without api_version resolves to the v1 API', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: az\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://contoso.openai.azure.com/\n      api_key: k\n',
+      'azure-v1.yaml',
+    );
+    const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
+    expect(resolveOptions({ ...options, store: new MemoryStore() }).models[0]).toMatchObject({
+      apiBase: 'https://contoso.openai.azure.com/openai/v1',
+      apiVersion: undefined,
+      provider: 'azure',
+      upstreamApi: 'responses',
+    });
+  });
+
+  test('reads model_info.upstream_api and router_settings, warning about a routing strategy it does not implement', () => {
+    const file = writeYaml(
+      [
+        'model_list:',
+        '  - model_name: llama',
+        '    litellm_params:',
+        '      model: openai/meta-llama/Llama-3-8B',
+        '      api_base: http://vllm.internal:8000/v1',
+        '    model_info:',
+        '      upstream_api: chat_completions',
+        'router_settings:',
+        '  routing_strategy: round-robin',
+        '  num_retries: 0',
+        '',
+      ].join('\n'),
+      'router.yaml',
+    );
+    const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
+    expect(options.models?.[0].upstreamApi).toBe('chat_completions');
+    expect(options.routingStrategy).toBe('round-robin');
+    expect(options.worker?.upstreamMaxAttempts).toBe(1);
+
+    const { logger, warnings } = captureLogger();
+    const fromFixture = loadConfig(FIXTURE, { env: FIXTURE_ENV, logger });
+    expect(fromFixture.routingStrategy).toBeUndefined();
+    expect(warnings().filter((w) => /routing_strategy "usage-based-routing-v2" is not implemented/.test(w.message))).toHaveLength(1);
+  });
+
+  test('refuses an upstream_api it does not know, naming the path and the fix', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n    model_info:\n      upstream_api: completions\n',
+      'bad-api.yaml',
+    );
+    expect(() => loadConfig(file, { env: {}, logger: captureLogger().logger })).toThrow(/model_list\[0\].*upstream_api[\s\S]*chat_completions/);
   });
 
   test('keeps custom_llm_provider as the provider of a model without a prefix', () => {
@@ -149,7 +199,8 @@ describe('a real LiteLLM proxy config', () => {
     const ignored = ignoredWarnings[0].fields?.ignored as string[];
     expect(ignored).toEqual(
       expect.arrayContaining([
-        'router_settings',
+        'router_settings.redis_host',
+        'router_settings.allowed_fails',
         'finetune_settings',
         'guardrails',
         'environment_variables',
@@ -159,7 +210,6 @@ describe('a real LiteLLM proxy config', () => {
         'general_settings.database_url',
         'general_settings.alerting',
         'model_list[*].model_info.id',
-        'model_list[*].litellm_params.api_version',
         'model_list[*].litellm_params.timeout',
       ]),
     );
@@ -243,7 +293,7 @@ describe('a proxy_server_config.yaml in the shape of LiteLLM’s own', () => {
         expect.objectContaining({
           provider: 'azure',
           upstreamModel: 'chatgpt-v-2',
-          apiBase: 'https://contoso-test.openai.azure.com/openai/v1',
+          apiBase: 'https://contoso-test.openai.azure.com/openai',
         }),
       ]);
       // Any other name falls through to the "*" wildcard deployment.

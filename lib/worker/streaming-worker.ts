@@ -35,6 +35,16 @@ const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
 const LIFECYCLE_START = new Set(['response.created', 'response.queued', 'response.in_progress']);
 const LIFECYCLE_END = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
+/** What the `flush` event carries: one store answer to a flush. */
+export interface FlushInfo {
+  /** Time of the append, retries included, in ms. */
+  ms: number;
+  events: number;
+  /** Length of the encoded events. */
+  bytes: number;
+  outcome: AppendOutcome;
+}
+
 /** What a worker starts from: the record `create` wrote. */
 export interface WorkerStart {
   id: string;
@@ -61,7 +71,8 @@ export interface WorkerStart {
 
 /**
  * Runs one background response. Emits `flushed` (last stored sequence number) after every
- * successful flush with events, `renewed` after every successful write (its lease was renewed),
+ * successful flush with events, `flush` ({@link FlushInfo}) after every store answer to a flush,
+ * `flushError` (the error) for every failed flush attempt, `renewed` after every successful write (its lease was renewed),
  * `upstreamError` (an {@link UpstreamError}) when the upstream request failed for good, and
  * `done` once it has finished writing.
  */
@@ -275,7 +286,8 @@ export class StreamingWorker extends EventEmitter {
       this.cfg.logger.warn('skipped a malformed upstream event', { id: this.id, bytes: data.length, skipped: this.malformedEvents });
       return;
     }
-    if (this.chat && event.error === undefined) {
+    if (this.chat) {
+      // The adapter turns an error frame into `error` + `response.failed` itself.
       for (const adapted of this.chat.push(event)) this.onUpstreamEvent(adapted);
       return;
     }
@@ -388,9 +400,12 @@ export class StreamingWorker extends EventEmitter {
     while (!this.halted && (this.pending.length || heartbeat)) {
       heartbeat = false;
       const input = this.takeBatch();
+      const flushStarted = performance.now();
       const outcome = await this.appendWithRetry(input);
       if (outcome === undefined) return;
       this.lastWriteAt = Date.now();
+      // For metrics and lifecycle reporting, measured by the runtime (one event per flush, not per event).
+      this.emit('flush', { ms: performance.now() - flushStarted, events: input.events.length, bytes: byteCount(input.events), outcome });
       if (outcome !== 'ok') {
         this.cfg.logger.info('worker stopped by the store', { id: this.id, outcome });
         this.halted = true;
@@ -450,6 +465,7 @@ export class StreamingWorker extends EventEmitter {
           this.controller.abort(new StopSignal('shutdown'));
           return undefined;
         }
+        this.emit('flushError', err);
         this.cfg.logger.warn('flush failed; retrying', { id: this.id, error: String(err), retryInMs: delay });
         await sleep(delay);
         delay = Math.min(delay * 2, 2000);
@@ -537,6 +553,13 @@ function normalizeUsage(response: ResponseObject): ResponseObject {
       output_tokens_details: { reasoning_tokens: 0, ...output },
     },
   };
+}
+
+/** Total length of encoded events (characters: the same as bytes for the ASCII-escaped JSON they mostly are). */
+function byteCount(events: string[]): number {
+  let n = 0;
+  for (const e of events) n += e.length;
+  return n;
 }
 
 function sleep(ms: number): Promise<void> {
