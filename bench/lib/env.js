@@ -1,0 +1,156 @@
+// One scenario's private world: a redis-server on a free 127.0.0.1 port (never the system one),
+// the bench upstream and the server under test as child processes, and Redis INFO readers.
+'use strict';
+
+const { spawn, fork } = require('node:child_process');
+const net = require('node:net');
+const path = require('node:path');
+const { createClient } = require('redis');
+
+const INSTALL_HINT = 'redis-server was not found on PATH: install it (Debian/Ubuntu: `apt-get install redis-server`).';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function pingOnce(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+function stopChild(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (child.connected) child.disconnect();
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts a redis-server without persistence on a free port; resolves once it answers PING. */
+async function startRedis() {
+  let lastError;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const failed = new Promise((_, reject) => {
+      child.once('error', (err) => reject(err.code === 'ENOENT' ? new Error(INSTALL_HINT) : err));
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+    });
+    failed.catch(() => undefined);
+    const ready = (async () => {
+      const deadline = Date.now() + 10000;
+      while (Date.now() < deadline) {
+        if (await pingOnce(port)) return;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      throw new Error('redis-server did not answer PING');
+    })();
+    try {
+      await Promise.race([ready, failed]);
+      return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid, stop: () => stopChild(child) };
+    } catch (err) {
+      await stopChild(child);
+      if (err.message === INSTALL_HINT) throw err;
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
+
+/** Forks a bench child process and waits for its `{ ready, port }` message. */
+function forkReady(file, env, execArgv = []) {
+  const child = fork(path.join(__dirname, '..', file), [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)));
+    child.once('message', (msg) => resolve({ child, port: msg.port, pid: child.pid, stop: () => stopChild(child) }));
+  });
+}
+
+/** Redis INFO as a flat object of numbers and strings. */
+async function info(client, section) {
+  const text = await client.info(section);
+  const out = {};
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** Calls per command from INFO commandstats, e.g. `{ evalsha: 12, get: 3 }`. */
+async function commandCalls(client) {
+  const stats = await info(client, 'commandstats');
+  const calls = {};
+  for (const [k, v] of Object.entries(stats)) {
+    const m = /calls=(\d+)/.exec(v);
+    if (k.startsWith('cmdstat_') && m) calls[k.slice(8)] = Number(m[1]);
+  }
+  return calls;
+}
+
+/**
+ * Starts a scenario's processes: Redis, the upstream and the server (with `worker` options).
+ * Returns URLs, a Redis client for INFO and `close()`.
+ */
+async function startEnv({ dist, worker, serverArgs = [] } = {}) {
+  const redis = await startRedis();
+  const parts = [redis];
+  try {
+    const upstream = await forkReady('upstream-process.js', {});
+    parts.push(upstream);
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}/v1`;
+    const keyPrefix = 'rp:';
+    const server = await forkReady('server-process.js', {
+      BENCH_SERVER_CONFIG: JSON.stringify({ dist, redisUrl: redis.url, upstreamUrl, keyPrefix, worker }),
+    }, serverArgs);
+    parts.push(server);
+    const client = createClient({ url: redis.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    return {
+      redis,
+      keyPrefix,
+      upstreamOrigin: `http://127.0.0.1:${upstream.port}`,
+      origin: `http://127.0.0.1:${server.port}`,
+      serverPid: server.pid,
+      client,
+      info: (section) => info(client, section),
+      commandCalls: () => commandCalls(client),
+      async close() {
+        await client.quit().catch(() => undefined);
+        for (const p of parts.reverse()) await p.stop();
+      },
+    };
+  } catch (err) {
+    for (const p of parts.reverse()) await p.stop();
+    throw err;
+  }
+}
+
+module.exports = { startRedis, startEnv, freePort };

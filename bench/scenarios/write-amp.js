@@ -1,0 +1,116 @@
+// Scenario 3: bytes written to Redis per response (INFO total_net_input_bytes) over the upstream's
+// SSE bytes, at a realistic delta pace, and LiteLLM's rewrite-every-150-ms scheme from its formula.
+'use strict';
+
+const { json } = require('../lib/http');
+const { createResponse, waitDone, callsBetween, row, round } = require('../lib/common');
+const { deltasFor } = require('../lib/fixture');
+
+/** LiteLLM's flush interval (background_streaming.py `_UPDATE_INTERVAL`). */
+const LITELLM_INTERVAL_S = 0.15;
+const DEFAULT_FLUSH_MS = 50;
+
+/** RESP bytes of one command. */
+function respBytes(args) {
+  let n = `*${args.length}\r\n`.length;
+  for (const a of args) {
+    const len = Buffer.byteLength(String(a));
+    n += `$${len}\r\n`.length + len + 2;
+  }
+  return n;
+}
+
+/**
+ * Bytes LiteLLM sends to Redis for the same stream: after each event, if 150 ms passed since the
+ * last flush, GET the state then SET the whole state JSON (with the output so far); one unbatched
+ * update on `response.in_progress`; a forced flush at the end; the terminal update with usage.
+ */
+function litellmBytes(deltas, ratePerS) {
+  const key = 'litellm:polling:litellm_poll_0123456789abcdef0123456789abcdef';
+  const state = (text, status, usage) => JSON.stringify({
+    id: 'litellm_poll_0123456789abcdef0123456789abcdef', object: 'response', status, status_details: null, created_at: 1749761604,
+    output: text === null ? [] : [{ id: 'msg_0123456789abcdef0123456789abcdef0123456789abcdef', type: 'message', status: 'in_progress', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }],
+    usage, metadata: {}, model: 'gpt-4o-mini', error: null, incomplete_details: null,
+  });
+  const update = (json) => respBytes(['GET', key]) + respBytes(['SET', key, json, 'EX', '3600']);
+  let bytes = update(state(null, 'queued', null)) + update(state(null, 'in_progress', null));
+  let text = '';
+  let last = 0;
+  let flushes = 0;
+  for (let i = 0; i < deltas.length; i++) {
+    text += deltas[i];
+    const t = (i + 1) / ratePerS;
+    if (t - last >= LITELLM_INTERVAL_S) {
+      bytes += update(state(text, 'in_progress', null));
+      last = t;
+      flushes += 1;
+    }
+  }
+  bytes += update(state(text, 'in_progress', null));
+  bytes += update(state(text, 'completed', { input_tokens: 12, output_tokens: deltas.length, total_tokens: deltas.length + 12 }));
+  return { bytes, flushes: flushes + 4 };
+}
+
+async function measure(env, { deltas, rate, compress, seed }) {
+  await json(env.upstreamOrigin, { method: 'POST', path: '/__reset' });
+  const before = Number((await env.info('stats')).total_net_input_bytes);
+  const calls0 = await env.commandCalls();
+  const started = performance.now();
+  const id = await createResponse(env, { seed, deltas, rate: rate * compress });
+  await waitDone(env, id);
+  const seconds = (performance.now() - started) / 1000;
+  const after = Number((await env.info('stats')).total_net_input_bytes);
+  const calls = callsBetween(calls0, await env.commandCalls());
+  const upstream = await json(env.upstreamOrigin, { path: '/__stats' });
+  const logLength = await env.client.lLen(`${env.keyPrefix}{${id}}:log`);
+  // The two INFO calls and the commandstats call between the readings are ours, not the store's.
+  const redisBytes = after - before - 3 * respBytes(['INFO', 'commandstats']);
+  const scripts = (calls.evalsha ?? 0) + (calls.eval ?? 0);
+  const litellm = litellmBytes(deltasFor(seed, deltas), rate);
+  return { deltas, rate, compress, seconds, redisBytes, upstreamBytes: upstream.bytes, logLength, scripts, calls, litellm, eventsPerFlush: logLength / Math.max(1, scripts - 1) };
+}
+
+module.exports = async function writeAmpScenario(startEnv, size) {
+  const results = [];
+  // One server per clock: a compressed clock divides the flush window by the same factor.
+  const byCompress = new Map();
+  for (const c of size.cases) byCompress.set(c.compress, [...(byCompress.get(c.compress) ?? []), c]);
+  let seed = 300;
+  for (const [compress, cases] of byCompress) {
+    const env = await startEnv({ worker: { flushIntervalMs: Math.max(1, Math.round(DEFAULT_FLUSH_MS / compress)) } });
+    try {
+      for (const c of cases) results.push(await measure(env, { ...c, compress, seed: seed++ }));
+    } finally {
+      await env.close();
+    }
+  }
+  const rows = results.map((m) => {
+    const ratio = m.redisBytes / m.upstreamBytes;
+    const clock = m.compress === 1 ? 'real time' : `clock x${m.compress}, flush ${Math.max(1, Math.round(DEFAULT_FLUSH_MS / m.compress))} ms`;
+    return row('3 write amp', `${m.deltas} deltas @ ${m.rate}/s (${clock}): Redis bytes / upstream SSE bytes`, {
+      ours: `${m.redisBytes} B (${round(m.eventsPerFlush, 1)} ev/flush)`,
+      baseline: `LiteLLM ${m.litellm.bytes} B = ${round(m.litellm.bytes / m.upstreamBytes)}x`,
+      value: round(ratio, 3),
+      target: 0.5,
+      higherIsBetter: false,
+      unit: `x upstream (${m.upstreamBytes} B)`,
+    });
+  });
+  // Linearity: bytes per delta across sizes measured on the same clock.
+  for (const cases of byCompress.values()) {
+    if (cases.length < 2) continue;
+    const ms = results.filter((m) => m.compress === cases[0].compress).sort((a, b) => a.deltas - b.deltas);
+    const small = ms[0];
+    const big = ms[ms.length - 1];
+    const growth = big.redisBytes / small.redisBytes / (big.deltas / small.deltas);
+    rows.push(row('3 write amp', `linearity ${small.deltas}→${big.deltas} deltas: (bytes ratio) / (deltas ratio)`, {
+      ours: `${round(big.redisBytes / small.redisBytes)}x bytes for ${round(big.deltas / small.deltas)}x deltas`,
+      baseline: `LiteLLM ${round(big.litellm.bytes / small.litellm.bytes)}x bytes`,
+      value: round(growth),
+      targetText: '≈ 1 (linear)',
+      note: '',
+    }));
+    rows[rows.length - 1].pass = growth > 0.7 && growth < 1.3;
+  }
+  return { rows, details: { cases: results } };
+};
