@@ -12,6 +12,7 @@ import { initialResponse, type CreateResponseBody } from './create-request';
 import { prepareCreate } from './create-context';
 import { streamEvents } from './event-stream';
 import { newResponseId } from './ids';
+import { createNative, isNativeBackgroundRequest } from './native-background';
 import { passThrough } from './pass-through';
 import { rollback } from './pre-call-limiter';
 
@@ -34,6 +35,8 @@ export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime 
       const ctx = prepareCreate(runtime, req);
       if (ctx.polling) {
         await createBackground(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
+      } else if (isNativeBackgroundRequest(runtime.config, ctx.body)) {
+        await createNative(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
       } else {
         await passThrough(runtime, req, res, ctx.body, ctx.deployment);
       }

@@ -87,7 +87,7 @@ export async function passThrough(
  * The error answer for a non-2xx upstream: its status and code kept, its message scrubbed of
  * credentials. 401/403 concern the deployment's key, not the caller's, so they become a 502.
  */
-async function relayableError(upstream: globalThis.Response, deployment: DeploymentConfig, timeoutMs: number): Promise<ApiError> {
+export async function relayableError(upstream: globalThis.Response, deployment: DeploymentConfig, timeoutMs: number): Promise<ApiError> {
   const err = await upstreamHttpError(upstream, deployment, timeoutMs);
   const headers: Record<string, string> = {};
   for (const name of ['retry-after', 'x-request-id']) {

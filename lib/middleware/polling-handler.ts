@@ -8,10 +8,16 @@ import { isTerminalStatus } from '../types';
 import { materialize } from '../worker/materialize';
 import { asyncHandler, callStore, errorResponder, principalOf } from './http';
 import { streamEvents } from './event-stream';
+import { forwardNative } from './native-background';
 import { RESPONSES_PATHS } from './background-mode-router';
 
 const byId = RESPONSES_PATHS.map((p) => `${p}/:id`);
 const cancelById = RESPONSES_PATHS.map((p) => `${p}/:id/cancel`);
+
+/** True for the 404 an unknown (or someone else's) id gets. */
+function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 404;
+}
 
 function parseStartingAfter(raw: unknown): number {
   if (raw === undefined) return -1;
@@ -37,11 +43,19 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
       const id = String(req.params.id);
       const owner = ownerFilter(principalOf(req));
       if (req.query.stream === 'true') {
-        await streamEvents(runtime, req, res, id, owner, { afterSeq: parseStartingAfter(req.query.starting_after) });
+        try {
+          await streamEvents(runtime, req, res, id, owner, { afterSeq: parseStartingAfter(req.query.starting_after) });
+        } catch (err) {
+          // Not a polling id (its 404 comes before any byte): maybe a provider's own background id.
+          if (!isNotFound(err) || res.headersSent || !(await forwardNative(runtime, req, res, id, 'retrieve'))) throw err;
+        }
         return;
       }
       const stored = await callStore(config.logger, () => config.store.read(id, owner));
-      if (!stored) throw responseNotFound(id);
+      if (!stored) {
+        if (await forwardNative(runtime, req, res, id, 'retrieve')) return;
+        throw responseNotFound(id);
+      }
       res.status(200).json(materialize(stored));
     }),
   );
@@ -53,7 +67,10 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
       const result = await callStore(config.logger, () =>
         config.store.cancel(id, ownerFilter(principalOf(req)), config.backgroundMode.ttl),
       );
-      if (result.outcome === 'not_found') throw responseNotFound(id);
+      if (result.outcome === 'not_found') {
+        if (await forwardNative(runtime, req, res, id, 'cancel')) return;
+        throw responseNotFound(id);
+      }
       // The store already published the cancel to every instance; stopping here is immediate.
       runtime.workers.get(id)?.stop('cancelled');
       const response = materialize(result.response);
@@ -71,7 +88,10 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
     asyncHandler(async function deleteResponse(req: Request, res: Response) {
       const id = String(req.params.id);
       const deleted = await callStore(config.logger, () => config.store.delete(id, ownerFilter(principalOf(req))));
-      if (!deleted) throw responseNotFound(id);
+      if (!deleted) {
+        if (await forwardNative(runtime, req, res, id, 'delete')) return;
+        throw responseNotFound(id);
+      }
       runtime.workers.get(id)?.stop('deleted');
       res.status(200).json({ id, object: 'response', deleted: true });
     }),

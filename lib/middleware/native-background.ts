@@ -1,0 +1,381 @@
+// Native background mode: models listed in `nativeBackgroundMode` are created in the provider's own
+// background mode, and each provider id is remembered with its owner and deployment, so later
+// GET / cancel / DELETE / stream resume by that id reach the right provider with the right key.
+
+import type { Request, Response } from 'express';
+import { createParser } from 'eventsource-parser';
+import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
+import { isNativeBackgroundModel } from '../config/routing';
+import { ApiError, storeUnavailable } from '../errors';
+import type { AdmissionInput } from '../limiter/types';
+import { ownerFilter, ownerHash, type Runtime } from '../runtime';
+import type { NativeDeploymentRef, NativeResponseRecord } from '../types';
+import { openUpstream, requestUpstream, UpstreamError, upstreamUrl } from '../worker/upstream';
+import type { CreateResponseBody } from './create-request';
+import { callStore, principalOf } from './http';
+import { relayableError } from './pass-through';
+import { rollback } from './pre-call-limiter';
+
+/**
+ * The least time a native id is remembered: 30 days, OpenAI's retention of stored responses.
+ * The provider's retention counts from creation, so the record is not refreshed on access.
+ */
+export const NATIVE_MIN_RETENTION_SECONDS = 30 * 24 * 3600;
+
+/** Buffered SSE bytes after which a stream without a response id is relayed without remembering one. */
+const MAX_ID_SCAN_BYTES = 1 << 20;
+
+/** Lifecycle calls forwarded for a native id. */
+export type NativeAction = 'retrieve' | 'cancel' | 'delete';
+
+/** Query parameters of `GET /responses/{id}` passed on to the provider; anything else is dropped. */
+const FORWARDED_QUERY = new Set(['stream', 'starting_after', 'include', 'include[]']);
+
+/** How long a native id is remembered: `backgroundMode.ttl`, but at least {@link NATIVE_MIN_RETENTION_SECONDS}. */
+export function nativeRetentionSeconds(config: Pick<ResponsesPollingConfig, 'backgroundMode'>): number {
+  return Math.max(config.backgroundMode.ttl, NATIVE_MIN_RETENTION_SECONDS);
+}
+
+/** Whether a create body goes to the provider's own background mode: `background: true` and a listed model. */
+export function isNativeBackgroundRequest(config: ResponsesPollingConfig, body: CreateResponseBody): boolean {
+  return body.background === true && isNativeBackgroundModel(config, body.model);
+}
+
+/**
+ * The provider URL of a native call: `responses` to create, `responses/{id}[/cancel]` for the
+ * lifecycle. The one place native URLs are built (through `upstreamUrl`, which knows Azure).
+ */
+function nativeUrl(deployment: DeploymentConfig, id?: string, cancel = false, query = ''): string {
+  const path = id === undefined ? 'responses' : `responses/${encodeURIComponent(id)}${cancel ? '/cancel' : ''}`;
+  return upstreamUrl(deployment, path, query);
+}
+
+/** What identifies `deployment` (a copy from `findDeployments`) in the configuration, without its key. */
+export function deploymentRef(config: Pick<ResponsesPollingConfig, 'models'>, deployment: DeploymentConfig): NativeDeploymentRef {
+  const index = config.models.findIndex(
+    (d) => d.modelName === deployment.modelName && d.apiBase === deployment.apiBase && d.apiKey === deployment.apiKey,
+  );
+  return { index, modelName: deployment.modelName, apiBase: deployment.apiBase };
+}
+
+/**
+ * The configured deployment `ref` names, key included: the one at its index when it still matches,
+ * else the first with the same `modelName` and `apiBase` (the list was edited); undefined when gone.
+ */
+export function deploymentOf(config: Pick<ResponsesPollingConfig, 'models'>, ref: NativeDeploymentRef): DeploymentConfig | undefined {
+  const matches = (d: DeploymentConfig | undefined) => d !== undefined && d.modelName === ref.modelName && d.apiBase === ref.apiBase;
+  const at = config.models[ref.index];
+  return matches(at) ? at : config.models.find(matches);
+}
+
+/** Copies the provider's headers a client may rely on. */
+function copyHeaders(res: Response, upstream: globalThis.Response): void {
+  for (const name of ['content-type', 'x-request-id', 'openai-processing-ms', 'retry-after']) {
+    const value = upstream.headers.get(name);
+    if (value) res.setHeader(name, value);
+  }
+  for (const [name, value] of upstream.headers) {
+    if (name.startsWith('x-ratelimit-')) res.setHeader(name, value);
+  }
+}
+
+/** Writes `chunk`, waiting for the socket to drain (or close) when its buffer is full. */
+async function write(res: Response, chunk: Uint8Array): Promise<void> {
+  if (res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+/** Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts. */
+async function pipeRest(res: Response, reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal): Promise<void> {
+  try {
+    for (;;) {
+      if (signal.aborted || res.destroyed) break;
+      const { done, value } = await reader.read();
+      if (done) break;
+      await write(res, value);
+    }
+  } catch {
+    // The client left (abort) or the upstream broke: the relay just ends.
+  } finally {
+    reader.cancel().catch(() => undefined);
+    if (!res.writableEnded) res.end();
+  }
+}
+
+/** Answers with `err` as an ApiError: the client's failure to reach the provider is a 502. */
+function unreachable(err: unknown): ApiError {
+  const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
+  return new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
+}
+
+/** Best-effort cancel at the provider of a response nobody can reach through us; failures are logged. */
+async function cancelOrphan(runtime: Runtime, deployment: DeploymentConfig, id: string, why: string): Promise<void> {
+  const { logger, worker } = runtime.config;
+  try {
+    const answer = await requestUpstream({
+      url: nativeUrl(deployment, id, true),
+      deployment,
+      method: 'POST',
+      accept: 'application/json',
+      signal: new AbortController().signal,
+      connectTimeoutMs: worker.upstreamConnectTimeoutMs,
+    });
+    await answer.body?.cancel().catch(() => undefined);
+    logger.warn('native background response cancelled at the provider', { id, reason: why, status: answer.status });
+  } catch (err) {
+    logger.error('could not cancel an unreachable native background response at the provider', { id, reason: why, error: String(err) });
+  }
+}
+
+/**
+ * Remembers provider id `id` for the caller. When the store fails, the id would reach the client
+ * with nobody able to follow it: the response is cancelled at the provider, the admission rolled
+ * back, and the client gets a 503 (`store_unavailable`) to retry.
+ */
+async function remember(
+  runtime: Runtime,
+  req: Request,
+  id: string,
+  body: CreateResponseBody,
+  deployment: DeploymentConfig,
+  admission: AdmissionInput | undefined,
+): Promise<void> {
+  const { config } = runtime;
+  const record: NativeResponseRecord = {
+    owner: ownerHash(principalOf(req)),
+    deployment: deploymentRef(config, deployment),
+    model: body.model,
+    createdAt: Date.now(),
+  };
+  try {
+    await callStore(config.logger, () => config.store.rememberNative(id, record, nativeRetentionSeconds(config)));
+  } catch (err) {
+    await cancelOrphan(runtime, deployment, id, 'store_unavailable');
+    if (admission) await rollback(runtime, admission);
+    throw err;
+  }
+  config.logger.info('native background response created', { id, model: body.model });
+}
+
+/**
+ * `POST /responses` for a native-background model: sends the request to the deployment with
+ * `background: true`, remembers the provider's id (owner + deployment), then answers with the
+ * provider's own Response, or relays its SSE when `stream: true` (the id is taken from the first
+ * event that carries the response, and remembered before any byte reaches the client, so the
+ * client can never hold an id this package does not know). Provider errors are relayed scrubbed.
+ */
+export async function createNative(
+  runtime: Runtime,
+  req: Request,
+  res: Response,
+  body: CreateResponseBody,
+  deployment: DeploymentConfig,
+  admission: AdmissionInput | undefined,
+): Promise<void> {
+  const { config } = runtime;
+  if (runtime.isClosing) {
+    if (admission) await rollback(runtime, admission);
+    throw new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down' });
+  }
+  if (deployment.upstreamApi === 'chat_completions') {
+    if (admission) await rollback(runtime, admission);
+    throw new ApiError(400, `The model '${body.model}' is in nativeBackgroundMode, but its deployment offers only Chat Completions, which has no background mode.`, {
+      param: 'model',
+      code: 'native_background_unsupported',
+    });
+  }
+  const stream = body.stream === true;
+  // Not linked to the client until the id is remembered: the provider may already have created
+  // the response, and an id dropped half-way would be a running response nobody can reach.
+  const controller = new AbortController();
+  let upstream: globalThis.Response;
+  try {
+    upstream = await openUpstream({
+      url: nativeUrl(deployment),
+      deployment,
+      body: { ...body, model: deployment.upstreamModel, background: true },
+      accept: stream ? 'text/event-stream' : 'application/json',
+      signal: controller.signal,
+      // In background mode the provider answers as soon as the response is queued.
+      connectTimeoutMs: config.worker.upstreamConnectTimeoutMs,
+    });
+  } catch (err) {
+    throw unreachable(err);
+  }
+  if (!upstream.ok) throw await relayableError(upstream, deployment, config.worker.upstreamIdleTimeoutMs);
+
+  if (!(upstream.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    const text = await upstream.text();
+    let id: unknown;
+    try {
+      id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    } catch {
+      id = undefined;
+    }
+    if (typeof id === 'string' && id !== '') {
+      await remember(runtime, req, id, body, deployment, admission);
+      if (res.destroyed) {
+        // The client left before it could learn the id: nobody will ever follow this response.
+        await cancelOrphan(runtime, deployment, id, 'client_disconnected');
+        return;
+      }
+    } else {
+      config.logger.warn('native background create answered without a response id; nothing remembered', { model: body.model });
+    }
+    res.status(upstream.status);
+    copyHeaders(res, upstream);
+    res.end(text);
+    return;
+  }
+  await relayCreateStream(runtime, req, res, upstream, controller, body, deployment, admission);
+}
+
+/** Relays a native create's SSE, holding bytes back until the response id is remembered. */
+async function relayCreateStream(
+  runtime: Runtime,
+  req: Request,
+  res: Response,
+  upstream: globalThis.Response,
+  controller: AbortController,
+  body: CreateResponseBody,
+  deployment: DeploymentConfig,
+  admission: AdmissionInput | undefined,
+): Promise<void> {
+  const { logger } = runtime.config;
+  if (!upstream.body) throw new ApiError(502, 'The upstream provider sent an empty stream.', { type: 'server_error', code: 'upstream_error' });
+  const reader = upstream.body.getReader();
+  let id: string | undefined;
+  const parser = createParser({
+    onEvent(message) {
+      if (id !== undefined) return;
+      try {
+        const data = JSON.parse(message.data) as { response?: { id?: unknown } };
+        if (typeof data.response?.id === 'string' && data.response.id !== '') id = data.response.id;
+      } catch {
+        // Not JSON: keep looking.
+      }
+    },
+  });
+  const decoder = new TextDecoder();
+  const pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let ended = false;
+  try {
+    while (id === undefined && pendingBytes < MAX_ID_SCAN_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        break;
+      }
+      pending.push(value);
+      pendingBytes += value.length;
+      parser.feed(decoder.decode(value, { stream: true }));
+    }
+  } catch (err) {
+    reader.cancel().catch(() => undefined);
+    if (id === undefined) throw unreachable(err);
+    ended = true;
+  }
+  if (id !== undefined) {
+    try {
+      await remember(runtime, req, id, body, deployment, admission);
+    } catch (err) {
+      reader.cancel().catch(() => undefined);
+      throw err;
+    }
+  } else {
+    logger.warn('native background stream carried no response id; nothing remembered', { model: body.model });
+  }
+
+  // From here the client may leave: the provider keeps the response, and it can be resumed by id.
+  const onClose = () => controller.abort(new Error('client disconnected'));
+  res.on('close', onClose);
+  try {
+    res.status(upstream.status);
+    copyHeaders(res, upstream);
+    res.setHeader('cache-control', 'no-cache');
+    res.flushHeaders();
+    for (const chunk of pending) await write(res, chunk);
+    if (ended) {
+      res.end();
+      return;
+    }
+    await pipeRest(res, reader, controller.signal);
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/** The query string to forward: only the parameters the Responses API defines for a retrieve. */
+function forwardedQuery(req: Request): string {
+  const raw = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+  const kept = new URLSearchParams();
+  for (const [name, value] of new URLSearchParams(raw)) if (FORWARDED_QUERY.has(name)) kept.append(name, value);
+  return kept.toString();
+}
+
+/**
+ * Forwards a lifecycle call on `id` to the deployment that created it, when `id` is a native id
+ * the caller owns (administrators: any), and relays the provider's answer (JSON or SSE; errors
+ * scrubbed). A successful DELETE also forgets the id. Resolves `false` (nothing sent) for an id
+ * that is unknown or someone else's, so the caller answers 404 exactly as for a polling id.
+ */
+export async function forwardNative(runtime: Runtime, req: Request, res: Response, id: string, action: NativeAction): Promise<boolean> {
+  const { config } = runtime;
+  const record = await callStore(config.logger, () => config.store.lookupNative(id, ownerFilter(principalOf(req))));
+  if (!record) return false;
+  const deployment = deploymentOf(config, record.deployment);
+  if (!deployment) {
+    config.logger.warn('native background response belongs to a deployment no longer configured', { id, modelName: record.deployment.modelName });
+    throw new ApiError(502, 'The deployment that created this response is no longer configured.', {
+      type: 'server_error',
+      code: 'deployment_not_configured',
+    });
+  }
+  const streaming = action === 'retrieve' && req.query.stream === 'true';
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  };
+  res.on('close', onClose);
+  try {
+    let upstream: globalThis.Response;
+    try {
+      upstream = await requestUpstream({
+        url: nativeUrl(deployment, id, action === 'cancel', action === 'retrieve' ? forwardedQuery(req) : ''),
+        deployment,
+        method: action === 'retrieve' ? 'GET' : action === 'cancel' ? 'POST' : 'DELETE',
+        accept: streaming ? 'text/event-stream' : 'application/json',
+        signal: controller.signal,
+        connectTimeoutMs: config.worker.upstreamConnectTimeoutMs,
+      });
+    } catch (err) {
+      if (controller.signal.aborted) return true;
+      throw unreachable(err);
+    }
+    if (!upstream.ok) throw await relayableError(upstream, deployment, config.worker.upstreamIdleTimeoutMs);
+    if (action === 'delete') {
+      // A record left behind only forwards to a provider that answers 404; it expires with its TTL.
+      await config.store.forgetNative(id).catch((err: unknown) => config.logger.warn('could not forget a deleted native response', { id, error: String(err) }));
+    }
+    res.status(upstream.status);
+    copyHeaders(res, upstream);
+    if (!upstream.body) {
+      res.end();
+      return true;
+    }
+    if (streaming) res.flushHeaders();
+    await pipeRest(res, upstream.body.getReader(), controller.signal);
+    return true;
+  } finally {
+    res.off('close', onClose);
+  }
+}
