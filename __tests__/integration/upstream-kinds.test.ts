@@ -183,12 +183,58 @@ describe('background responses from upstreams of every kind', () => {
       expect(u.requests).toHaveLength(0);
     });
 
-    test('a non-background request to a chat deployment is refused with a 400 that says why', async () => {
+    test('a request without background is answered with the final Response, and nothing is stored', async () => {
       const u = await upstream();
-      const { app: a } = await app([{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url }]);
+      u.respond(() => ({ kind: 'sse', steps: chatSteps(chatText(['plain ', 'answer'])) }));
+      const store = new MemoryStore({ logger: silentLogger });
+      const a = await startApp({ store, models: [{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url }] });
+      apps.push(a);
+      const r = await a.client().responses.create({ model: 'llama', input: 'x' });
+      expect(r).toMatchObject({ object: 'response', status: 'completed', background: false, output_text: 'plain answer' });
+      expect(r.usage).toMatchObject({ input_tokens: 11, output_tokens: 2 });
+      expect(await store.read(r.id, null)).toBeNull();
+    });
+
+    test('a streamed request without background gets the adapted events live, numbered from 0', async () => {
+      const u = await upstream();
+      u.respond(() => ({ kind: 'sse', steps: chatSteps(chatText(['x', 'y', 'z']), 5) }));
+      const { client } = await app([{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url }]);
+      const events = await collect(await client.responses.create({ model: 'llama', input: 'x', stream: true }));
+      expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+      expect(events[0].type).toBe('response.created');
+      expect(events.filter((e) => e.type === 'response.output_text.delta').map((e) => (e as { delta: string }).delta)).toEqual(['x', 'y', 'z']);
+      const last = events[events.length - 1] as { type: string; response: OpenAI.Responses.Response };
+      expect(last.type).toBe('response.completed');
+      expect(textOf(last.response)).toBe('xyz');
+    });
+
+    test('a failing chat upstream without background is a 502 with the scrubbed upstream message', async () => {
+      const u = await upstream();
+      u.respond(() => ({ kind: 'json', status: 400, body: { error: { message: `bad request for key ${KEY}` } } }));
+      const { app: a } = await app([{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url, apiKey: KEY }]);
       const res = await request(a.origin).post('/llm/v1/responses').send({ model: 'llama', input: 'x' });
+      expect(res.status).toBe(502);
+      expect(res.body.error.message).toMatch(/HTTP 400/);
+      expect(JSON.stringify(res.body)).not.toContain(KEY);
+    });
+
+    test('a client that leaves a streamed request without background closes the upstream connection', async () => {
+      const u = await upstream();
+      u.respond(() => ({ kind: 'sse', steps: [...chatSteps([delta({ content: 'partial' })]).slice(0, 1), { hang: true }] }));
+      const { client } = await app([{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url }]);
+      const stream = await client.responses.create({ model: 'llama', input: 'x', stream: true });
+      for await (const event of stream) {
+        if (event.type === 'response.output_text.delta') break;
+      }
+      await u.requests[0].clientClosed;
+    });
+
+    test('a background request for a chat deployment that polling does not cover is refused with a 400', async () => {
+      const u = await upstream();
+      const { app: a } = await app([{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url }], { backgroundMode: { pollingViaCache: false } });
+      const res = await request(a.origin).post('/llm/v1/responses').send({ model: 'llama', input: 'x', background: true });
       expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('unsupported_for_model');
+      expect(res.body.error).toMatchObject({ code: 'unsupported_for_model', param: 'background' });
       expect(u.requests).toHaveLength(0);
     });
   });

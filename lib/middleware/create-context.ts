@@ -60,20 +60,21 @@ export function orderDeployments(runtime: Runtime, model: string): DeploymentCon
 
 /**
  * The deployments that can take `body`: a Chat Completions deployment only when the request maps
- * onto Chat Completions, and only for background requests (the worker adapts its stream; a
- * pass-through would need the same adapter). When none can, the first one's reason is the 400.
+ * onto Chat Completions, and not for a background request that polling does not cover (the
+ * provider has no background mode of its own there). When none can, the first reason is the 400.
  */
 function servableDeployments(deployments: DeploymentConfig[], body: CreateResponseBody, polling: boolean): DeploymentConfig[] {
   let refusal: ApiError | undefined;
   const servable = deployments.filter((d) => {
     if (d.upstreamApi !== 'chat_completions') return true;
-    const mapped = polling
-      ? toChatCompletionsRequest(body, d.upstreamModel)
-      : new ApiError(
-          400,
-          `The model '${body.model}' is served through Chat Completions, which this server reaches only for background responses. Send background: true.`,
-          { param: 'background', code: 'unsupported_for_model' },
-        );
+    const mapped =
+      body.background === true && !polling
+        ? new ApiError(
+            400,
+            `The model '${body.model}' is served through Chat Completions, which has no background mode of its own, and polling is off for it (backgroundMode.pollingViaCache).`,
+            { param: 'background', code: 'unsupported_for_model' },
+          )
+        : toChatCompletionsRequest(body, d.upstreamModel);
     if (mapped instanceof ApiError) {
       refusal ??= mapped;
       return false;

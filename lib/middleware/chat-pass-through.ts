@@ -1,0 +1,97 @@
+// Requests without `background` for Chat-Completions-only deployments. The streaming worker runs
+// for the length of the request against a private in-memory store, so the same request mapping,
+// chunk adapter, failover and reducer serve them; nothing reaches the shared store. The client
+// gets the events as SSE while they are flushed (`stream: true`) or the final Response.
+
+import type { Request, Response } from 'express';
+import type { DeploymentConfig } from '../config/options';
+import { ApiError } from '../errors';
+import { silentLogger } from '../logger';
+import type { Runtime } from '../runtime';
+import { sseFrame } from '../sse';
+import { encodeEvent, eventJson } from '../store/event-codec';
+import { MemoryStore } from '../store/memory-store';
+import { isTerminalStatus, type ResponseObject } from '../types';
+import { materialize } from '../worker/materialize';
+import { StreamingWorker } from '../worker/streaming-worker';
+import { initialResponse, type CreateResponseBody } from './create-request';
+import { newResponseId } from './ids';
+
+/** Serves `body` from `deployments` (in failover order) without storing anything. */
+export async function chatPassThrough(
+  runtime: Runtime,
+  req: Request,
+  res: Response,
+  body: CreateResponseBody,
+  deployments: DeploymentConfig[],
+): Promise<void> {
+  const { config } = runtime;
+  const store = new MemoryStore({ logger: silentLogger });
+  const id = newResponseId(config.idPrefix);
+  const response: ResponseObject = { ...initialResponse(id, body, Math.floor(Date.now() / 1000)), status: 'in_progress', background: false };
+  const snapshot = JSON.stringify(response);
+  const opening = encodeEvent({ type: 'response.created', sequence_number: 0, response });
+  const stream = body.stream === true;
+  try {
+    const { fence } = await store.create({ id, owner: '', snapshot, events: [opening], stream, leaseMs: config.worker.leaseMs, ttlSeconds: 60 });
+    // Without a reader of partial events there is nothing to gain from flushing early.
+    const worker = new StreamingWorker(
+      { ...config, store, worker: { ...config.worker, flushIntervalMs: stream ? config.worker.flushIntervalMs : 1000 } },
+      { id, fence, state: response, nextSeq: 1, snapshotBytes: snapshot.length, deployments, request: body },
+    );
+    const onClose = () => {
+      if (!res.writableFinished) worker.stop('cancelled');
+    };
+    res.on('close', onClose);
+    worker.run();
+    try {
+      if (stream) await relay(res, store, id, worker);
+      else await answer(res, store, id, worker);
+    } finally {
+      res.off('close', onClose);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Writes the events as SSE as soon as each flush has stored them, until the worker is done. */
+async function relay(res: Response, store: MemoryStore, id: string, worker: StreamingWorker): Promise<void> {
+  res.status(200);
+  res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+  res.setHeader('cache-control', 'no-cache');
+  res.flushHeaders();
+  let cursor = -1;
+  let pumping: Promise<void> = Promise.resolve();
+  const pump = () => {
+    pumping = pumping.then(async () => {
+      const batch = await store.readEvents(id, null, cursor);
+      // The log is numbered without gaps: each entry is the one after the cursor.
+      for (const entry of batch?.events ?? []) {
+        cursor += 1;
+        const { type, json } = eventJson(entry);
+        if (!res.writableEnded) res.write(sseFrame(type, json));
+      }
+    });
+    return pumping;
+  };
+  worker.on('flushed', pump);
+  await pump();
+  await worker.done;
+  worker.off('flushed', pump);
+  await pump();
+  if (!res.writableEnded) res.end();
+}
+
+/** Answers with the final Response, or with the upstream failure as an OpenAI-shaped error. */
+async function answer(res: Response, store: MemoryStore, id: string, worker: StreamingWorker): Promise<void> {
+  await worker.done;
+  if (res.writableEnded || res.destroyed) return;
+  const stored = await store.read(id, null);
+  const final = stored ? materialize(stored) : worker.state;
+  if (final.status === 'failed' || !isTerminalStatus(final.status)) {
+    const error = final.error ?? { code: 'upstream_error', message: 'The upstream provider did not complete the response' };
+    throw new ApiError(502, error.message, { type: 'server_error', code: error.code });
+  }
+  res.status(200).json(final);
+}
