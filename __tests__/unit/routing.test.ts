@@ -1,7 +1,14 @@
 // Routing decisions, including LiteLLM's should_use_polling_for_request and native_background_mode
 // cases (tests/proxy_unit_tests/test_response_polling_handler.py), ported as behaviour sentences.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DeploymentConfig } from '../../lib/config/options';
+import { loadConfig } from '../../lib/config/load-config';
+import { resolveOptions } from '../../lib/config/resolve';
+import { deploymentOf, deploymentRef, isNativeBackgroundRequest, nativeRetentionSeconds } from '../../lib/middleware/native-background';
+import { MemoryStore } from '../../lib/store/memory-store';
 import {
   defaultApiBase,
   findDeployments,
@@ -237,5 +244,76 @@ describe('native background mode (LiteLLM native_background_mode)', () => {
     });
     expect(isNativeBackgroundModel(cfg, 'deep-research')).toBe(true);
     expect(shouldUsePolling(cfg, { model: 'deep-research', background: true })).toBe(false);
+  });
+});
+
+describe('native background mode: which requests go native, and where a remembered id goes back to', () => {
+  const bodyOf = (model: string, background?: boolean) => ({ model, input: 'x', ...(background === undefined ? {} : { background }) });
+  let dir: string;
+  const store = new MemoryStore();
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'routing-native-'));
+  });
+
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await store.close();
+  });
+
+  test('with the native list unset, the resolved list is empty and a background request polls as usual', () => {
+    const cfg = resolveOptions({ store, models: [{ modelName: 'o4-mini-deep-research', model: 'openai/o4-mini-deep-research' }], backgroundMode: { pollingViaCache: 'all' } }, {});
+    expect(cfg.backgroundMode.nativeBackgroundMode).toEqual([]);
+    expect(isNativeBackgroundRequest(cfg, bodyOf('o4-mini-deep-research', true))).toBe(false);
+    expect(shouldUsePolling(cfg, bodyOf('o4-mini-deep-research', true))).toBe(true);
+  });
+
+  test('a YAML config without native_background_mode leaves the list unset, one with it lists exactly those names', () => {
+    const write = (name: string, extra: string) => {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        `model_list:\n  - model_name: o4-mini-deep-research\n    litellm_params:\n      model: openai/o4-mini-deep-research\n` +
+          `litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: all\n${extra}`,
+      );
+      return resolveOptions({ ...loadConfig(file, { env: {} }), store }, {});
+    };
+    const unset = write('unset.yaml', '');
+    expect(isNativeBackgroundRequest(unset, bodyOf('o4-mini-deep-research', true))).toBe(false);
+    const listed = write('listed.yaml', '      native_background_mode: ["o4-mini-deep-research"]\n');
+    expect(listed.backgroundMode.nativeBackgroundMode).toEqual(['o4-mini-deep-research']);
+    expect(isNativeBackgroundRequest(listed, bodyOf('o4-mini-deep-research', true))).toBe(true);
+    expect(isNativeBackgroundRequest(listed, bodyOf('openai/o4-mini-deep-research', true))).toBe(false);
+  });
+
+  test('goes native only with background exactly true, and whatever the polling setting', () => {
+    for (const polling of ['all', ['openai'], false] as Array<'all' | string[] | false>) {
+      const cfg = config({ polling, native: ['deep-research'] });
+      expect(isNativeBackgroundRequest(cfg, bodyOf('deep-research', true))).toBe(true);
+      expect(isNativeBackgroundRequest(cfg, bodyOf('deep-research', false))).toBe(false);
+      expect(isNativeBackgroundRequest(cfg, bodyOf('deep-research'))).toBe(false);
+    }
+  });
+
+  test('the model is found through the model list, and the deployment reference names that entry without its key', () => {
+    const keyed = (name: string, model: string, key: string) => ({ ...deployment(name, model), apiKey: key });
+    const models = [keyed('gpt-4o', 'openai/gpt-4o', 'sk-a'), keyed('deep-research', 'openai/o4-mini-deep-research', 'sk-b')];
+    const [served] = findDeployments(models, 'deep-research');
+    const ref = deploymentRef({ models }, served);
+    expect(ref).toEqual({ index: 1, modelName: 'deep-research', apiBase: 'https://upstream.example/v1' });
+    expect(JSON.stringify(ref)).not.toContain('sk-b');
+    expect(deploymentOf({ models }, ref)?.apiKey).toBe('sk-b');
+  });
+
+  test('a remembered deployment is found again after the list was reordered, with its current key, and is gone once removed', () => {
+    const ref = { index: 0, modelName: 'deep-research', apiBase: 'https://upstream.example/v1' };
+    const rotated = { ...deployment('deep-research', 'openai/o4-mini-deep-research'), apiKey: 'sk-rotated' };
+    expect(deploymentOf({ models: [deployment('gpt-4o', 'openai/gpt-4o'), rotated] }, ref)?.apiKey).toBe('sk-rotated');
+    expect(deploymentOf({ models: [deployment('gpt-4o', 'openai/gpt-4o')] }, ref)).toBeUndefined();
+  });
+
+  test('native ids are kept at least 30 days, or the configured ttl when longer', () => {
+    expect(nativeRetentionSeconds({ backgroundMode: { pollingViaCache: 'all', nativeBackgroundMode: [], ttl: 3600 } })).toBe(30 * 24 * 3600);
+    expect(nativeRetentionSeconds({ backgroundMode: { pollingViaCache: 'all', nativeBackgroundMode: [], ttl: 90 * 24 * 3600 } })).toBe(90 * 24 * 3600);
   });
 });

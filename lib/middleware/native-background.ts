@@ -5,7 +5,7 @@
 import type { Request, Response } from 'express';
 import { createParser } from 'eventsource-parser';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
-import { isNativeBackgroundModel } from '../config/routing';
+import { isNativeBackgroundModel, type RoutingConfig } from '../config/routing';
 import { ApiError, storeUnavailable } from '../errors';
 import type { AdmissionInput } from '../limiter/types';
 import { ownerFilter, ownerHash, type Runtime } from '../runtime';
@@ -37,7 +37,7 @@ export function nativeRetentionSeconds(config: Pick<ResponsesPollingConfig, 'bac
 }
 
 /** Whether a create body goes to the provider's own background mode: `background: true` and a listed model. */
-export function isNativeBackgroundRequest(config: ResponsesPollingConfig, body: CreateResponseBody): boolean {
+export function isNativeBackgroundRequest(config: RoutingConfig, body: Pick<CreateResponseBody, 'model' | 'background'>): boolean {
   return body.background === true && isNativeBackgroundModel(config, body.model);
 }
 
