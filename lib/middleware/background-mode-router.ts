@@ -13,6 +13,7 @@ import { prepareCreate } from './create-context';
 import { streamEvents } from './event-stream';
 import { newResponseId } from './ids';
 import { createNative, isNativeBackgroundRequest } from './native-background';
+import { chatPassThrough } from './chat-pass-through';
 import { passThrough } from './pass-through';
 import { rollback } from './pre-call-limiter';
 
@@ -34,9 +35,11 @@ export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime 
     asyncHandler(async function createResponse(req: Request, res: Response) {
       const ctx = prepareCreate(runtime, req);
       if (ctx.polling) {
-        await createBackground(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
+        await createBackground(runtime, req, res, ctx.body, ctx.deployments, ctx.admission);
       } else if (isNativeBackgroundRequest(runtime.config, ctx.body)) {
         await createNative(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
+      } else if (ctx.deployment.upstreamApi === 'chat_completions') {
+        await chatPassThrough(runtime, req, res, ctx.body, ctx.deployments);
       } else {
         await passThrough(runtime, req, res, ctx.body, ctx.deployment);
       }
@@ -51,7 +54,7 @@ async function createBackground(
   req: Request,
   res: Response,
   body: CreateResponseBody,
-  deployment: DeploymentConfig,
+  deployments: DeploymentConfig[],
   admission: AdmissionInput | undefined,
 ): Promise<void> {
   const { config } = runtime;
@@ -91,15 +94,14 @@ async function createBackground(
       });
       // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
       // that disconnects right after receiving the id does not affect it.
-      const { background: _background, ...rest } = body;
       runtime.startWorker({
         id,
         fence,
         state: response,
         nextSeq: events.length,
         snapshotBytes: snapshot.length,
-        deployment,
-        upstreamBody: { ...rest, model: deployment.upstreamModel, stream: true },
+        deployments,
+        request: body,
         admission,
       });
     })(),
