@@ -1,12 +1,15 @@
 // `responsesPolling(options)`: the parts composed into one router, in the order of the checks.
 
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { ResponsesPollingOptions } from './config/options';
 import { auth } from './middleware/auth';
 import { backgroundModeRouter, RESPONSES_PATHS } from './middleware/background-mode-router';
 import { pollingHandler } from './middleware/polling-handler';
 import { preCallLimiter } from './middleware/pre-call-limiter';
 import { runtimeFor, type Runtime } from './runtime';
+import { healthCheck, metricsHandler, type HealthCheckOptions } from './observability/health';
+import type { ResponsesMetrics } from './observability/metrics';
+import { requestId } from './observability/request-id';
 
 /** The router `responsesPolling` returns: an Express router plus its shutdown. */
 export type ResponsesPollingRouter = Router & {
@@ -17,6 +20,12 @@ export type ResponsesPollingRouter = Router & {
    * `worker.shutdownGraceMs`), ends the rest as failed, and closes a store the package built.
    */
   close(graceMs?: number): Promise<void>;
+  /** The Prometheus metrics of this router (`metrics.registry` is the prom-client registry). */
+  metrics: ResponsesMetrics;
+  /** A handler serving the metrics in the Prometheus text format: `app.get('/metrics', router.metricsHandler())`. */
+  metricsHandler(): RequestHandler;
+  /** A health check handler (store PING with a timeout, running responses): `app.get('/healthz', router.healthCheck())`. */
+  healthCheck(options?: HealthCheckOptions): RequestHandler;
 };
 
 /**
@@ -28,11 +37,15 @@ export type ResponsesPollingRouter = Router & {
 export function responsesPolling(options: ResponsesPollingOptions | Runtime = {}): ResponsesPollingRouter {
   const runtime = runtimeFor(options);
   const router = Router() as ResponsesPollingRouter;
+  router.use(RESPONSES_PATHS, requestId());
   router.use(RESPONSES_PATHS, auth(runtime));
   router.post(RESPONSES_PATHS, preCallLimiter(runtime));
   router.use(backgroundModeRouter(runtime));
   router.use(pollingHandler(runtime));
   router.runtime = runtime;
   router.close = (graceMs?: number) => runtime.close(graceMs);
+  router.metrics = runtime.config.metrics;
+  router.metricsHandler = () => metricsHandler(runtime);
+  router.healthCheck = (opts?: HealthCheckOptions) => healthCheck(runtime, opts);
   return router;
 }

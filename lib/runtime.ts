@@ -4,9 +4,13 @@
 import { createHash } from 'node:crypto';
 import { resolveOptions } from './config/resolve';
 import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/options';
-import type { ControlMessage } from './types';
+import { isTerminalStatus, type ControlMessage, type ResponseObject, type StoredResponse } from './types';
 import type { AdmissionInput } from './limiter/types';
-import { StreamingWorker, type WorkerStart } from './worker/streaming-worker';
+import { StreamingWorker, type FlushInfo, type StopReason, type WorkerStart } from './worker/streaming-worker';
+import { reportEnded, type EndedInput } from './observability/lifecycle';
+import { currentLogContext, runWithLogContext } from './observability/request-id';
+import { UpstreamError } from './worker/upstream';
+import { materialize } from './worker/materialize';
 
 /** Limits of one principal, enforced by the pre-call limiter. Absent fields: no limit. */
 export interface PrincipalLimits {
@@ -54,6 +58,8 @@ export class Runtime {
   /** Limiter bookkeeping (usage, slot release) of workers that ended, still being written. */
   private readonly settling = new Set<Promise<void>>();
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
+  /** Workers told to stop because their response was deleted (reported as `deleted` when they end). */
+  private readonly deleted = new WeakSet<StreamingWorker>();
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
@@ -80,7 +86,7 @@ export class Runtime {
   ensureSubscribed(): Promise<unknown> {
     if (!this.subscription) {
       this.subscription = this.config.store
-        .subscribe((message: ControlMessage) => this.workers.get(message.id)?.stop(message.action === 'cancel' ? 'cancelled' : 'deleted'))
+        .subscribe((message: ControlMessage) => this.stopWorker(message.id, message.action === 'cancel' ? 'cancelled' : 'deleted'))
         .catch((err) => {
           this.config.logger.warn('could not subscribe to control messages; cancels from other instances apply at the next flush', {
             error: String(err),
@@ -100,20 +106,105 @@ export class Runtime {
     return work;
   }
 
+  /** Stops the worker of `id` if it runs here; a worker stopped for a delete is reported as `deleted` when it ends. */
+  stopWorker(id: string, reason: StopReason): void {
+    const worker = this.workers.get(id);
+    if (!worker) return;
+    if (reason === 'deleted') this.deleted.add(worker);
+    worker.stop(reason);
+  }
+
   /**
    * Starts a worker detached from any request and tracks it until it is done. A worker whose
    * record was written while `close()` ran is stopped at once and ends as `server_shutdown`.
+   * `owner` (the owner hash) is handed to the lifecycle hook. The worker's log lines carry its
+   * response id and the request id of the create.
    */
-  startWorker(start: WorkerStart): StreamingWorker {
+  startWorker(start: WorkerStart, info: { owner?: string } = {}): StreamingWorker {
     const worker = new StreamingWorker(this.config, start);
     this.workers.set(start.id, worker);
     worker.once('done', () => {
       if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
     });
+    this.observe(worker, info.owner ?? '');
     if (start.admission) this.holdAdmission(worker, start.admission);
-    worker.run();
+    runWithLogContext({ requestId: currentLogContext()?.requestId, responseId: start.id }, () => worker.run());
     if (this.closing) worker.stop('shutdown');
     return worker;
+  }
+
+  /**
+   * Reports a terminal transition this instance made (metrics, log line, lifecycle hook). Call it
+   * only where an atomic store step said this caller made the transition, so that it happens
+   * once across every instance: the worker's terminal append, a cancel answered `cancelled`, a
+   * read answered `leaseSwept`. For the native path too: `runtime.responseEnded({ path: 'native', … })`.
+   */
+  responseEnded(input: EndedInput): void {
+    const { logger, metrics, lifecycleHooks } = this.config;
+    const pending = reportEnded(input, { logger, metrics, hooks: lifecycleHooks });
+    if (pending) {
+      // close() waits (bounded) for hooks still running.
+      const settle = pending.finally(() => this.settling.delete(settle));
+      this.settling.add(settle);
+    }
+  }
+
+  /**
+   * Reports a `worker_lost` transition when `read` is the one store read that made it (its
+   * `leaseSwept` flag). A readEvents answer has no snapshot: the response is read once more.
+   */
+  noticeRead(id: string, read: StoredResponse | { meta: StoredResponse['meta']; leaseSwept?: true } | null): void {
+    if (!read?.leaseSwept) return;
+    const { config } = this;
+    config.logger.warn('background response lost its worker (lease lapsed); marked failed', { id });
+    const report = (response: ResponseObject) =>
+      this.responseEnded({ id, path: 'polling', status: 'failed', response, owner: read.meta.owner, detail: { reason: 'lease_lost' } });
+    if ('snapshot' in read) {
+      report(materialize(read));
+      return;
+    }
+    config.store.read(id, null).then(
+      (stored) => stored && report(materialize(stored)),
+      (err) => config.logger.warn('could not read a response whose lease was lost', { id, error: String(err) }),
+    );
+  }
+
+  /** Counts and logs what a worker does: queued → started → finished, flushes, store and upstream errors. */
+  private observe(worker: StreamingWorker, owner: string): void {
+    const { metrics, logger } = this.config;
+    metrics.responseCreated('polling');
+    metrics.running.inc();
+    metrics.queued.inc();
+    let queued = true;
+    let gone = false;
+    const leaveQueue = () => {
+      if (!queued) return;
+      queued = false;
+      metrics.queued.dec();
+    };
+    worker.on('flush', (info: FlushInfo) => {
+      if (info.outcome === 'gone') gone = true;
+      if (info.outcome !== 'ok' || !info.events) return;
+      metrics.flushed(info.ms, info.events, info.bytes);
+      if (queued) {
+        leaveQueue();
+        logger.info('background response started', { id: worker.id });
+      }
+    });
+    worker.on('flushError', () => metrics.storeError('flush'));
+    worker.on('upstreamError', (err: unknown) => {
+      metrics.upstreamError('polling', err instanceof UpstreamError ? err.kind : 'other');
+    });
+    worker.once('done', () => {
+      leaveQueue();
+      metrics.running.dec();
+      const response = worker.state;
+      if (worker.finished && isTerminalStatus(response.status)) {
+        this.responseEnded({ id: worker.id, path: 'polling', status: response.status as EndedInput['status'], response, owner });
+      } else if (this.deleted.has(worker) || gone) {
+        this.responseEnded({ id: worker.id, path: 'polling', status: 'deleted', response, owner });
+      }
+    });
   }
 
   /**

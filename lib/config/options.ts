@@ -220,6 +220,14 @@ export interface ResponsesPollingOptions {
   worker?: WorkerOptions;
   /** Where log lines go. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
+  /**
+   * Prometheus metrics (prom-client): `true` (the default) registers them on a private registry
+   * served by `router.metricsHandler()`; `{ registry, prefix }` registers them on the host's
+   * registry and/or renames them; `false` keeps them off the handler (404).
+   */
+  metrics?: boolean | import('../observability/metrics').MetricsOptions;
+  /** Host-app hooks called once per terminal transition (billing, audit). See the README. */
+  lifecycleHooks?: import('../observability/lifecycle').LifecycleHooks;
   /** How a request picks among the deployments of one model name. Default `simple-shuffle`. */
   routingStrategy?: RoutingStrategy;
 }
@@ -277,6 +285,9 @@ export interface ResponsesPollingConfig {
   idPrefix: string;
   maxBodyBytes: number;
   worker: Required<WorkerOptions>;
+  /** The logger given (or the default), adding `request_id` / `response_id` of the current context to each line. */
   logger: Logger;
+  metrics: import('../observability/metrics').ResponsesMetrics;
+  lifecycleHooks: import('../observability/lifecycle').LifecycleHooks;
   routingStrategy: RoutingStrategy;
 }

@@ -3,6 +3,8 @@
 
 import { ConfigError } from '../errors';
 import { createStderrLogger } from '../logger';
+import { ResponsesMetrics } from '../observability/metrics';
+import { withLogContext } from '../observability/request-id';
 import { MemoryStore } from '../store/memory-store';
 import { createRedisStore } from '../store/redis-store';
 import { createRedisLimiter } from '../limiter/redis-limiter';
@@ -91,7 +93,10 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     idPrefix: options.idPrefix ?? DEFAULTS.idPrefix,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
-    logger,
+    // Stores keep the plain logger: their outage lines belong to no request.
+    logger: withLogContext(logger),
+    metrics: new ResponsesMetrics(typeof options.metrics === 'object' ? options.metrics : {}, options.metrics !== false),
+    lifecycleHooks: { ...(options.lifecycleHooks ?? {}) },
     routingStrategy: options.routingStrategy ?? DEFAULTS.routingStrategy,
   };
 }

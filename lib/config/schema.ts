@@ -81,6 +81,10 @@ const CHECKS: Record<string, Check> = {
     return missing.length ? `is missing the limiter method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : null;
   },
   function: (data) => (typeof data === 'function' ? null : `is ${describeValue(data, false)}, not a function`),
+  registry: (data) => {
+    const missing = hasMethods(data, ['registerMetric', 'getSingleMetric', 'metrics']);
+    return missing.length ? `is not a prom-client Registry (missing ${missing.join(', ')})` : null;
+  },
   logger: (data) => {
     const missing = hasMethods(data, LOGGER_METHODS);
     return missing.length ? `is missing the method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : null;
@@ -346,6 +350,23 @@ export const optionsSchema: SchemaObject = {
     },
     ...tuningProperties('options'),
     logger: { type: 'object', check: 'logger', fix: 'Pass an object with debug, info, warn and error functions' },
+    metrics: {
+      type: ['boolean', 'object'],
+      additionalProperties: false,
+      properties: {
+        registry: { type: 'object', check: 'registry', fix: "Pass a prom-client Registry (new Registry() or prom-client's register)" },
+        prefix: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$', fix: 'Write a Prometheus name prefix such as "llm_responses_" (letters, digits, _ and :)' },
+      },
+      fix: 'Write true, false, or { registry, prefix }',
+    },
+    lifecycleHooks: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        onResponseFinished: { check: 'function', fix: 'Pass a function (event) => void | Promise<void>' },
+      },
+      fix: 'Write { onResponseFinished(event) { … } }',
+    },
   },
 };
 

@@ -76,7 +76,7 @@ async function createBackground(
   // close() waits for this step: a record written while it runs still gets its worker.
   await runtime.track(
     (async () => {
-      const created = callStore(config.logger, () =>
+      const created = callStore(config, () =>
         config.store.create({
           id,
           owner,
@@ -103,7 +103,7 @@ async function createBackground(
         deployments,
         request: body,
         admission,
-      });
+      }, { owner });
     })(),
   );
   config.logger.info('background response created', { id, model: body.model });

@@ -37,15 +37,17 @@ export async function streamEvents(
   owner: string | null,
   start: StreamStart,
 ): Promise<void> {
-  const { store, logger } = runtime.config;
+  const { store, logger, metrics } = runtime.config;
   let batch: { meta: ResponseMeta | undefined; events: string[] } | null;
   let cursor: number;
   if ('opening' in start) {
     batch = { meta: undefined, events: start.opening };
     cursor = -1;
   } else {
-    batch = await callStore(logger, () => store.readEvents(id, owner, start.afterSeq));
-    if (!batch) throw responseNotFound(id);
+    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq));
+    if (!first) throw responseNotFound(id);
+    runtime.noticeRead(id, first);
+    batch = first;
     cursor = start.afterSeq;
   }
 
@@ -67,6 +69,7 @@ export async function streamEvents(
   // without this check its follower would poll the store until the response ends.
   if (res.destroyed) closed = true;
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  metrics.streamFollowers.inc();
   let lastType: string | undefined;
 
   /** Writes frames, waiting for the socket to drain so a slow client does not fill memory. */
@@ -97,7 +100,8 @@ export async function streamEvents(
       await writeEvents(batch.events);
       if (batch.meta && isTerminalStatus(batch.meta.status)) {
         // A terminal status may be recorded before the last events are read: read once more.
-        const rest = await callStore(logger, () => store.readEvents(id, owner, cursor));
+        const rest = await callStore(runtime.config, () => store.readEvents(id, owner, cursor));
+        runtime.noticeRead(id, rest);
         if (rest) {
           await writeEvents(rest.events);
           await writeClosingEvent(runtime, id, owner, cursor, lastType, write);
@@ -107,8 +111,11 @@ export async function streamEvents(
       await waitForNews(runtime, id, (fn) => (wake = fn));
       if (closed) return;
       try {
-        batch = await store.readEvents(id, owner, cursor);
+        const next = await store.readEvents(id, owner, cursor);
+        runtime.noticeRead(id, next);
+        batch = next;
       } catch (err) {
+        metrics.storeError('request');
         // Headers are gone; a follower that cannot read ends, and the client may resume later.
         logger.warn('event stream ended: store unreachable', { id, error: String(err) });
         return;
@@ -116,6 +123,7 @@ export async function streamEvents(
     }
   } finally {
     clearInterval(keepalive);
+    metrics.streamFollowers.dec();
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
   }

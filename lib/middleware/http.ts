@@ -1,11 +1,13 @@
 // Small HTTP helpers shared by the middlewares: the async wrapper, OpenAI-shaped error answers,
 // the per-request context, and the JSON body parser.
 
+import { AsyncResource } from 'node:async_hooks';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError, storeUnavailable, toApiError } from '../errors';
 import type { Logger } from '../types';
 import type { Principal } from '../runtime';
+import type { ResponsesMetrics } from '../observability/metrics';
 
 /** What the parts learn about a request, kept off the request object itself. */
 export interface RequestContext {
@@ -60,12 +62,17 @@ export function errorResponder(logger: Logger) {
   };
 }
 
-/** Runs a store call; a store failure (Redis down) becomes a 503 instead of a hang or a 500. */
-export async function callStore<T>(logger: Logger, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs a store call; a store failure (Redis down) becomes a 503 instead of a hang or a 500. Given
+ * the config (not just its logger), the failure is also counted in `redis_errors_total`.
+ */
+export async function callStore<T>(via: Logger | { logger: Logger; metrics?: ResponsesMetrics }, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
+    const logger = 'logger' in via ? via.logger : via;
+    if ('logger' in via) via.metrics?.storeError('request');
     logger.warn('store call failed', { error: err instanceof Error ? err.message : String(err) });
     throw storeUnavailable();
   }
@@ -79,6 +86,8 @@ export function jsonBody(limit: number): RequestHandler {
       next();
       return;
     }
-    parse(req, res, next);
+    // Bound: the parser calls back from the request stream's events, outside the request's log
+    // context (request id); binding carries that context on to the next middleware.
+    parse(req, res, AsyncResource.bind(next));
   };
 }

@@ -27,6 +27,10 @@ export async function passThrough(
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
   };
   res.on('close', onClose);
+  const { metrics } = runtime.config;
+  metrics.responseCreated('pass_through');
+  // Counted once the relay ends: completed (relayed whole), failed (upstream error), cancelled (client left).
+  res.once('close', () => metrics.responseEnded('pass_through', controller.signal.aborted ? 'cancelled' : res.statusCode < 400 ? 'completed' : 'failed'));
   let upstream: globalThis.Response;
   try {
     upstream = await openUpstream({
@@ -40,11 +44,13 @@ export async function passThrough(
   } catch (err) {
     res.off('close', onClose);
     if (controller.signal.aborted) return;
+    metrics.upstreamError('pass_through', err instanceof UpstreamError ? err.kind : 'connection');
     const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
     throw new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
   }
   if (!upstream.ok) {
     res.off('close', onClose);
+    metrics.upstreamError('pass_through', 'http');
     throw await relayableError(upstream, deployment, runtime.config.worker.upstreamIdleTimeoutMs);
   }
   res.status(upstream.status);

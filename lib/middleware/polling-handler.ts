@@ -51,11 +51,12 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
         }
         return;
       }
-      const stored = await callStore(config.logger, () => config.store.read(id, owner));
+      const stored = await callStore(config, () => config.store.read(id, owner));
       if (!stored) {
         if (await forwardNative(runtime, req, res, id, 'retrieve')) return;
         throw responseNotFound(id);
       }
+      runtime.noticeRead(id, stored);
       res.status(200).json(materialize(stored));
     }),
   );
@@ -64,7 +65,7 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
     cancelById,
     asyncHandler(async function cancelResponse(req: Request, res: Response) {
       const id = String(req.params.id);
-      const result = await callStore(config.logger, () =>
+      const result = await callStore(config, () =>
         config.store.cancel(id, ownerFilter(principalOf(req)), config.backgroundMode.ttl),
       );
       if (result.outcome === 'not_found') {
@@ -78,7 +79,11 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
         const status = isTerminalStatus(response.status) ? response.status : result.response.meta.status;
         throw new ApiError(400, `Cannot cancel a ${status} response.`, { param: 'response_id', code: 'response_not_cancellable' });
       }
-      if (result.outcome === 'cancelled') config.logger.info('background response cancelled', { id });
+      if (result.outcome === 'cancelled') {
+        // Only the instance whose cancel won reports it, whichever instance runs the worker.
+        config.logger.info('background response cancelled', { id });
+        runtime.responseEnded({ id, path: 'polling', status: 'cancelled', response, owner: result.response.meta.owner });
+      }
       res.status(200).json(response);
     }),
   );
@@ -87,12 +92,12 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
     byId,
     asyncHandler(async function deleteResponse(req: Request, res: Response) {
       const id = String(req.params.id);
-      const deleted = await callStore(config.logger, () => config.store.delete(id, ownerFilter(principalOf(req))));
+      const deleted = await callStore(config, () => config.store.delete(id, ownerFilter(principalOf(req))));
       if (!deleted) {
         if (await forwardNative(runtime, req, res, id, 'delete')) return;
         throw responseNotFound(id);
       }
-      runtime.workers.get(id)?.stop('deleted');
+      runtime.stopWorker(id, 'deleted');
       res.status(200).json({ id, object: 'response', deleted: true });
     }),
   );

@@ -106,7 +106,11 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         result = await config.limiter.admit(input);
       } catch (err) {
         config.logger.warn('limiter unreachable', { error: err instanceof Error ? err.message : String(err), failOpen: config.limiterFailOpen });
-        if (!config.limiterFailOpen) throw limiterUnavailable();
+        config.metrics.storeError('limiter');
+        if (!config.limiterFailOpen) {
+          config.metrics.limiterRefusal('limiter_unavailable');
+          throw limiterUnavailable();
+        }
       }
       if (result && !result.admitted) {
         if (result.subject.startsWith('deployment:') && index < ctx.deployments.length - 1) {
@@ -114,6 +118,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
           continue;
         }
         config.logger.info('request refused by the limiter', { reason: result.reason, subject: result.subject });
+        config.metrics.limiterRefusal(result.reason);
         throw refusal(result);
       }
       if (result) {
@@ -128,6 +133,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
       for (const hook of config.preCallHooks) await hook(hookContext);
     } catch (err) {
       if (admission) await rollback(runtime, admission);
+      config.metrics.limiterRefusal('hook');
       throw hookRefusal(err);
     }
     // Only now: a hook's refusal rolls the admission back, so headers counting it would be wrong.
