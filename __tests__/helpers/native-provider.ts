@@ -64,9 +64,10 @@ export function nativeEvents(r: NativeResponse): Array<Record<string, unknown>> 
 
 /**
  * Makes `upstream` behave as a provider with its own background mode, accepting only
- * `Bearer <apiKey>` (anything else: a 401 that quotes the key it got, as OpenAI's does).
+ * `Bearer <apiKey>` (anything else: a 401 that quotes the key it got, as OpenAI's does). A streamed
+ * create sends nothing until `holdStreamedCreate` settles, when given.
  */
-export function serveNativeProvider(upstream: FakeUpstream, apiKey: string): NativeProvider {
+export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts: { holdStreamedCreate?: Promise<unknown> } = {}): NativeProvider {
   const responses = new Map<string, NativeResponse>();
   upstream.respond((req): Script => {
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
@@ -95,7 +96,10 @@ export function serveNativeProvider(upstream: FakeUpstream, apiKey: string): Nat
         error: null,
       };
       responses.set(created.id, created);
-      if (req.body.stream === true) return { kind: 'sse', steps: nativeEvents(created).map((event): Step => ({ event })) };
+      if (req.body.stream === true) {
+        const held: Step[] = opts.holdStreamedCreate ? [{ until: opts.holdStreamedCreate }] : [];
+        return { kind: 'sse', steps: [...held, ...nativeEvents(created).map((event): Step => ({ event }))] };
+      }
       return { kind: 'json', status: 200, body: created, headers: { 'x-request-id': 'req_native_create' } };
     }
     const r = id === undefined ? undefined : responses.get(id);

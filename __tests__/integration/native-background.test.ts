@@ -12,7 +12,7 @@ import type { ResponseStore } from '../../lib/types';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { NATIVE_TEXT, serveNativeProvider, type NativeProvider } from '../helpers/native-provider';
 import { testRedisUrl } from '../helpers/redis';
-import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, type TestApp } from '../helpers/app';
+import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, waitFor, type TestApp } from '../helpers/app';
 
 const MASTER_KEY = 'sk-master-native-0123456789abcdef';
 const KEY_A = 'sk-team-a-native-0123456789';
@@ -248,6 +248,35 @@ describe('native background mode across instances and store failures', () => {
       await two.close();
       await s1.close();
       await s2.close();
+    }
+  });
+
+  test('a client that leaves a streamed native create before the id reached it gets the response cancelled at the provider', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    provider = serveNativeProvider(upstream, PROVIDER_KEY, { holdStreamedCreate: held });
+    const s = storeOfKind('memory');
+    const app = await startApp(options(upstream, s.store));
+    try {
+      const leaving = new AbortController();
+      const creating = fetch(`${app.baseURL}/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'deep-research', input: 'x', background: true, stream: true }),
+        signal: leaving.signal,
+      }).catch(() => undefined);
+      await upstream.waitForRequest(0);
+      leaving.abort();
+      await creating;
+      await waitFor(() => new Promise<boolean>((resolve) => app.server.getConnections((_e, n) => resolve(n === 0))), 5000, 'the client to be gone');
+      release();
+      const [id] = [...provider.responses.keys()];
+      await waitFor(() => provider.responses.get(id)?.status === 'cancelled', 5000, 'the cancel at the provider');
+      expect(upstream.requests.at(-1)).toMatchObject({ method: 'POST', url: `/v1/responses/${id}/cancel` });
+    } finally {
+      release();
+      await app.close();
+      await s.close();
     }
   });
 

@@ -81,6 +81,8 @@ function copyHeaders(res: Response, upstream: globalThis.Response): void {
 
 /** Writes `chunk`, waiting for the socket to drain (or close) when its buffer is full. */
 async function write(res: Response, chunk: Uint8Array): Promise<void> {
+  // A closed socket never drains (and its 'close' already fired).
+  if (res.destroyed || res.writableEnded) return;
   if (res.write(chunk)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
@@ -290,6 +292,11 @@ async function relayCreateStream(
     } catch (err) {
       reader.cancel().catch(() => undefined);
       throw err;
+    }
+    if (res.destroyed) {
+      reader.cancel().catch(() => undefined);
+      await cancelOrphan(runtime, deployment, id, 'client_disconnected');
+      return;
     }
   } else {
     logger.warn('native background stream carried no response id; nothing remembered', { model: body.model });
