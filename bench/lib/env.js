@@ -41,13 +41,17 @@ function pingOnce(port) {
 function stopChild(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    // Bench children exit by themselves on disconnect (writing a CPU profile when asked to);
+    // redis-server and stragglers get SIGTERM, then SIGKILL.
+    const ipc = child.connected;
+    const term = setTimeout(() => child.kill('SIGTERM'), ipc ? 5000 : 0);
+    const kill = setTimeout(() => child.kill('SIGKILL'), ipc ? 8000 : 3000);
     child.once('exit', () => {
-      clearTimeout(timer);
+      clearTimeout(term);
+      clearTimeout(kill);
       resolve();
     });
-    if (child.connected) child.disconnect();
-    child.kill('SIGTERM');
+    if (ipc) child.disconnect();
   });
 }
 

@@ -8,7 +8,8 @@ const { deltasFor } = require('../lib/fixture');
 
 /** LiteLLM's flush interval (background_streaming.py `_UPDATE_INTERVAL`). */
 const LITELLM_INTERVAL_S = 0.15;
-const DEFAULT_FLUSH_MS = 50;
+/** The package's default `worker.flushIntervalMs`; BENCH_FLUSH_MS tries another window. */
+const DEFAULT_FLUSH_MS = Number(process.env.BENCH_FLUSH_MS || 50);
 
 /** RESP bytes of one command. */
 function respBytes(args) {

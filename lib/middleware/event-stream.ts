@@ -2,7 +2,7 @@
 // response is terminal. Used by `POST` with `stream: true` and by `GET ?stream=true`.
 
 import type { Request, Response } from 'express';
-import { decodeEvent } from '../store/event-codec';
+import { decodeEvent, eventJson } from '../store/event-codec';
 import { isTerminalStatus, type ResponseMeta } from '../types';
 import { responseNotFound } from '../errors';
 import type { Runtime } from '../runtime';
@@ -88,8 +88,9 @@ export async function streamEvents(
   const writeEvents = async (events: string[]) => {
     for (const encoded of events) {
       if (closed) return;
-      lastType = decodeEvent(encoded).type;
-      await write(sseFrame(lastType, encoded));
+      const { type, json } = eventJson(encoded);
+      lastType = type;
+      await write(sseFrame(type, json));
       cursor += 1;
     }
   };

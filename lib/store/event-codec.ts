@@ -4,18 +4,133 @@
 import type { ResponseStreamEvent } from '../types';
 
 /**
+ * Delta events, which are nearly all of a long stream, are stored in a compact form: their field
+ * names and the constant parts cost about 100 bytes an event in JSON for a delta of a few bytes.
+ * Each entry lists the fields besides `type`, `sequence_number`, `delta` and an empty `logprobs`.
+ */
+const COMPACT_TYPES: ReadonlyArray<{ code: string; type: string; fields: readonly string[] }> = [
+  { code: 'd', type: 'response.output_text.delta', fields: ['item_id', 'output_index', 'content_index'] },
+  { code: 'a', type: 'response.function_call_arguments.delta', fields: ['item_id', 'output_index'] },
+  { code: 'r', type: 'response.refusal.delta', fields: ['item_id', 'output_index', 'content_index'] },
+  { code: 's', type: 'response.reasoning_summary_text.delta', fields: ['item_id', 'output_index', 'summary_index'] },
+  { code: 't', type: 'response.reasoning_text.delta', fields: ['item_id', 'output_index', 'content_index'] },
+];
+const BY_TYPE = new Map(COMPACT_TYPES.map((c) => [c.type, c]));
+const BY_CODE = new Map(COMPACT_TYPES.map((c) => [c.code, c]));
+/** Marks a compact entry; JSON entries start with `{`. */
+const COMPACT_MARK = '~';
+const SEP = '\t';
+/**
+ * A compact entry records the event's key order (upstreams differ: `sequence_number` first, or
+ * added last), one letter a key: T type, S sequence_number, 0-2 the fields, D delta, L logprobs.
+ */
+const TYPE = 'T';
+const SEQ = 'S';
+const DELTA = 'D';
+const LOGPROBS = 'L';
+/**
  * Encodes an event for the log. `obfuscation` is random padding against side channels on the
- * wire; it carries no data and the API allows dropping it, so it is not stored.
+ * wire; it carries no data and the API allows dropping it, so it is not stored. Delta events
+ * whose fields are exactly the usual ones get the compact form; {@link decodeEvent} gives back
+ * an object that serialises to the same JSON as the event without `obfuscation`.
  */
 export function encodeEvent(event: ResponseStreamEvent): string {
+  let plain: ResponseStreamEvent = event;
   if ('obfuscation' in event) {
     const { obfuscation: _dropped, ...rest } = event;
-    return JSON.stringify(rest);
+    plain = rest as ResponseStreamEvent;
   }
-  return JSON.stringify(event);
+  return compact(plain) ?? JSON.stringify(plain);
 }
 
 /** Decodes one log entry. */
 export function decodeEvent(encoded: string): ResponseStreamEvent {
+  if (encoded.charCodeAt(0) === 126 /* ~ */) {
+    const event = expand(encoded);
+    if (event) return event;
+  }
   return JSON.parse(encoded) as ResponseStreamEvent;
+}
+
+/**
+ * The JSON a client receives for a log entry: the entry itself unless it is compact. Also returns
+ * the event type, which an SSE frame names.
+ */
+export function eventJson(encoded: string): { type: string; json: string } {
+  if (encoded.charCodeAt(0) === 126 /* ~ */) {
+    const event = expand(encoded);
+    if (event) return { type: event.type, json: JSON.stringify(event) };
+  }
+  return { type: (JSON.parse(encoded) as ResponseStreamEvent).type, json: encoded };
+}
+
+function compact(event: ResponseStreamEvent): string | undefined {
+  const spec = BY_TYPE.get(event.type);
+  if (!spec) return undefined;
+  const e = event as Record<string, unknown>;
+  const keys = Object.keys(e);
+  if (keys.length < spec.fields.length + 3 || keys.length > spec.fields.length + 4) return undefined;
+  if (!isIndex(e.sequence_number) || typeof e.delta !== 'string') return undefined;
+  let layout = '';
+  for (const key of keys) {
+    if (key === 'type') layout += TYPE;
+    else if (key === 'sequence_number') layout += SEQ;
+    else if (key === 'delta') layout += DELTA;
+    // Only an empty `logprobs` is implied; real ones keep the JSON form.
+    else if (key === 'logprobs' && Array.isArray(e.logprobs) && e.logprobs.length === 0) layout += LOGPROBS;
+    else {
+      const i = spec.fields.indexOf(key);
+      if (i === -1) return undefined;
+      layout += String(i);
+    }
+  }
+  const parts: string[] = [layout, String(e.sequence_number)];
+  for (const name of spec.fields) {
+    const value = e[name];
+    // Strings are tagged so that a numeric-looking id stays a string.
+    if (isIndex(value)) parts.push(String(value));
+    else if (typeof value === 'string' && !value.includes(SEP)) parts.push(`'${value}`);
+    else return undefined;
+  }
+  // Every field must be present once: the layout has as many letters as the event has keys.
+  if (new Set(layout).size !== layout.length || !layout.includes(TYPE) || !layout.includes(SEQ) || !layout.includes(DELTA)) return undefined;
+  parts.push(e.delta);
+  return `${COMPACT_MARK}${spec.code}${parts.join(SEP)}`;
+}
+
+function expand(encoded: string): ResponseStreamEvent | undefined {
+  const spec = BY_CODE.get(encoded[1]);
+  if (!spec) return undefined;
+  let at = 2;
+  const next = (): string | undefined => {
+    const end = encoded.indexOf(SEP, at);
+    if (end === -1) return undefined;
+    const piece = encoded.slice(at, end);
+    at = end + 1;
+    return piece;
+  };
+  const layout = next();
+  const seq = next();
+  if (layout === undefined || seq === undefined) return undefined;
+  const values: unknown[] = [];
+  for (let i = 0; i < spec.fields.length; i++) {
+    const piece = next();
+    if (piece === undefined) return undefined;
+    values.push(piece.charCodeAt(0) === 39 /* ' */ ? piece.slice(1) : Number(piece));
+  }
+  // The delta is the rest, whatever characters it holds.
+  const delta = encoded.slice(at);
+  const event: Record<string, unknown> = {};
+  for (const letter of layout) {
+    if (letter === TYPE) event.type = spec.type;
+    else if (letter === SEQ) event.sequence_number = Number(seq);
+    else if (letter === DELTA) event.delta = delta;
+    else if (letter === LOGPROBS) event.logprobs = [];
+    else event[spec.fields[Number(letter)]] = values[Number(letter)];
+  }
+  return event as ResponseStreamEvent;
+}
+
+function isIndex(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

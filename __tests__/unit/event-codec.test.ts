@@ -1,0 +1,43 @@
+import { decodeEvent, encodeEvent, eventJson } from '../../lib/store/event-codec';
+import type { ResponseStreamEvent } from '../../lib/types';
+import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
+
+/** The JSON a client should see for `event`: the event without its `obfuscation` padding. */
+function wireJson(event: ResponseStreamEvent): string {
+  const { obfuscation: _dropped, ...rest } = event as ResponseStreamEvent & { obfuscation?: string };
+  return JSON.stringify(rest);
+}
+
+describe('the event log codec', () => {
+  const events = [...textTurnEvents('Hello,\tworld\n"quoted" \\ ünïcode 🙂', { chunkSize: 3 }), ...functionCallEvents({ name: 'get_weather', arguments: '{"city":"Paris"}' })];
+
+  it('gives back every event of a text turn and a function call exactly, byte for byte as JSON', () => {
+    for (const event of events) {
+      const encoded = encodeEvent(event);
+      expect(JSON.stringify(decodeEvent(encoded))).toBe(wireJson(event));
+      expect(eventJson(encoded)).toEqual({ type: event.type, json: wireJson(event) });
+    }
+  });
+
+  it('stores text deltas in far fewer bytes than their JSON', () => {
+    const delta = events.find((e) => e.type === 'response.output_text.delta') as ResponseStreamEvent;
+    expect(encodeEvent(delta).length).toBeLessThan(wireJson(delta).length / 2);
+  });
+
+  it('keeps numeric-looking string ids as strings and odd fields as plain JSON', () => {
+    const numericId = { type: 'response.output_text.delta', sequence_number: 7, item_id: '12', output_index: 0, content_index: 1, delta: 'x' };
+    expect(decodeEvent(encodeEvent(numericId))).toEqual(numericId);
+    const extra = { type: 'response.output_text.delta', sequence_number: 8, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'x', logprobs: [{ token: 'x', logprob: -0.1 }] };
+    expect(encodeEvent(extra)).toBe(JSON.stringify(extra));
+    const reordered = { type: 'response.output_text.delta', item_id: 'msg_1', sequence_number: 9, output_index: 0, content_index: 0, delta: 'x' };
+    expect(JSON.stringify(decodeEvent(encodeEvent(reordered)))).toBe(JSON.stringify(reordered));
+    const tabInId = { type: 'response.output_text.delta', sequence_number: 10, item_id: 'a\tb', output_index: 0, content_index: 0, delta: 'x' };
+    expect(decodeEvent(encodeEvent(tabInId))).toEqual(tabInId);
+  });
+
+  it('still reads log entries written as plain JSON', () => {
+    const delta = { type: 'response.output_text.delta', sequence_number: 3, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'hi', logprobs: [] };
+    expect(decodeEvent(JSON.stringify(delta))).toEqual(delta);
+    expect(eventJson(JSON.stringify(delta)).json).toBe(JSON.stringify(delta));
+  });
+});
