@@ -73,13 +73,9 @@ type ContextLogger = Logger & { [CONTEXT_LOGGER]?: true };
  */
 export function requestId() {
   return function responsesRequestId(req: Request, res: Response, next: NextFunction): void {
-    const existing = storage.getStore();
-    // A second requestId() in the same chain (host app and router) keeps the first id.
-    if (existing?.requestId && res.getHeader(REQUEST_ID_HEADER) === existing.requestId) {
-      next();
-      return;
-    }
-    const id = requestIdFor(req.headers[REQUEST_ID_HEADER]);
+    // An id the host app (or a requestId() earlier in the chain) already answers with is kept.
+    const preset = res.getHeader(REQUEST_ID_HEADER);
+    const id = typeof preset === 'string' && ACCEPTED_ID.test(preset) ? preset : requestIdFor(req.headers[REQUEST_ID_HEADER]);
     res.setHeader(REQUEST_ID_HEADER, id);
     storage.run({ requestId: id }, next);
   };
