@@ -44,10 +44,12 @@ async function main() {
     res.json({ apiBase, model: process.env.MODEL || 'demo', demo: Boolean(demo), needsKey: options.auth !== 'none' });
   });
   app.use(express.static(path.join(__dirname, 'public')));
-  app.get('/healthz', (req, res) => res.json({ ok: true }));
 
   const polling = responsesPolling(options);
   app.use(PREFIX, polling);
+  // Operators' endpoints, mounted by the host where it likes: store PING + running count, Prometheus text.
+  app.get('/healthz', polling.healthCheck());
+  app.get('/metrics', polling.metricsHandler());
 
   const server = app.listen(PORT, HOST, async () => {
     const port = server.address().port; // PORT=0 picks a free one
