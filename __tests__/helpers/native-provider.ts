@@ -65,7 +65,7 @@ export function nativeEvents(r: NativeResponse): Array<Record<string, unknown>> 
 /**
  * Makes `upstream` behave as a provider with its own background mode, accepting only
  * `Bearer <apiKey>` (anything else: a 401 that quotes the key it got, as OpenAI's does). A streamed
- * create sends nothing until `holdStreamedCreate` settles, when given.
+ * create sends only a comment until `holdStreamedCreate` settles, when given.
  */
 export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts: { holdStreamedCreate?: Promise<unknown> } = {}): NativeProvider {
   const responses = new Map<string, NativeResponse>();
@@ -97,7 +97,8 @@ export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts
       };
       responses.set(created.id, created);
       if (req.body.stream === true) {
-        const held: Step[] = opts.holdStreamedCreate ? [{ until: opts.holdStreamedCreate }] : [];
+        // Headers and a comment go out first, so the hold is a stall mid-stream, not a missing answer.
+        const held: Step[] = opts.holdStreamedCreate ? [{ raw: ': held\n\n' }, { until: opts.holdStreamedCreate }] : [];
         return { kind: 'sse', steps: [...held, ...nativeEvents(created).map((event): Step => ({ event }))] };
       }
       return { kind: 'json', status: 200, body: created, headers: { 'x-request-id': 'req_native_create' } };

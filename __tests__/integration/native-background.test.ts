@@ -280,6 +280,21 @@ describe('native background mode across instances and store failures', () => {
     }
   });
 
+  test('a provider that stalls before sending the id of a streamed create gives a 502, not a hanging request', async () => {
+    provider = serveNativeProvider(upstream, PROVIDER_KEY, { holdStreamedCreate: new Promise(() => undefined) });
+    const s = storeOfKind('memory');
+    const app = await startApp(options(upstream, s.store, { worker: { upstreamIdleTimeoutMs: 300 } }));
+    try {
+      const refused = await app.client(KEY_A).responses.create({ model: 'deep-research', input: 'x', background: true, stream: true }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OpenAI.APIError);
+      expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+      expect((refused as InstanceType<typeof OpenAI.APIError>).code).toBe('upstream_unreachable');
+    } finally {
+      await app.close();
+      await s.close();
+    }
+  });
+
   test('when the id cannot be remembered, the response is cancelled at the provider and the client gets a 503', async () => {
     const memory = new MemoryStore({ logger: silentLogger });
     const forgetful: ResponseStore = Object.assign(Object.create(memory) as ResponseStore, {

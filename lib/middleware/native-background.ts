@@ -112,6 +112,17 @@ async function pipeRest(res: Response, reader: ReadableStreamDefaultReader<Uint8
   }
 }
 
+/** Aborts `controller` when `ms` pass without a new `arm()`: a provider that stalls before the id. */
+function idleTimer(controller: AbortController, ms: number): { arm(): void; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => clearTimeout(timer);
+  const arm = () => {
+    stop();
+    timer = setTimeout(() => controller.abort(new UpstreamError('idle_timeout', `The upstream provider sent nothing for ${ms} ms`)), ms);
+  };
+  return { arm, stop };
+}
+
 /** Answers with `err` as an ApiError: the client's failure to reach the provider is a 502. */
 function unreachable(err: unknown): ApiError {
   const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
@@ -215,7 +226,16 @@ export async function createNative(
   if (!upstream.ok) throw await relayableError(upstream, deployment, config.worker.upstreamIdleTimeoutMs);
 
   if (!(upstream.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    const text = await upstream.text();
+    const idle = idleTimer(controller, config.worker.upstreamIdleTimeoutMs);
+    idle.arm();
+    let text: string;
+    try {
+      text = await upstream.text();
+    } catch (err) {
+      throw unreachable(controller.signal.aborted ? controller.signal.reason : err);
+    } finally {
+      idle.stop();
+    }
     let id: unknown;
     try {
       id = (JSON.parse(text) as { id?: unknown } | null)?.id;
@@ -270,8 +290,10 @@ async function relayCreateStream(
   const pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let ended = false;
+  const idle = idleTimer(controller, runtime.config.worker.upstreamIdleTimeoutMs);
   try {
     while (id === undefined && pendingBytes < MAX_ID_SCAN_BYTES) {
+      idle.arm();
       const { done, value } = await reader.read();
       if (done) {
         ended = true;
@@ -283,8 +305,10 @@ async function relayCreateStream(
     }
   } catch (err) {
     reader.cancel().catch(() => undefined);
-    if (id === undefined) throw unreachable(err);
+    if (id === undefined) throw unreachable(controller.signal.aborted ? controller.signal.reason : err);
     ended = true;
+  } finally {
+    idle.stop();
   }
   if (id !== undefined) {
     try {
