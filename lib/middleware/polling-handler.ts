@@ -5,7 +5,7 @@ import type { ResponsesPollingOptions } from '../config/options';
 import { ApiError, invalidRequest, responseNotFound } from '../errors';
 import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
 import { isTerminalStatus } from '../types';
-import { materialize } from '../worker/materialize';
+import { materialize, materializedJson } from '../worker/materialize';
 import { asyncHandler, callStore, errorResponder, principalOf } from './http';
 import { streamEvents } from './event-stream';
 import { forwardNative } from './native-background';
@@ -57,7 +57,13 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
         throw responseNotFound(id);
       }
       runtime.noticeRead(id, stored);
-      res.status(200).json(materialize(stored));
+      // A host app's JSON settings (spaces, replacer, escape) must still apply to the answer.
+      const app = req.app;
+      if (app.get('json spaces') === undefined && app.get('json replacer') === undefined && !app.get('json escape')) {
+        res.status(200).type('application/json').send(materializedJson(stored));
+      } else {
+        res.status(200).json(materialize(stored));
+      }
     }),
   );
 
