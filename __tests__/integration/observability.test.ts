@@ -134,6 +134,7 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
       const input = String(req.body.input);
       if (input === 'fail') return { kind: 'json', status: 500, body: { error: { message: `boom for ${UPSTREAM_KEY}`, type: 'server_error' } } };
       if (input === 'hang') return { kind: 'sse', steps: [...steps(textTurnEvents(TEXT).slice(0, 4)), { hang: true }] };
+      if (input === 'json') return { kind: 'json', status: 200, body: { id: 'resp_upstream', object: 'response', status: 'completed', output: [] } };
       if (input === 'incomplete') return { kind: 'sse', steps: steps(textTurnEvents(TEXT, { finish: 'incomplete' })) };
       return { kind: 'sse', steps: steps(textTurnEvents(TEXT)) };
     });
@@ -162,6 +163,10 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
     expect((await app.post({ model: 'gpt-test', input: 'ok', background: true }, {}, TEAM_KEY)).status).toBe(200);
     expect((await app.post({ model: 'gpt-test', input: 'ok', background: true }, {}, TEAM_KEY)).status).toBe(429);
     await waitFor(() => app.router.runtime.workers.size === 0, 10000, 'workers done');
+    // Without background: relayed as it is, counted on its own path.
+    expect((await app.post({ model: 'gpt-test', input: 'json' })).status).toBe(200);
+    // Counted when the server side of the answer closes, which may follow the client's read.
+    await waitFor(async () => (await metricsText(app)).includes('{path="pass_through",status="completed"} 1'), 10000, 'pass-through counted');
 
     const text = await metricsText(app);
     expect(text).toContain('# TYPE responses_polling_responses_total counter');
@@ -170,6 +175,8 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
     expect(text).toContain('responses_polling_responses_total{path="polling",status="failed"} 1');
     expect(text).toContain('responses_polling_responses_total{path="polling",status="cancelled"} 1');
     expect(text).toContain('responses_polling_upstream_errors_total{path="polling",kind="http"} 1');
+    expect(text).toContain('responses_polling_responses_created_total{path="pass_through"} 1');
+    expect(text).toContain('responses_polling_responses_total{path="pass_through",status="completed"} 1');
     expect(text).toContain('responses_polling_limiter_refusals_total{reason="rpm"} 1');
     expect(text).toContain('responses_polling_responses_running 0');
     expect(text).toContain('responses_polling_responses_queued 0');

@@ -14,7 +14,7 @@ import { streamEvents } from './event-stream';
 import { newResponseId } from './ids';
 import { createNative, isNativeBackgroundRequest } from './native-background';
 import { chatPassThrough } from './chat-pass-through';
-import { passThrough } from './pass-through';
+import { countPassThrough, passThrough } from './pass-through';
 import { rollback } from './pre-call-limiter';
 
 /** The paths this package answers, below wherever the router is mounted. */
@@ -39,6 +39,7 @@ export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime 
       } else if (isNativeBackgroundRequest(runtime.config, ctx.body)) {
         await createNative(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
       } else if (ctx.deployment.upstreamApi === 'chat_completions') {
+        countPassThrough(runtime, res);
         await chatPassThrough(runtime, req, res, ctx.body, ctx.deployments);
       } else {
         await passThrough(runtime, req, res, ctx.body, ctx.deployment);

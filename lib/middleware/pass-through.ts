@@ -14,6 +14,16 @@ import type { CreateResponseBody } from './create-request';
  */
 const NON_STREAM_TIMEOUT_MS = 600_000;
 
+/**
+ * Counts a pass-through request in the metrics: created now, and once its answer ends,
+ * `completed` (answered below 400), `failed` (an error answer) or `cancelled` (the client left).
+ */
+export function countPassThrough(runtime: Runtime, res: Response): void {
+  const { metrics } = runtime.config;
+  metrics.responseCreated('pass_through');
+  res.once('close', () => metrics.responseEnded('pass_through', !res.writableFinished ? 'cancelled' : res.statusCode < 400 ? 'completed' : 'failed'));
+}
+
 /** Forwards `body` to `deployment` and relays its answer. */
 export async function passThrough(
   runtime: Runtime,
@@ -28,9 +38,7 @@ export async function passThrough(
   };
   res.on('close', onClose);
   const { metrics } = runtime.config;
-  metrics.responseCreated('pass_through');
-  // Counted once the relay ends: completed (relayed whole), failed (upstream error), cancelled (client left).
-  res.once('close', () => metrics.responseEnded('pass_through', controller.signal.aborted ? 'cancelled' : res.statusCode < 400 ? 'completed' : 'failed'));
+  countPassThrough(runtime, res);
   let upstream: globalThis.Response;
   try {
     upstream = await openUpstream({
