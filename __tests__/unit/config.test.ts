@@ -9,6 +9,7 @@ import { MemoryStore } from '../../lib/store/memory-store';
 import { MemoryLimiter } from '../../lib/limiter/memory-limiter';
 import { RedisStoreUnavailableError } from '../../lib/store/redis-store';
 import { Runtime } from '../../lib/runtime';
+import { ResponsesMetrics } from '../../lib/observability/metrics';
 import type { Logger, ResponseStore } from '../../lib/types';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
 
@@ -71,7 +72,7 @@ function resolve(options: ResponsesPollingOptions, env: NodeJS.ProcessEnv = noEn
 describe('defaults', () => {
   test('an options object with only a store resolves to every documented default', () => {
     const store = fakeStore();
-    const { logger } = captureLogger();
+    const { logger, lines } = captureLogger();
     const cfg = resolve({ store, logger });
     expect(cfg).toEqual({
       models: [],
@@ -99,8 +100,13 @@ describe('defaults', () => {
         storeRetryGraceMs: 30000,
         shutdownGraceMs: 10000,
       },
-      logger,
+      // The given logger, wrapped to add the request id of the current context.
+      logger: expect.objectContaining({ info: expect.any(Function) }),
+      metrics: expect.any(ResponsesMetrics),
+      lifecycleHooks: {},
     });
+    cfg.logger.warn('through the wrapper');
+    expect(lines).toEqual([{ level: 'warn', message: 'through the wrapper', fields: undefined }]);
   });
 
   test('worker settings that are given replace only their own default', () => {

@@ -135,6 +135,11 @@ export class ResponsesMetrics {
     this.limiterRefusals.inc({ reason });
   }
 
+  /** A plain description, so a configuration holding these metrics can still be JSON-serialised. */
+  toJSON(): { exposed: boolean } {
+    return { exposed: this.exposed };
+  }
+
   /** The metrics of the registry in the Prometheus text format. */
   text(): Promise<string> {
     return this.registry.metrics();
