@@ -66,16 +66,22 @@ async function runBench({ mode = 'quick', only, dist = path.join(__dirname, '..'
     const envFor = (opts = {}) => startEnv({ dist, serverArgs, ...opts });
     const scenario = require(s.module);
     let result;
-    if (s.ownEnv) {
-      result = await scenario(envFor, sizes[s.key]);
-    } else {
-      const env = await envFor();
-      try {
-        redisVersion ||= (await env.info('server')).redis_version;
-        result = await scenario(env, sizes[s.key]);
-      } finally {
-        await env.close();
+    try {
+      if (s.ownEnv) {
+        result = await scenario(envFor, sizes[s.key]);
+      } else {
+        const env = await envFor();
+        try {
+          redisVersion ||= (await env.info('server')).redis_version;
+          result = await scenario(env, sizes[s.key]);
+        } finally {
+          await env.close();
+        }
       }
+    } catch (err) {
+      // One scenario failing must not lose the others' figures: it becomes a failed row.
+      log(`# ${s.key} failed: ${err.stack || err}`);
+      result = { rows: [{ scenario: s.key, metric: 'scenario failed', ours: String(err.message || err).slice(0, 160), baseline: '', value: 'error', unit: '', target: 'runs', pass: false, note: '' }], details: { error: String(err.stack || err) } };
     }
     rows.push(...result.rows);
     details[s.key] = { ...result.details, size: sizes[s.key], seconds: Math.round((Date.now() - started) / 100) / 10 };
