@@ -156,6 +156,11 @@ export interface NativeResponseRecord {
   model: string;
   /** Epoch milliseconds of the create. */
   createdAt: number;
+  /**
+   * The limiter admission the create was counted under (its id and subject keys, never a secret),
+   * so the response's tokens and spend are recorded once it is seen finished. Absent: no limits applied.
+   */
+  admission?: { id: string; subjects: string[] };
 }
 
 /**
@@ -211,6 +216,11 @@ export interface ResponseStore {
   lookupNative(id: string, owner: string | null): Promise<NativeResponseRecord | null>;
   /** Forgets native response `id`. `true` when a record was removed. */
   forgetNative(id: string): Promise<boolean>;
+  /**
+   * Marks native response `id` as seen finished, for `ttlSeconds`. `true` for the first caller
+   * only, across every instance (atomic), so its end is reported and accounted exactly once.
+   */
+  claimNativeEnd(id: string, ttlSeconds: number): Promise<boolean>;
   /** Listens to control messages from every instance. Resolves to an unsubscribe function. */
   subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>>;
   /** Resolves when the store answers; rejects otherwise. */

@@ -75,11 +75,29 @@ export function describeNativeRecords(store: () => ResponseStore): void {
       expect(await store().forgetNative(id)).toBe(false);
     });
 
+    test('the admission a native response was counted under reads back with it', async () => {
+      const id = nativeId();
+      const record = nativeRecord({ admission: { id: 'adm_1', subjects: ['key:abc', 'deployment:def'] } });
+      await store().rememberNative(id, record, 60);
+      expect(await store().lookupNative(id, null)).toEqual(record);
+    });
+
+    test('only the first claim of a native end wins, among concurrent claims too, and forgetting clears it', async () => {
+      const id = nativeId();
+      await store().rememberNative(id, nativeRecord(), 60);
+      const claims = await Promise.all([1, 2, 3, 4, 5].map(() => store().claimNativeEnd(id, 60)));
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await store().claimNativeEnd(id, 60)).toBe(false);
+      await store().forgetNative(id);
+      expect(await store().claimNativeEnd(id, 60)).toBe(true);
+    });
+
     test('a closed store rejects native calls', async () => {
       await store().close();
       await expect(store().rememberNative(nativeId(), nativeRecord(), 60)).rejects.toThrow();
       await expect(store().lookupNative(nativeId(), null)).rejects.toThrow();
       await expect(store().forgetNative(nativeId())).rejects.toThrow();
+      await expect(store().claimNativeEnd(nativeId(), 60)).rejects.toThrow();
     });
   });
 }

@@ -138,6 +138,7 @@ describe('close()', () => {
       rememberNative: (id, record, ttl) => memory.rememberNative(id, record, ttl),
       lookupNative: (id, owner) => memory.lookupNative(id, owner),
       forgetNative: (id) => memory.forgetNative(id),
+      claimNativeEnd: (id, ttl) => memory.claimNativeEnd(id, ttl),
       subscribe: (listener) => memory.subscribe(listener),
       ping: () => memory.ping(),
       close: async () => undefined,

@@ -39,6 +39,7 @@ function fakeStore(): ResponseStore {
     rememberNative: fail,
     lookupNative: fail,
     forgetNative: fail,
+    claimNativeEnd: fail,
     subscribe: fail,
     ping: async () => {},
     close: async () => {},

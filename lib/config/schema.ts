@@ -24,6 +24,7 @@ const STORE_METHODS = [
   'rememberNative',
   'lookupNative',
   'forgetNative',
+  'claimNativeEnd',
   'subscribe',
   'ping',
   'close',

@@ -25,6 +25,11 @@ export function nativeKey(prefix: string, id: string): string {
   return `${prefix}{${id}}:native`;
 }
 
+/** Marks a native response `id` as seen finished (String, `SET NX`); same hash tag as {@link nativeKey}. */
+export function nativeEndKey(prefix: string, id: string): string {
+  return `${prefix}{${id}}:native-end`;
+}
+
 /** The pub/sub channel carrying control messages (cancel, delete) between instances. */
 export function controlChannel(prefix: string): string {
   return `${prefix}control`;

@@ -52,7 +52,12 @@ export function parseNativeRecord(raw: string): NativeResponseRecord | null {
   const d = (deployment ?? {}) as Record<string, unknown>;
   if (typeof owner !== 'string' || typeof model !== 'string' || typeof createdAt !== 'number') return null;
   if (typeof d.index !== 'number' || typeof d.modelName !== 'string' || typeof d.apiBase !== 'string') return null;
-  return { owner, model, createdAt, deployment: { index: d.index, modelName: d.modelName, apiBase: d.apiBase } };
+  const record: NativeResponseRecord = { owner, model, createdAt, deployment: { index: d.index, modelName: d.modelName, apiBase: d.apiBase } };
+  const a = (value as Record<string, unknown>).admission as Record<string, unknown> | undefined;
+  if (a && typeof a.id === 'string' && Array.isArray(a.subjects) && a.subjects.every((k) => typeof k === 'string')) {
+    record.admission = { id: a.id, subjects: [...(a.subjects as string[])] };
+  }
+  return record;
 }
 
 /** What `new MemoryStore()` accepts. */
@@ -85,6 +90,8 @@ export class MemoryStore implements ResponseStore {
   readonly #records = new Map<string, MemoryRecord>();
   /** Native response records, as JSON, with their expiry. */
   readonly #native = new Map<string, { json: string; expiresAt: number }>();
+  /** Native ids seen finished, with the epoch ms their mark expires. */
+  readonly #nativeEnds = new Map<string, number>();
   readonly #control = new EventEmitter();
   readonly #logger: Logger;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -227,7 +234,16 @@ export class MemoryStore implements ResponseStore {
     this.#assertOpen();
     const entry = this.#native.get(id);
     this.#native.delete(id);
+    this.#nativeEnds.delete(id);
     return entry !== undefined && entry.expiresAt > Date.now();
+  }
+
+  async claimNativeEnd(id: string, ttlSeconds: number): Promise<boolean> {
+    this.#assertOpen();
+    const until = this.#nativeEnds.get(id);
+    if (until !== undefined && until > Date.now()) return false;
+    this.#nativeEnds.set(id, Date.now() + ttlSeconds * 1000);
+    return true;
   }
 
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {

@@ -15,7 +15,7 @@ import type {
   ResponseStore,
   StoredResponse,
 } from '../types';
-import { controlChannel, nativeKey, responseKeys } from './keys';
+import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
 import {
   chooseClient,
@@ -170,7 +170,17 @@ class RedisResponseStore implements RedisStore {
   }
 
   async forgetNative(id: string): Promise<boolean> {
-    return Number(await this.#command(['DEL', nativeKey(this.keyPrefix, id)])) === 1;
+    // DEL counts the record only: the end mark (same hash slot) goes with it.
+    const [removed] = await Promise.all([
+      this.#command(['DEL', nativeKey(this.keyPrefix, id)]),
+      this.#command(['DEL', nativeEndKey(this.keyPrefix, id)]),
+    ]);
+    return Number(removed) === 1;
+  }
+
+  async claimNativeEnd(id: string, ttlSeconds: number): Promise<boolean> {
+    const ttl = String(Math.max(1, Math.ceil(ttlSeconds)));
+    return (await this.#command(['SET', nativeEndKey(this.keyPrefix, id), '1', 'NX', 'EX', ttl])) === 'OK';
   }
 
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
