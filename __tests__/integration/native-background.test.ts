@@ -5,6 +5,8 @@
 import OpenAI from 'openai';
 import { ownerHash, type ResponsesPollingOptions } from '../../lib';
 import { MemoryStore } from '../../lib/store/memory-store';
+import { MemoryLimiter } from '../../lib/limiter/memory-limiter';
+import type { ResponseFinishedEvent } from '../../lib/observability/lifecycle';
 import { createRedisStore } from '../../lib/store/redis-store';
 import { nativeKey } from '../../lib/store/keys';
 import { silentLogger } from '../../lib/logger';
@@ -109,6 +111,36 @@ describe.each(STORE_KINDS)('native background mode on the %s store', (kind) => {
     const again = await a.responses.cancel(created.id).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(OpenAI.BadRequestError);
     expect((again as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('Cannot cancel a cancelled response');
+  });
+
+  test('a finished native response is accounted once: tokens and spend on its key, one lifecycle call, however often and wherever it is polled', async () => {
+    const limiter = new MemoryLimiter();
+    const finished: ResponseFinishedEvent[] = [];
+    const extra: Partial<ResponsesPollingOptions> = { limiter, lifecycleHooks: { onResponseFinished: (e) => void finished.push(e) } };
+    const priced = (): ResponsesPollingOptions => {
+      const opts = options(upstream, store.store, extra);
+      Object.assign(opts.models?.[1] ?? {}, { inputCostPerToken: 0.5, outputCostPerToken: 1 });
+      return opts;
+    };
+    const one = await startApp(priced());
+    const two = await startApp(priced());
+    try {
+      const created = await one.client(KEY_A).responses.create({ model: 'deep-research', input: 'x', background: true });
+      expect((await one.client(KEY_A).responses.retrieve(created.id)).status).toBe('in_progress');
+      for (const app_ of [one, two, one, two]) expect((await app_.client(KEY_A).responses.retrieve(created.id)).status).toBe('completed');
+      await collect(await two.client(KEY_A).responses.retrieve(created.id, { stream: true }));
+
+      const key = `key:${ownerHash({ id: 'team-a', admin: false })}`;
+      await waitFor(async () => (await limiter.usage(key)).tokensThisWindow === 7, 5000, 'tokens recorded');
+      expect(finished).toHaveLength(1);
+      expect(finished[0]).toMatchObject({ id: created.id, path: 'native', status: 'completed', owner: ownerHash({ id: 'team-a', admin: false }) });
+      expect(finished[0].usage).toEqual({ inputTokens: 3, outputTokens: 4, totalTokens: 7 });
+      expect(await limiter.usage(key)).toMatchObject({ tokensThisWindow: 7, spend: 5.5 });
+    } finally {
+      await one.close();
+      await two.close();
+      await limiter.close();
+    }
   });
 
   test('DELETE is forwarded, forgets the id, and a later GET is a 404 without any upstream call', async () => {

@@ -9,7 +9,9 @@ import { isNativeBackgroundModel, type RoutingConfig } from '../config/routing';
 import { ApiError, storeUnavailable } from '../errors';
 import type { AdmissionInput } from '../limiter/types';
 import { ownerFilter, ownerHash, type Runtime } from '../runtime';
-import type { NativeDeploymentRef, NativeResponseRecord } from '../types';
+import { isTerminalStatus, type NativeDeploymentRef, type NativeResponseRecord, type ResponseObject } from '../types';
+import type { EndStatus } from '../observability/metrics';
+import { usageOf } from '../observability/lifecycle';
 import { openUpstream, requestUpstream, UpstreamError, upstreamUrl } from '../worker/upstream';
 import type { CreateResponseBody } from './create-request';
 import { callStore, principalOf } from './http';
@@ -24,6 +26,9 @@ export const NATIVE_MIN_RETENTION_SECONDS = 30 * 24 * 3600;
 
 /** Buffered SSE bytes after which a stream without a response id is relayed without remembering one. */
 const MAX_ID_SCAN_BYTES = 1 << 20;
+
+/** SSE events that end a response. */
+const TERMINAL_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete', 'response.cancelled']);
 
 /** Lifecycle calls forwarded for a native id. */
 export type NativeAction = 'retrieve' | 'cancel' | 'delete';
@@ -95,14 +100,23 @@ async function write(res: Response, chunk: Uint8Array): Promise<void> {
   });
 }
 
-/** Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts. */
-async function pipeRest(res: Response, reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal): Promise<void> {
+/**
+ * Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts; `observe`
+ * sees each chunk after it was written.
+ */
+async function pipeRest(
+  res: Response,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  signal: AbortSignal,
+  observe?: (chunk: Uint8Array) => void,
+): Promise<void> {
   try {
     for (;;) {
       if (signal.aborted || res.destroyed) break;
       const { done, value } = await reader.read();
       if (done) break;
       await write(res, value);
+      observe?.(value);
     }
   } catch {
     // The client left (abort) or the upstream broke: the relay just ends.
@@ -168,6 +182,7 @@ async function remember(
     model: body.model,
     createdAt: Date.now(),
   };
+  if (admission) record.admission = { id: admission.id, subjects: admission.subjects.map((s) => s.key) };
   try {
     await callStore(config.logger, () => config.store.rememberNative(id, record, nativeRetentionSeconds(config)));
   } catch (err) {
@@ -175,7 +190,51 @@ async function remember(
     if (admission) await rollback(runtime, admission);
     throw err;
   }
+  config.metrics.responseCreated('native');
   config.logger.info('native background response created', { id, model: body.model });
+}
+
+/**
+ * Called with every Response a forwarded call relays: the first time any instance sees the
+ * response finished (an atomic claim in the store), its tokens and spend are recorded against
+ * the admission it was created under, and its end is reported (metrics, log, lifecycle hook).
+ * So a finished native response is accounted exactly once, however often it is polled.
+ */
+async function settleNative(runtime: Runtime, id: string, record: NativeResponseRecord, deployment: DeploymentConfig, response: unknown): Promise<void> {
+  const r = response as ResponseObject | null;
+  if (!r || typeof r !== 'object' || !isTerminalStatus(r.status)) return;
+  const { config } = runtime;
+  try {
+    const left = nativeRetentionSeconds(config) - (Date.now() - record.createdAt) / 1000;
+    if (!(await config.store.claimNativeEnd(id, Math.max(60, left)))) return;
+    const usage = usageOf(r.usage);
+    if (record.admission && usage) {
+      const spend = usage.inputTokens * (deployment.inputCostPerToken ?? 0) + usage.outputTokens * (deployment.outputCostPerToken ?? 0);
+      await config.limiter.record(record.admission.id, record.admission.subjects, { tokens: usage.totalTokens, spend });
+    }
+    runtime.responseEnded({ id, path: 'native', status: r.status as EndStatus, response: r, owner: record.owner });
+  } catch (err) {
+    config.logger.warn('could not account a finished native background response', { id, error: String(err) });
+  }
+}
+
+/** Feeds SSE chunks to a parser and settles the response at its first terminal event. */
+function terminalWatcher(onResponse: (response: unknown) => void): (chunk: Uint8Array) => void {
+  const decoder = new TextDecoder();
+  let seen = false;
+  const parser = createParser({
+    onEvent(message) {
+      if (seen || !TERMINAL_EVENTS.has(message.event ?? '')) return;
+      try {
+        const data = JSON.parse(message.data) as { response?: unknown };
+        seen = true;
+        onResponse(data.response);
+      } catch {
+        // Not JSON: nothing to account.
+      }
+    },
+  });
+  return (chunk) => parser.feed(decoder.decode(chunk, { stream: true }));
 }
 
 /**
@@ -403,8 +462,32 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
       res.end();
       return true;
     }
-    if (streaming) res.flushHeaders();
-    await pipeRest(res, upstream.body.getReader(), controller.signal);
+    if (streaming) {
+      res.flushHeaders();
+      const watch = terminalWatcher((response) => void settleNative(runtime, id, record, deployment, response));
+      await pipeRest(res, upstream.body.getReader(), controller.signal, watch);
+      return true;
+    }
+    if (action === 'delete') {
+      await pipeRest(res, upstream.body.getReader(), controller.signal);
+      return true;
+    }
+    // A Response (retrieve, cancel): read whole, so a finished one can be accounted.
+    let text: string;
+    try {
+      text = await upstream.text();
+    } catch {
+      if (!res.writableEnded) res.end();
+      return true;
+    }
+    res.end(text);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return true;
+    }
+    await settleNative(runtime, id, record, deployment, parsed);
     return true;
   } finally {
     res.off('close', onClose);
