@@ -255,6 +255,16 @@ describe('background responses from upstreams of every kind', () => {
       expect(u.requests[0].body.model).toBe('my-gpt4o');
     });
 
+    test('a request without background is passed through on the same Azure URL and header', async () => {
+      const u = await upstream();
+      u.respond(() => ({ kind: 'json', status: 200, body: { id: 'resp_az', object: 'response', status: 'completed', output: [] } }));
+      const { client } = await app([{ modelName: 'az', model: 'azure/my-gpt4o', apiBase: root(u), apiKey: KEY, apiVersion: '2025-04-01-preview' }]);
+      const r = await client.responses.create({ model: 'az', input: 'x' });
+      expect(r.id).toBe('resp_az');
+      expect(u.requests[0].url).toBe('/openai/responses?api-version=2025-04-01-preview');
+      expect(u.requests[0].headers['api-key']).toBe(KEY);
+    });
+
     test('without an api_version, the v1 API path is used', async () => {
       const u = await upstream();
       u.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('v1')) }));

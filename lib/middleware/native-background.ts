@@ -16,6 +16,7 @@ import { openUpstream, requestUpstream, UpstreamError, upstreamUrl } from '../wo
 import type { CreateResponseBody } from './create-request';
 import { callStore, principalOf } from './http';
 import { relayableError } from './pass-through';
+import { copyUpstreamHeaders, pipeRest, writeChunk } from './relay';
 import { rollback } from './pre-call-limiter';
 
 /**
@@ -71,59 +72,6 @@ export function deploymentOf(config: Pick<ResponsesPollingConfig, 'models'>, ref
   const matches = (d: DeploymentConfig | undefined) => d !== undefined && d.modelName === ref.modelName && d.apiBase === ref.apiBase;
   const at = config.models[ref.index];
   return matches(at) ? at : config.models.find(matches);
-}
-
-/** Copies the provider's headers a client may rely on. */
-function copyHeaders(res: Response, upstream: globalThis.Response): void {
-  for (const name of ['content-type', 'x-request-id', 'openai-processing-ms', 'retry-after']) {
-    const value = upstream.headers.get(name);
-    if (value) res.setHeader(name, value);
-  }
-  for (const [name, value] of upstream.headers) {
-    if (name.startsWith('x-ratelimit-')) res.setHeader(name, value);
-  }
-}
-
-/** Writes `chunk`, waiting for the socket to drain (or close) when its buffer is full. */
-async function write(res: Response, chunk: Uint8Array): Promise<void> {
-  // A closed socket never drains (and its 'close' already fired).
-  if (res.destroyed || res.writableEnded) return;
-  if (res.write(chunk)) return;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
-}
-
-/**
- * Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts; `observe`
- * sees each chunk after it was written.
- */
-async function pipeRest(
-  res: Response,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  signal: AbortSignal,
-  observe?: (chunk: Uint8Array) => void,
-): Promise<void> {
-  try {
-    for (;;) {
-      if (signal.aborted || res.destroyed) break;
-      const { done, value } = await reader.read();
-      if (done) break;
-      await write(res, value);
-      observe?.(value);
-    }
-  } catch {
-    // The client left (abort) or the upstream broke: the relay just ends.
-  } finally {
-    reader.cancel().catch(() => undefined);
-    if (!res.writableEnded) res.end();
-  }
 }
 
 /** Aborts `controller` when `ms` pass without a new `arm()`: a provider that stalls before the id. */
@@ -312,7 +260,7 @@ export async function createNative(
       config.logger.warn('native background create answered without a response id; nothing remembered', { model: body.model });
     }
     res.status(upstream.status);
-    copyHeaders(res, upstream);
+    copyUpstreamHeaders(res, upstream);
     res.end(text);
     return;
   }
@@ -390,10 +338,10 @@ async function relayCreateStream(
   res.on('close', onClose);
   try {
     res.status(upstream.status);
-    copyHeaders(res, upstream);
+    copyUpstreamHeaders(res, upstream);
     res.setHeader('cache-control', 'no-cache');
     res.flushHeaders();
-    for (const chunk of pending) await write(res, chunk);
+    for (const chunk of pending) await writeChunk(res, chunk);
     if (ended) {
       res.end();
       return;
@@ -457,7 +405,7 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
       await config.store.forgetNative(id).catch((err: unknown) => config.logger.warn('could not forget a deleted native response', { id, error: String(err) }));
     }
     res.status(upstream.status);
-    copyHeaders(res, upstream);
+    copyUpstreamHeaders(res, upstream);
     if (!upstream.body) {
       res.end();
       return true;

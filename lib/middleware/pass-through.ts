@@ -5,7 +5,8 @@ import type { Request, Response } from 'express';
 import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
-import { openUpstream, UpstreamError, upstreamHttpError } from '../worker/upstream';
+import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../worker/upstream';
+import { copyUpstreamHeaders, pipeRest } from './relay';
 import type { CreateResponseBody } from './create-request';
 
 /**
@@ -42,7 +43,7 @@ export async function passThrough(
   let upstream: globalThis.Response;
   try {
     upstream = await openUpstream({
-      url: `${deployment.apiBase}/responses`,
+      url: upstreamUrl(deployment, 'responses'),
       deployment,
       body: { ...body, model: deployment.upstreamModel },
       accept: body.stream === true ? 'text/event-stream' : 'application/json',
@@ -62,38 +63,17 @@ export async function passThrough(
     throw await relayableError(upstream, deployment, runtime.config.worker.upstreamIdleTimeoutMs);
   }
   res.status(upstream.status);
-  for (const name of ['content-type', 'x-request-id', 'openai-processing-ms', 'retry-after']) {
-    const value = upstream.headers.get(name);
-    if (value) res.setHeader(name, value);
-  }
-  for (const [name, value] of upstream.headers) {
-    if (name.startsWith('x-ratelimit-')) res.setHeader(name, value);
-  }
+  copyUpstreamHeaders(res, upstream);
   if (!upstream.body) {
+    res.off('close', onClose);
     res.end();
     return;
   }
+  if (body.stream === true) res.flushHeaders();
   try {
-    if (typeof res.flushHeaders === 'function' && body.stream === true) res.flushHeaders();
-    for await (const chunk of upstream.body as unknown as AsyncIterable<Uint8Array>) {
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.once('drain', done);
-          res.once('close', done);
-        });
-      }
-      if (controller.signal.aborted) break;
-    }
-  } catch {
-    // The client left (abort) or the upstream broke: the relay just ends.
+    await pipeRest(res, upstream.body.getReader(), controller.signal);
   } finally {
     res.off('close', onClose);
-    if (!res.writableEnded) res.end();
   }
 }
 

@@ -131,33 +131,8 @@ export interface OpenUpstreamOptions {
  * UpstreamError on a connection failure or when no headers arrive in time; an abort through
  * `signal` rejects with the signal's reason.
  */
-export async function openUpstream(opts: OpenUpstreamOptions): Promise<Response> {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(opts.signal.reason);
-  if (opts.signal.aborted) throw opts.signal.reason;
-  opts.signal.addEventListener('abort', onAbort, { once: true });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, opts.connectTimeoutMs);
-  try {
-    return await fetch(opts.url, {
-      method: 'POST',
-      headers: upstreamHeaders(opts.deployment, opts.accept),
-      body: JSON.stringify(opts.body),
-      signal: controller.signal,
-    });
-  } catch (err) {
-    if (opts.signal.aborted) throw opts.signal.reason;
-    if (timedOut) {
-      throw new UpstreamError('connect_timeout', `The upstream provider did not answer within ${opts.connectTimeoutMs} ms`);
-    }
-    throw new UpstreamError('connection', 'Could not connect to the upstream provider');
-  } finally {
-    // The abort link stays: a later abort must still reach the body stream.
-    clearTimeout(timer);
-  }
+export function openUpstream(opts: OpenUpstreamOptions): Promise<Response> {
+  return requestUpstream({ ...opts, method: 'POST' });
 }
 
 /** Callbacks of {@link readSse}. */
@@ -258,6 +233,7 @@ export async function requestUpstream(opts: RequestUpstreamOptions): Promise<Res
     }
     throw new UpstreamError('connection', 'Could not connect to the upstream provider');
   } finally {
+    // The abort link stays: a later abort must still reach the body stream.
     clearTimeout(timer);
   }
 }

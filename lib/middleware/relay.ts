@@ -1,0 +1,57 @@
+// Relaying an upstream answer to the client: the headers a client may rely on, and the body
+// chunk by chunk with backpressure, ending when the upstream ends, breaks, or the client leaves.
+
+import type { Response } from 'express';
+
+/** Copies the provider's headers a client may rely on. */
+export function copyUpstreamHeaders(res: Response, upstream: globalThis.Response): void {
+  for (const name of ['content-type', 'x-request-id', 'openai-processing-ms', 'retry-after']) {
+    const value = upstream.headers.get(name);
+    if (value) res.setHeader(name, value);
+  }
+  for (const [name, value] of upstream.headers) {
+    if (name.startsWith('x-ratelimit-')) res.setHeader(name, value);
+  }
+}
+
+/** Writes `chunk`, waiting for the socket to drain (or close) when its buffer is full. */
+export async function writeChunk(res: Response, chunk: Uint8Array): Promise<void> {
+  // A closed socket never drains (and its 'close' already fired).
+  if (res.destroyed || res.writableEnded) return;
+  if (res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+/**
+ * Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts; `observe`
+ * sees each chunk after it was written.
+ */
+export async function pipeRest(
+  res: Response,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  signal: AbortSignal,
+  observe?: (chunk: Uint8Array) => void,
+): Promise<void> {
+  try {
+    for (;;) {
+      if (signal.aborted || res.destroyed) break;
+      const { done, value } = await reader.read();
+      if (done) break;
+      await writeChunk(res, value);
+      observe?.(value);
+    }
+  } catch {
+    // The client left (abort) or the upstream broke: the relay just ends.
+  } finally {
+    reader.cancel().catch(() => undefined);
+    if (!res.writableEnded) res.end();
+  }
+}
