@@ -9,6 +9,7 @@ import { ConfigError } from '../../lib/errors';
 import { loadConfig } from '../../lib/config/load-config';
 import { resolveOptions } from '../../lib/config/resolve';
 import { findDeployments, shouldUsePolling } from '../../lib/config/routing';
+import { STORE_METHODS } from '../../lib/config/schema';
 import { MemoryStore } from '../../lib/store/memory-store';
 import type { Logger, ResponseStore } from '../../lib/types';
 
@@ -51,8 +52,7 @@ function fakeStore(): ResponseStore {
   const unused = async (): Promise<never> => {
     throw new Error('not used in these tests');
   };
-  const methods = ['create', 'read', 'readEvents', 'append', 'cancel', 'delete', 'subscribe', 'ping', 'close'];
-  return Object.fromEntries(methods.map((m) => [m, unused])) as unknown as ResponseStore;
+  return Object.fromEntries(STORE_METHODS.map((m) => [m, unused])) as unknown as ResponseStore;
 }
 
 function problemsOf(fn: () => unknown): string[] {

@@ -14,7 +14,8 @@ export type ConfigNaming = 'options' | 'yaml';
 
 type Check = (data: unknown, parentData: Record<string, unknown> | undefined) => string | null;
 
-const STORE_METHODS = [
+/** The methods a custom `store` must have (the ResponseStore contract). */
+export const STORE_METHODS: readonly string[] = [
   'create',
   'read',
   'readEvents',
