@@ -63,7 +63,9 @@ async function runBench({ mode = 'quick', only, dist = path.join(__dirname, '..'
     log(`# ${s.key} ...`);
     const serverArgs = [...(s.serverArgs ?? [])];
     if (profileDir) serverArgs.push('--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, s.key)}`);
-    const envFor = (opts = {}) => startEnv({ dist, serverArgs, ...opts });
+    // BENCH_FLUSH_MS tries another `worker.flushIntervalMs` (write-amp scales it to its clock).
+    const worker = process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : undefined;
+    const envFor = (opts = {}) => startEnv({ dist, serverArgs, worker, ...opts });
     const scenario = require(s.module);
     let result;
     try {

@@ -64,7 +64,7 @@ async function stream(res, spec) {
 const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/__stats') {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(stats));
+    res.end(JSON.stringify({ ...stats, cpu: process.cpuUsage() }));
     return;
   }
   if (req.method === 'POST' && req.url === '/__reset') {

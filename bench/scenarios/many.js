@@ -18,6 +18,8 @@ module.exports = async function manyScenario(env, size) {
 
   const mem0 = (await json(env.origin, { method: 'POST', path: '/bench/gc' })).memory;
   await json(env.origin, { method: 'POST', path: '/bench/eld-reset' });
+  const cpuOf = async () => ({ server: (await json(env.origin, { path: '/bench/stats' })).cpu, upstream: (await json(env.upstreamOrigin, { path: '/__stats' })).cpu, bench: process.cpuUsage() });
+  const cpu0 = await cpuOf();
   const started = performance.now();
 
   const ids = [];
@@ -83,6 +85,9 @@ module.exports = async function manyScenario(env, size) {
   const seconds = (performance.now() - started) / 1000;
   polling = false;
   await Promise.all(pollers);
+  // Share of one core each process used while the responses ran.
+  const cpu1 = await cpuOf();
+  const busy = Object.fromEntries(Object.keys(cpu1).map((k) => [k, round((cpu1[k].user - cpu0[k].user + cpu1[k].system - cpu0[k].system) / 1e6 / seconds, 2)]));
   const stats = await json(env.origin, { path: '/bench/stats' });
 
   // Every final output, byte for byte.
@@ -108,9 +113,10 @@ module.exports = async function manyScenario(env, size) {
     rows: [
       row('5 many', `${n} responses x ${size.seconds} s @ ${size.rate} deltas/s${scaled}: poll p50 / p99, ms`, { ours: `${round(percentile(lat.ours, 50))} / ${round(percentile(lat.ours, 99))}`, baseline: `${round(percentile(lat.baseline, 50))} / ${round(percentile(lat.baseline, 99))}`, value: round(percentile(lat.ours, 99)), target: 50, higherIsBetter: false, unit: `ms p99 (${lat.ours.length} polls)` }),
       row('5 many', `event-loop delay p50 / p99 / max, ms (beyond the ${stats.eld.resolution} ms sampling interval)`, { ours: `${round(stats.eld.p50)} / ${round(stats.eld.p99)} / ${round(stats.eld.max)}`, baseline: '', value: round(stats.eld.p99), target: 50, higherIsBetter: false, unit: 'ms p99' }),
+      row('5 many', 'CPU used while streaming, cores: server / upstream / load generator', { ours: `${busy.server} / ${busy.upstream} / ${busy.bench}`, baseline: '', value: busy.server, unit: `cores (machine: ${require('node:os').cpus().length})` }),
       row('5 many', `memory per running response (heap / RSS, ${running} running at half time)`, { ours: `${round(perHeap / 1024, 1)} KB / ${round(perRss / 1024, 1)} KB`, baseline: '', value: round(perHeap / 1024, 1), unit: 'KB heap' }),
       row('5 many', `final outputs byte-exact (completed, text equal); creates retried after a 503: ${createRetries}`, { ours: `${n - wrong} / ${n}`, baseline: '', value: n - wrong, target: n, unit: `of ${n}` }),
     ],
-    details: { responses: n, createRetries, createFailures, deltasEach: deltas, seconds: round(seconds, 1), createSeconds: round(createSeconds, 2), polls: lat.ours.length, baselinePolls: lat.baseline.length, pollErrors, eld: stats.eld, mem0, memMid: mid.memory, running, failures },
+    details: { responses: n, cpuBusy: busy, createRetries, createFailures, deltasEach: deltas, seconds: round(seconds, 1), createSeconds: round(createSeconds, 2), polls: lat.ours.length, baselinePolls: lat.baseline.length, pollErrors, eld: stats.eld, mem0, memMid: mid.memory, running, failures },
   };
 };
