@@ -10,12 +10,15 @@ import { ConfigError } from './errors';
 import { responsesPolling } from './responses-polling';
 
 const USAGE = `Usage: responses-polling [--config FILE] [--port N] [--host H] [--prefix /path] [--demo]
+                          [--health-path /path] [--metrics-path /path]
 
-  --config FILE   LiteLLM-style YAML configuration (model_list, litellm_settings, general_settings)
-  --port N        port to listen on (default 4000; 0 picks a free one)
-  --host H        address to bind (default 127.0.0.1)
-  --prefix /path  mount point of the routes (default /)
-  --demo          serve every model from a built-in demo upstream (no provider needed)
+  --config FILE         LiteLLM-style YAML configuration (model_list, litellm_settings, general_settings)
+  --port N              port to listen on (default 4000; 0 picks a free one)
+  --host H              address to bind (default 127.0.0.1)
+  --prefix /path        mount point of the routes (default /)
+  --demo                serve every model from a built-in demo upstream (no provider needed)
+  --health-path /path   health check: store PING and running responses (default /healthz; "" turns it off)
+  --metrics-path /path  Prometheus metrics (default /metrics; "" turns it off)
 `;
 
 function normalisePrefix(prefix: string): string {
@@ -31,6 +34,8 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       prefix: { type: 'string', default: '/' },
       demo: { type: 'boolean', default: false },
+      'health-path': { type: 'string', default: '/healthz' },
+      'metrics-path': { type: 'string', default: '/metrics' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -51,6 +56,12 @@ async function main(): Promise<void> {
   const prefix = normalisePrefix(values.prefix ?? '/');
   const app = express();
   app.disable('x-powered-by');
+  // Outside the prefix and before it, so a prefix of / does not shadow them; no key needed, as
+  // for any scrape or probe endpoint: bind to a private address, or turn them off.
+  const healthPath = values['health-path'] ? normalisePrefix(values['health-path']) : '';
+  const metricsPath = values['metrics-path'] ? normalisePrefix(values['metrics-path']) : '';
+  if (healthPath) app.get(healthPath, router.healthCheck());
+  if (metricsPath) app.get(metricsPath, router.metricsHandler());
   app.use(prefix || '/', router);
 
   const server = app.listen(port, values.host);

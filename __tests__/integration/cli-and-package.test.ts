@@ -71,6 +71,13 @@ describe('the CLI', () => {
     expect(done.output_text).toBe('from the cli');
     expect(upstream.requests[0].headers.authorization).toBe('Bearer sk-cli-upstream');
 
+    const origin = new URL(line).origin;
+    const health = await fetch(`${origin}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', store: 'ok', running: 0 });
+    const metrics = await (await fetch(`${origin}/metrics`)).text();
+    expect(metrics).toMatch(/responses_polling_responses_total\{path="polling",status="completed"\} 1/);
+
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);

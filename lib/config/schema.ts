@@ -32,7 +32,7 @@ export const STORE_METHODS: readonly string[] = [
 ];
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'];
 
-function hasMethods(data: unknown, methods: string[]): string[] {
+function hasMethods(data: unknown, methods: readonly string[]): string[] {
   const obj = data as Record<string, unknown>;
   return methods.filter((m) => typeof obj?.[m] !== 'function');
 }
