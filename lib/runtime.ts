@@ -192,6 +192,7 @@ export class Runtime {
       }
     });
     worker.on('flushError', () => metrics.storeError('flush'));
+    worker.on('upstreamRetry', (err: unknown) => metrics.upstreamRetry(err instanceof UpstreamError ? err.kind : 'other'));
     worker.on('upstreamError', (err: unknown) => {
       metrics.upstreamError('polling', err instanceof UpstreamError ? err.kind : 'other');
     });

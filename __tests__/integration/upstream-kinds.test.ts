@@ -306,6 +306,7 @@ describe('background responses from upstreams of every kind', () => {
       expect(b.requests).toHaveLength(1);
       expect(b.requests[0].body.model).toBe('gpt-b');
       expect(b.requests[0].headers.authorization).toBe('Bearer sk-b-0123456789');
+      expect(await apps[0].router.runtime.config.metrics.registry.metrics()).toMatch(/upstream_retries_total\{kind="http"\} 1/);
     });
 
     test('a refused connection and a 429 are retried too, up to the attempt limit', async () => {

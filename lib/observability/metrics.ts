@@ -50,6 +50,7 @@ export class ResponsesMetrics {
   readonly flushedBytes: Counter;
   readonly storeErrors: Counter<'operation'>;
   readonly upstreamErrors: Counter<'path' | 'kind'>;
+  readonly upstreamRetries: Counter<'kind'>;
   readonly limiterRefusals: Counter<'reason'>;
   readonly streamFollowers: Gauge;
   readonly hookErrors: Counter;
@@ -94,6 +95,13 @@ export class ResponsesMetrics {
         labelNames: ['path', 'kind'],
       }),
     );
+    this.upstreamRetries = reuse('upstream_retries_total', (c) =>
+      new Counter({
+        ...c,
+        help: 'Upstream attempts that failed before any event and were retried (on the next deployment), by kind.',
+        labelNames: ['kind'],
+      }),
+    );
     this.limiterRefusals = reuse('limiter_refusals_total', (c) =>
       new Counter({ ...c, help: 'Creates refused before any id existed, by reason.', labelNames: ['reason'] }),
     );
@@ -128,6 +136,11 @@ export class ResponsesMetrics {
   /** An upstream request failed for good. */
   upstreamError(path: ResponsePath, kind: string): void {
     this.upstreamErrors.inc({ path, kind });
+  }
+
+  /** An upstream attempt failed before any event and another one follows. */
+  upstreamRetry(kind: string): void {
+    this.upstreamRetries.inc({ kind });
   }
 
   /** A create was refused before any id existed. */
