@@ -3,8 +3,9 @@
 import { Router, type RequestHandler } from 'express';
 import type { ResponsesPollingOptions } from './config/options';
 import { auth } from './middleware/auth';
-import { backgroundModeRouter, RESPONSES_PATHS } from './middleware/background-mode-router';
-import { pollingHandler } from './middleware/polling-handler';
+import { addCreateRoute, RESPONSES_PATHS } from './middleware/background-mode-router';
+import { errorResponder } from './middleware/http';
+import { addLifecycleRoutes } from './middleware/polling-handler';
 import { preCallLimiter } from './middleware/pre-call-limiter';
 import { runtimeFor, type Runtime } from './runtime';
 import { healthCheck, metricsHandler, type HealthCheckOptions } from './observability/health';
@@ -37,11 +38,12 @@ export type ResponsesPollingRouter = Router & {
 export function responsesPolling(options: ResponsesPollingOptions | Runtime = {}): ResponsesPollingRouter {
   const runtime = runtimeFor(options);
   const router = Router() as ResponsesPollingRouter;
-  router.use(RESPONSES_PATHS, requestId());
-  router.use(RESPONSES_PATHS, auth(runtime));
-  router.post(RESPONSES_PATHS, preCallLimiter(runtime));
-  router.use(backgroundModeRouter(runtime));
-  router.use(pollingHandler(runtime));
+  // One flat router: the parts' routes are added here rather than mounted as nested routers,
+  // which would match every request's path again per part.
+  router.use(RESPONSES_PATHS, requestId(), auth(runtime));
+  addCreateRoute(router, runtime, preCallLimiter(runtime));
+  addLifecycleRoutes(router, runtime);
+  router.use(RESPONSES_PATHS, errorResponder(runtime.config.logger));
   router.runtime = runtime;
   router.close = (graceMs?: number) => runtime.close(graceMs);
   router.metrics = runtime.config.metrics;

@@ -248,13 +248,13 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
   test('a missing or unsafe x-request-id is replaced by a generated one, on every route of the router', async () => {
     const app = await start();
     const generated = await app.post({ model: 'gpt-test', input: 'ok', background: true });
-    expect(generated.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{24}$/);
+    expect(generated.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{28}$/);
     const unsafe = await app.post({ model: 'nope', input: 'x', background: true }, { 'x-request-id': 'evil\tvalue with spaces' });
     expect(unsafe.status).toBe(400);
-    expect(unsafe.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{24}$/);
+    expect(unsafe.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{28}$/);
     const unknown = await app.call('GET', '/llm/v1/responses/resp_unknown');
     expect(unknown.status).toBe(404);
-    expect(unknown.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{24}$/);
+    expect(unknown.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{28}$/);
   });
 
   test('the lifecycle hook is called once per ending, with the final Response, owner and usage: completed, failed, incomplete', async () => {

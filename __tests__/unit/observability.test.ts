@@ -66,7 +66,7 @@ describe('request ids', () => {
   test('a plain incoming id is kept; an empty, long or unsafe one is replaced', () => {
     expect(requestIdFor('abc-123_x.y:z')).toBe('abc-123_x.y:z');
     for (const bad of ['', 'a'.repeat(129), 'has space', 'line\nbreak', '<script>', undefined, ['a', 'b']]) {
-      expect(requestIdFor(bad)).toMatch(/^req_[0-9a-f]{24}$/);
+      expect(requestIdFor(bad)).toMatch(/^req_[0-9a-f]{28}$/);
     }
   });
 

@@ -1,7 +1,7 @@
 // `POST /v1/responses`: picks the path (polling via the store, or pass-through to the deployment),
 // creates background records and starts their workers.
 
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { DeploymentConfig, ResponsesPollingOptions } from '../config/options';
 import { ApiError } from '../errors';
 import { encodeEvent } from '../store/event-codec';
@@ -29,8 +29,19 @@ export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
 export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime = {}): Router {
   const runtime = runtimeFor(options);
   const router = Router();
+  addCreateRoute(router, runtime);
+  router.use(RESPONSES_PATHS, errorResponder(runtime.config.logger));
+  return router;
+}
+
+/**
+ * Adds the create route of {@link backgroundModeRouter} to `router`, after `before` (the
+ * limiter, in `responsesPolling()`'s flat router), without an error responder.
+ */
+export function addCreateRoute(router: Router, runtime: Runtime, ...before: RequestHandler[]): void {
   router.post(
     RESPONSES_PATHS,
+    ...before,
     jsonBody(runtime.config.maxBodyBytes),
     asyncHandler(async function createResponse(req: Request, res: Response) {
       const ctx = prepareCreate(runtime, req);
@@ -46,8 +57,6 @@ export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime 
       }
     }),
   );
-  router.use(RESPONSES_PATHS, errorResponder(runtime.config.logger));
-  return router;
 }
 
 async function createBackground(

@@ -34,8 +34,18 @@ function parseStartingAfter(raw: unknown): number {
  */
 export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}): Router {
   const runtime = runtimeFor(options);
-  const { config } = runtime;
   const router = Router();
+  addLifecycleRoutes(router, runtime);
+  router.use(RESPONSES_PATHS, errorResponder(runtime.config.logger));
+  return router;
+}
+
+/**
+ * Adds the routes of {@link pollingHandler} to `router`, without an error responder: how
+ * `responsesPolling()` composes one flat router (every nested router is more matching per request).
+ */
+export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
+  const { config } = runtime;
 
   router.get(
     byId,
@@ -107,7 +117,4 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
       res.status(200).json({ id, object: 'response', deleted: true });
     }),
   );
-
-  router.use(RESPONSES_PATHS, errorResponder(config.logger));
-  return router;
 }
