@@ -93,7 +93,7 @@ describe('defaults', () => {
       idPrefix: 'resp_',
       maxBodyBytes: 1048576,
       worker: {
-        flushIntervalMs: 50,
+        flushIntervalMs: 100,
         flushMaxEvents: 256,
         flushMaxBytes: 65536,
         leaseMs: 60000,

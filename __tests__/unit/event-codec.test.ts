@@ -35,6 +35,18 @@ describe('the event log codec', () => {
     expect(decodeEvent(encodeEvent(tabInId))).toEqual(tabInId);
   });
 
+  it('packs provider item ids (prefix and hex) a third shorter, and keeps every other id as written', () => {
+    const hex = '67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795a';
+    const base = { type: 'response.output_text.delta', sequence_number: 4, output_index: 0, content_index: 0, delta: 'x', logprobs: [] };
+    const packed = encodeEvent({ ...base, item_id: `msg_${hex}` });
+    expect(packed).not.toContain(hex);
+    expect(packed.length).toBeLessThanOrEqual(encodeEvent({ ...base, item_id: 'msg_short' }).length + 32);
+    for (const id of [`msg_${hex}`, `fc_${hex}`, `msg_${hex.toUpperCase()}`, `msg_${hex}0`, `msg_${hex}_x`, `m_s_${hex}`, 'msg_00', `_${hex}`, `msg_${'0'.repeat(16)}`]) {
+      const event = { ...base, item_id: id };
+      expect(JSON.stringify(decodeEvent(encodeEvent(event)))).toBe(JSON.stringify(event));
+    }
+  });
+
   it('still reads log entries written as plain JSON', () => {
     const delta = { type: 'response.output_text.delta', sequence_number: 3, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'hi', logprobs: [] };
     expect(decodeEvent(JSON.stringify(delta))).toEqual(delta);

@@ -8,8 +8,6 @@ const { deltasFor } = require('../lib/fixture');
 
 /** LiteLLM's flush interval (background_streaming.py `_UPDATE_INTERVAL`). */
 const LITELLM_INTERVAL_S = 0.15;
-/** The package's default `worker.flushIntervalMs`; BENCH_FLUSH_MS tries another window. */
-const DEFAULT_FLUSH_MS = Number(process.env.BENCH_FLUSH_MS || 50);
 
 /** RESP bytes of one command. */
 function respBytes(args) {
@@ -72,6 +70,8 @@ async function measure(env, { deltas, rate, compress, seed }) {
 }
 
 module.exports = async function writeAmpScenario(startEnv, size) {
+  // The measured build's default `worker.flushIntervalMs`; BENCH_FLUSH_MS tries another window.
+  const DEFAULT_FLUSH_MS = Number(process.env.BENCH_FLUSH_MS) || startEnv.defaultFlushMs;
   const results = [];
   // One server per clock: a compressed clock divides the flush window by the same factor.
   const byCompress = new Map();

@@ -32,7 +32,7 @@ export const DEFAULTS = {
   idPrefix: 'resp_',
   maxBodyBytes: 1_048_576,
   worker: {
-    flushIntervalMs: 50,
+    flushIntervalMs: 100,
     flushMaxEvents: 256,
     flushMaxBytes: 65_536,
     leaseMs: 60_000,

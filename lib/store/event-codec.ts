@@ -89,7 +89,7 @@ function compact(event: ResponseStreamEvent): string | undefined {
     const value = e[name];
     // Strings are tagged so that a numeric-looking id stays a string.
     if (isIndex(value)) parts.push(String(value));
-    else if (typeof value === 'string' && !value.includes(SEP)) parts.push(`'${value}`);
+    else if (typeof value === 'string' && !value.includes(SEP)) parts.push(packId(value));
     else return undefined;
   }
   // Keys are distinct and map to distinct letters, so the layout names each key once; type,
@@ -117,7 +117,8 @@ function expand(encoded: string): ResponseStreamEvent | undefined {
   for (let i = 0; i < spec.fields.length; i++) {
     const piece = next();
     if (piece === undefined) return undefined;
-    values.push(piece.charCodeAt(0) === 39 /* ' */ ? piece.slice(1) : Number(piece));
+    const tag = piece.charCodeAt(0);
+    values.push(tag === 39 /* ' */ ? piece.slice(1) : tag === 34 /* " */ ? unpackId(piece) : Number(piece));
   }
   // The delta is the rest, whatever characters it holds.
   const delta = encoded.slice(at);
@@ -130,6 +131,24 @@ function expand(encoded: string): ResponseStreamEvent | undefined {
     else event[spec.fields[Number(letter)]] = values[Number(letter)];
   }
   return event as ResponseStreamEvent;
+}
+
+/**
+ * Item ids as providers write them (`msg_` and 48 lower-case hex digits) are most of a compact
+ * entry: the hex part is stored as base64, a third shorter (`"msg_<base64>`). Any other string is
+ * stored as it is (`'<string>`).
+ */
+const PACKABLE_ID = /^[A-Za-z]+_(?:[0-9a-f]{2}){8,}$/;
+
+function packId(value: string): string {
+  if (!PACKABLE_ID.test(value)) return `'${value}`;
+  const cut = value.indexOf('_') + 1;
+  return `"${value.slice(0, cut)}${Buffer.from(value.slice(cut), 'hex').toString('base64')}`;
+}
+
+function unpackId(piece: string): string {
+  const cut = piece.indexOf('_') + 1;
+  return `${piece.slice(1, cut)}${Buffer.from(piece.slice(cut), 'base64').toString('hex')}`;
 }
 
 function isIndex(value: unknown): value is number {

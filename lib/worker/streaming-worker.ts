@@ -32,6 +32,12 @@ export const WORKER_ERROR_CODES = {
 const SHUTDOWN_FLUSH_GRACE_MS = 2000;
 /** Below this many bytes of tail the snapshot is never rewritten mid-stream. */
 const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
+/**
+ * The snapshot is rewritten when the log since the last one reaches this many times its size:
+ * snapshot writes then add at most a quarter to the log's bytes (bench scenario 3), while a read
+ * folds a tail of at most four snapshots' worth of (compact) events.
+ */
+const SNAPSHOT_TAIL_FACTOR = 4;
 const LIFECYCLE_START = new Set(['response.created', 'response.queued', 'response.in_progress']);
 const LIFECYCLE_END = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
@@ -431,7 +437,7 @@ export class StreamingWorker extends EventEmitter {
     if (this.pendingStatus) input.status = this.pendingStatus;
     const finalBatch = this.pendingStatus !== undefined && isTerminalStatus(this.pendingStatus);
     // The snapshot is rewritten only when the tail outgrows it, so total bytes stay O(n).
-    if (this.pending.length && (finalBatch || this.bytesSinceSnapshot >= Math.max(this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
+    if (this.pending.length && (finalBatch || this.bytesSinceSnapshot >= Math.max(SNAPSHOT_TAIL_FACTOR * this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
       const json = JSON.stringify(this.current);
       input.snapshot = { json, seq: this.nextSeq - 1 };
       this.snapshotBytes = json.length;

@@ -156,13 +156,22 @@ export async function readSse(
   const decoder = new TextDecoder();
   const parser = createParser({ onEvent: (m) => handlers.onMessage(m) });
   let idle = false;
+  // One timer per stream that checks the time of the last chunk, rather than a clearTimeout and
+  // setTimeout per chunk: a trickling stream delivers many small chunks.
+  let lastChunkAt = Date.now();
   let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
+  const check = () => {
+    const quiet = Date.now() - lastChunkAt;
+    if (quiet >= opts.idleTimeoutMs) {
       idle = true;
       reader.cancel().catch(() => undefined);
-    }, opts.idleTimeoutMs);
+      return;
+    }
+    timer = setTimeout(check, opts.idleTimeoutMs - quiet);
+  };
+  const arm = () => {
+    lastChunkAt = Date.now();
+    if (!timer) timer = setTimeout(check, opts.idleTimeoutMs);
   };
   const onAbort = () => {
     reader.cancel().catch(() => undefined);
