@@ -1,5 +1,5 @@
 import type { ResponseObject, ResponseStreamEvent } from '../../lib/types';
-import { applyEvent, foldEvents } from '../../lib/worker/reducer';
+import { applyEvent, foldEvent, foldEvents } from '../../lib/worker/reducer';
 import {
   DEFAULT_USAGE,
   failedTurnEvents,
@@ -380,5 +380,49 @@ describe('applyEvent: no-ops and immutability', () => {
     expect(next.output[0]).toBe(withCall.output[0]);
     expect(next.output[1]).not.toBe(withCall.output[1]);
     expect(next.tools).toBe(withCall.tools);
+  });
+});
+
+describe('foldEvent: the in-place fold for a state the caller owns', () => {
+  const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+  const cases: Array<[string, ResponseStreamEvent[]]> = [
+    ['a text turn in small deltas', textTurnEvents(text, { chunkSize: 2 })],
+    ['two function calls', functionCallEvents([{ name: 'a', arguments: '{"x":1}' }, { name: 'b', arguments: '{"y":"two"}' }])],
+    ['a failed turn', failedTurnEvents()],
+    [
+      'deltas before their item and part were announced, and an empty delta',
+      withSequenceNumbers([
+        ...openingBodies({}),
+        { type: 'response.output_text.delta', item_id: 'msg_x', output_index: 0, content_index: 0, delta: 'early ' },
+        { type: 'response.output_text.delta', item_id: 'msg_x', output_index: 0, content_index: 0, delta: '' },
+        { type: 'response.output_text.delta', item_id: 'msg_x', output_index: 0, content_index: 1, delta: 'second part' },
+        { type: 'response.function_call_arguments.delta', item_id: 'fc_y', output_index: 1, delta: '{"a"' },
+        { type: 'response.function_call_arguments.delta', item_id: 'fc_y', output_index: 1, delta: ':1}' },
+      ]),
+    ],
+  ];
+
+  it.each(cases)('folds %s to exactly what applyEvent gives', (_name, events) => {
+    const expected = events.reduce((s, e) => applyEvent(s, e), proxyResponse());
+    const folded = clone(events).reduce((s, e) => foldEvent(s, e), proxyResponse());
+    expect(folded).toEqual(expected);
+  });
+
+  it('appends in place: the Response and its output list stay the same objects across deltas', () => {
+    const events = clone(textTurnEvents('abcdef', { deltas: ['ab', 'cd', 'ef'] }));
+    const firstDelta = events.findIndex((e) => e.type === 'response.output_text.delta');
+    const before = events.slice(0, firstDelta).reduce((s, e) => foldEvent(s, e), proxyResponse());
+    const after = events.slice(firstDelta, firstDelta + 3).reduce((s, e) => foldEvent(s, e), before);
+    expect(after).toBe(before);
+    expect(after.output[0]).toMatchObject({ content: [{ text: 'abcdef' }] });
+  });
+
+  it('falls back to a copy when the part is frozen', () => {
+    const events = textTurnEvents('xy', { deltas: ['x', 'y'] });
+    const firstDelta = events.findIndex((e) => e.type === 'response.output_text.delta');
+    const before = deepFreeze(events.slice(0, firstDelta).reduce((s, e) => applyEvent(s, e), proxyResponse()));
+    const after = events.slice(firstDelta, firstDelta + 2).reduce((s, e) => foldEvent(s, e), before);
+    expect(after).not.toBe(before);
+    expect(after.output[0]).toMatchObject({ content: [{ text: 'xy' }] });
   });
 });

@@ -2,7 +2,7 @@
 
 import { decodeEvent } from '../store/event-codec';
 import type { ResponseObject, StoredResponse } from '../types';
-import { applyEvent } from './reducer';
+import { foldEvent } from './reducer';
 
 /**
  * The Response as a reader sees it: the snapshot with the tail folded in, then the meta's status
@@ -14,7 +14,8 @@ export function materialize(stored: StoredResponse): ResponseObject {
     const event = decodeEvent(entry);
     // The snapshot already holds these; a store that returns them anyway must not double text.
     if (event.sequence_number <= stored.snapshotSeq) continue;
-    response = applyEvent(response, event);
+    // The snapshot was parsed and the events decoded just now: the fold owns them.
+    response = foldEvent(response, event);
   }
   const { status, error } = stored.meta;
   const overrides: Partial<ResponseObject> = {};

@@ -330,6 +330,35 @@ function blankItem(kind: ItemKind, id: string | undefined): OutputItem {
   }
 }
 
+/**
+ * {@link applyEvent} for a fold that owns `state` and every object in it (a read folding a tail
+ * it decoded, a worker folding events it parsed): a text or argument delta whose part or item is
+ * already there is appended in place, instead of copying the Response, its output list, the item
+ * and the part for each delta, which are nearly all of a stream. The result is the same as
+ * `applyEvent`'s; anything else goes through `applyEvent`. Never use it on a state that is shared.
+ */
+export function foldEvent(state: ResponseObject, event: ResponseStreamEvent): ResponseObject {
+  const e = event as Json;
+  if ((e.type === 'response.output_text.delta' || e.type === 'response.function_call_arguments.delta') && typeof e.delta === 'string') {
+    const output = outputOf(state);
+    const index = findItem(output, e.output_index, typeof e.item_id === 'string' ? e.item_id : undefined);
+    const item = index >= 0 ? (output[index] as Json) : undefined;
+    if (item && e.type === 'response.function_call_arguments.delta') {
+      if (typeof item.arguments === 'string' && !Object.isFrozen(item)) {
+        item.arguments += e.delta;
+        return state;
+      }
+    } else if (item && Array.isArray(item.content)) {
+      const part = (item.content as Json[])[isIndex(e.content_index) ? e.content_index : 0];
+      if (isRecord(part) && typeof part.text === 'string' && !Object.isFrozen(part)) {
+        part.text += e.delta;
+        return state;
+      }
+    }
+  }
+  return applyEvent(state, event);
+}
+
 function withItem(state: ResponseObject, output: OutputItem[], index: number, item: OutputItem): ResponseObject {
   const copy = output.slice();
   copy[index] = item;

@@ -7,7 +7,7 @@ import { encodeEvent } from '../store/event-codec';
 import type { AdmissionInput } from '../limiter/types';
 import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { isTerminalStatus } from '../types';
-import { applyEvent } from './reducer';
+import { applyEvent, foldEvent } from './reducer';
 import { ApiError } from '../errors';
 import type { CreateResponseBody } from '../middleware/create-request';
 import { ChatStreamAdapter } from './chat-stream-adapter';
@@ -360,7 +360,9 @@ export class StreamingWorker extends EventEmitter {
 
   /** Appends an event (already numbered) to the log and folds it into the state. */
   private log(event: ResponseStreamEvent): void {
-    this.current = applyEvent(this.current, event);
+    // Parsed upstream events belong to this worker alone, so deltas may be folded in place; the
+    // chat adapter keeps the objects it hands out, so its events are folded by copy.
+    this.current = this.chat ? applyEvent(this.current, event) : foldEvent(this.current, event);
     this.nextSeq = event.sequence_number + 1;
     const encoded = encodeEvent(event);
     this.pending.push(encoded);
