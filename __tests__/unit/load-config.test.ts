@@ -421,6 +421,17 @@ describe('errors name the YAML path and the fix', () => {
     ]);
   });
 
+  test('responses_polling.metrics turns metrics off or renames them, and refuses a bad prefix', () => {
+    const off = writeYaml('responses_polling:\n  metrics: false\n', 'metrics-off.yaml');
+    expect(loadConfig(off, { env: {}, logger: captureLogger().logger }).metrics).toBe(false);
+    const named = writeYaml('responses_polling:\n  metrics:\n    prefix: llm_\n', 'metrics-prefix.yaml');
+    const options = loadConfig(named, { env: {}, logger: captureLogger().logger });
+    expect(options.metrics).toEqual({ prefix: 'llm_' });
+    expect(resolveOptions({ ...options, store: new MemoryStore() }).metrics.registry.getSingleMetric('llm_responses_total')).toBeDefined();
+    const bad = writeYaml('responses_polling:\n  metrics:\n    prefix: "bad prefix"\n', 'metrics-bad.yaml');
+    expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.metrics\.prefix[\s\S]*Prometheus name prefix/);
+  });
+
   test('a YAML syntax error names the file and line', () => {
     const file = writeYaml('model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n     api_key: "sk-secret-on-bad-line\n');
     const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));

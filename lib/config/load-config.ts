@@ -350,6 +350,7 @@ interface LiteLLMDoc {
     key_prefix?: string;
     id_prefix?: string;
     max_body_bytes?: number;
+    metrics?: boolean | { prefix?: string };
     worker?: Record<string, number | undefined>;
   };
 }
@@ -501,6 +502,7 @@ function mapToOptions(
     if (rp.key_prefix !== undefined) options.keyPrefix = rp.key_prefix;
     if (rp.id_prefix !== undefined) options.idPrefix = rp.id_prefix;
     if (rp.max_body_bytes !== undefined) options.maxBodyBytes = rp.max_body_bytes;
+    if (rp.metrics !== undefined) options.metrics = typeof rp.metrics === 'object' ? { ...rp.metrics } : rp.metrics;
     if (rp.worker) {
       const worker: WorkerOptions = {};
       for (const [snake, value] of Object.entries(rp.worker)) if (value !== undefined) worker[WORKER_KEYS[snake]] = value;

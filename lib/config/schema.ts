@@ -475,10 +475,18 @@ export const liteLLMSchema: SchemaObject = {
     responses_polling: {
       type: 'object',
       additionalProperties: false,
-      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, auth and worker',
+      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, auth, metrics and worker',
       properties: {
         ...tuningProperties('yaml'),
         auth: { const: 'none', fix: "Write auth: none to run without authentication behind the host app's own, or remove it" },
+        metrics: {
+          type: ['boolean', 'object'],
+          additionalProperties: false,
+          properties: {
+            prefix: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$', fix: 'Write a Prometheus name prefix such as llm_responses_ (letters, digits, _ and :)' },
+          },
+          fix: 'Write metrics: false, metrics: true, or metrics: { prefix: llm_responses_ }',
+        },
       },
     },
   },
