@@ -1,4 +1,4 @@
-import { decodeEvent, encodeEvent, eventJson } from '../../lib/store/event-codec';
+import { decodeEvent, encodeEvent, eventJson, eventType, ItemIdTable } from '../../lib/store/event-codec';
 import type { ResponseStreamEvent } from '../../lib/types';
 import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
 
@@ -45,6 +45,31 @@ describe('the event log codec', () => {
       const event = { ...base, item_id: id };
       expect(JSON.stringify(decodeEvent(encodeEvent(event)))).toBe(JSON.stringify(event));
     }
+  });
+
+  it('leaves out item ids the reader knows by output index, and readers from the start or from a Response resolve them', () => {
+    const turn = [...textTurnEvents('one two three', { chunkSize: 2 }), ...functionCallEvents({ name: 'f', arguments: '{"a":1}' })];
+    const writer = new ItemIdTable();
+    const encoded = turn.map((event) => {
+      const entry = encodeEvent(event, writer.get);
+      writer.note(event);
+      return entry;
+    });
+    const deltas = encoded.filter((entry, i) => turn[i].type.endsWith('.delta'));
+    expect(deltas.length).toBeGreaterThan(3);
+    expect(deltas.every((entry) => !entry.includes('msg_') && !entry.includes('fc_'))).toBe(true);
+
+    const fromStart = new ItemIdTable();
+    encoded.forEach((entry, i) => expect(eventJson(entry, fromStart).json).toBe(wireJson(turn[i])));
+
+    const midway = encoded.findIndex((entry, i) => turn[i].type === 'response.output_text.delta') + 2;
+    const output = [{ id: 'msg_fixture_0' }];
+    const fromResponse = new ItemIdTable(output);
+    for (let i = midway; i < encoded.length; i += 1) expect(eventJson(encoded[i], fromResponse).json).toBe(wireJson(turn[i]));
+    expect(JSON.stringify(decodeEvent(encoded[midway], new ItemIdTable(output).get))).toBe(wireJson(turn[midway]));
+
+    expect(() => decodeEvent(encoded[midway])).toThrow(/names its item by output index 0/);
+    expect(eventType(encoded[midway])).toBe('response.output_text.delta');
   });
 
   it('still reads log entries written as plain JSON', () => {

@@ -14,7 +14,7 @@ function stored(initial: ResponseObject, events: ResponseStreamEvent[], snapshot
     meta: meta({ lastSeq: events.length - 1, ...metaOverrides }),
     snapshot: JSON.stringify(foldEvents(initial, events.slice(0, snapshotSeq + 1))),
     snapshotSeq,
-    tail: events.slice(snapshotSeq + 1).map(encodeEvent),
+    tail: events.slice(snapshotSeq + 1).map((e) => encodeEvent(e)),
   };
 }
 
@@ -37,7 +37,7 @@ describe('materialize', () => {
 
   it('skips tail entries the snapshot already covers', () => {
     const record = stored(proxyResponse(), partial, 8);
-    const overlapping = { ...record, tail: [...partial.slice(6, 9).map(encodeEvent), ...record.tail] };
+    const overlapping = { ...record, tail: [...partial.slice(6, 9).map((e) => encodeEvent(e)), ...record.tail] };
     expect(materialize(overlapping)).toEqual(materialize(record));
   });
 

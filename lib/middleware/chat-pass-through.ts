@@ -9,7 +9,7 @@ import { ApiError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Runtime } from '../runtime';
 import { sseFrame } from '../sse';
-import { decodeEvent, encodeEvent } from '../store/event-codec';
+import { decodeEvent, encodeEvent, ItemIdTable } from '../store/event-codec';
 import { MemoryStore } from '../store/memory-store';
 import { isTerminalStatus, type ResponseObject } from '../types';
 import { materialize } from '../worker/materialize';
@@ -62,12 +62,14 @@ async function relay(res: Response, store: MemoryStore, id: string, worker: Stre
   res.setHeader('cache-control', 'no-cache');
   res.flushHeaders();
   let cursor = -1;
+  const table = new ItemIdTable();
   let pumping: Promise<void> = Promise.resolve();
   const pump = () => {
     pumping = pumping.then(async () => {
       const batch = await store.readEvents(id, null, cursor);
       for (const entry of batch?.events ?? []) {
-        const event = decodeEvent(entry);
+        const event = decodeEvent(entry, table.get);
+        table.note(event);
         cursor = event.sequence_number;
         if (!res.writableEnded) res.write(sseFrame(event.type, JSON.stringify(event)));
       }

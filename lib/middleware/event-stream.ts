@@ -2,7 +2,7 @@
 // response is terminal. Used by `POST` with `stream: true` and by `GET ?stream=true`.
 
 import type { Request, Response } from 'express';
-import { decodeEvent, eventJson } from '../store/event-codec';
+import { eventJson, eventType, ItemIdTable } from '../store/event-codec';
 import { isTerminalStatus, type ResponseMeta } from '../types';
 import { responseNotFound } from '../errors';
 import type { Runtime } from '../runtime';
@@ -40,10 +40,19 @@ export async function streamEvents(
   const { store, logger, metrics } = runtime.config;
   let batch: { meta: ResponseMeta | undefined; events: string[] } | null;
   let cursor: number;
+  // Item ids of compact entries stored by output index; a stream that starts mid-log learns those
+  // of the items before its start point from the Response as it stands.
+  let items = new ItemIdTable();
   if ('opening' in start) {
     batch = { meta: undefined, events: start.opening };
     cursor = -1;
   } else {
+    if (start.afterSeq >= 0) {
+      const current = await callStore(runtime.config, () => store.read(id, owner));
+      if (!current) throw responseNotFound(id);
+      runtime.noticeRead(id, current);
+      items = new ItemIdTable(materialize(current).output);
+    }
     const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq));
     if (!first) throw responseNotFound(id);
     runtime.noticeRead(id, first);
@@ -88,7 +97,7 @@ export async function streamEvents(
   const writeEvents = async (events: string[]) => {
     for (const encoded of events) {
       if (closed) return;
-      const { type, json } = eventJson(encoded);
+      const { type, json } = eventJson(encoded, items);
       lastType = type;
       await write(sseFrame(type, json));
       cursor += 1;
@@ -168,7 +177,7 @@ async function writeClosingEvent(
   let last = cursor === lastSeq ? lastType : undefined;
   if (last === undefined) {
     const tail = await store.readEvents(id, owner, lastSeq - 1).catch(() => null);
-    last = tail?.events.length ? decodeEvent(tail.events[tail.events.length - 1]).type : undefined;
+    last = tail?.events.length ? eventType(tail.events[tail.events.length - 1]) : undefined;
   }
   if (last && FINAL_EVENTS.has(last)) return;
   const event = { type: 'response.failed', sequence_number: lastSeq + 1, response: materialize(stored) };

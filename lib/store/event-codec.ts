@@ -17,6 +17,8 @@ const COMPACT_TYPES: ReadonlyArray<{ code: string; type: string; fields: readonl
 ];
 const BY_TYPE = new Map(COMPACT_TYPES.map((c) => [c.type, c]));
 const BY_CODE = new Map(COMPACT_TYPES.map((c) => [c.code, c]));
+/** An item id stored by reference to the output index (see {@link ItemIds}). */
+const ELIDED = '@';
 /** Marks a compact entry; JSON entries start with `{`. */
 const COMPACT_MARK = '~';
 const SEP = '\t';
@@ -34,37 +36,89 @@ const LOGPROBS = 'L';
  * whose fields are exactly the usual ones get the compact form; {@link decodeEvent} gives back
  * an object that serialises to the same JSON as the event without `obfuscation`.
  */
-export function encodeEvent(event: ResponseStreamEvent): string {
+export function encodeEvent(event: ResponseStreamEvent, known?: ItemIds): string {
   let plain: ResponseStreamEvent = event;
   if ('obfuscation' in event) {
     const { obfuscation: _dropped, ...rest } = event;
     plain = rest as ResponseStreamEvent;
   }
-  return compact(plain) ?? JSON.stringify(plain);
+  return compact(plain, typeof known === 'function' ? known : undefined) ?? JSON.stringify(plain);
 }
 
-/** Decodes one log entry. */
-export function decodeEvent(encoded: string): ResponseStreamEvent {
+/**
+ * The item id of the output item at an output index, as the reader knows it at that point of the
+ * log. A compact delta entry whose item id is the one its writer knew for its output index is
+ * stored without it (`@`): 36 of its bytes. Readers resolve it with this function.
+ */
+export type ItemIds = (outputIndex: number) => string | undefined;
+
+/**
+ * The output-index → item-id table a reader of the log keeps as it goes, built exactly as the
+ * worker builds its own: from a Response's output (where the reader starts from one), then from
+ * each entry: `output_item.added` / `.done` set their item's id, any other event with an output
+ * index and an item id sets that.
+ */
+export class ItemIdTable {
+  private readonly ids: string[] = [];
+
+  constructor(output?: ReadonlyArray<{ id?: unknown }>) {
+    output?.forEach((item, i) => {
+      if (item && typeof item.id === 'string') this.ids[i] = item.id;
+    });
+  }
+
+  /** The id known for `outputIndex`. */
+  readonly get: ItemIds = (outputIndex) => this.ids[outputIndex];
+
+  /** Takes in the ids an event names. */
+  note(event: ResponseStreamEvent): void {
+    const index = event.output_index;
+    if (!isIndex(index)) return;
+    const item = event.item as { id?: unknown } | undefined;
+    if ((event.type === 'response.output_item.added' || event.type === 'response.output_item.done') && item && typeof item.id === 'string') {
+      this.ids[index] = item.id;
+    } else if (typeof event.item_id === 'string') {
+      this.ids[index] = event.item_id;
+    }
+  }
+}
+
+/** Decodes one log entry; `items` resolves item ids stored by output index. */
+export function decodeEvent(encoded: string, items?: ItemIds): ResponseStreamEvent {
   if (encoded.charCodeAt(0) === 126 /* ~ */) {
-    const event = expand(encoded);
+    const event = expand(encoded, items);
     if (event) return event;
   }
   return JSON.parse(encoded) as ResponseStreamEvent;
 }
 
-/**
- * The JSON a client receives for a log entry: the entry itself unless it is compact. Also returns
- * the event type, which an SSE frame names.
- */
-export function eventJson(encoded: string): { type: string; json: string } {
+/** The type of a log entry, without resolving anything else. */
+export function eventType(encoded: string): string {
   if (encoded.charCodeAt(0) === 126 /* ~ */) {
-    const event = expand(encoded);
-    if (event) return { type: event.type, json: JSON.stringify(event) };
+    const spec = BY_CODE.get(encoded[1]);
+    if (spec) return spec.type;
   }
-  return { type: (JSON.parse(encoded) as ResponseStreamEvent).type, json: encoded };
+  return (JSON.parse(encoded) as ResponseStreamEvent).type;
 }
 
-function compact(event: ResponseStreamEvent): string | undefined {
+/**
+ * Reads the next entry of the log for a client: the JSON it receives (the entry itself unless it
+ * is compact) and the event type, which an SSE frame names. Notes the entry's ids in `table`.
+ */
+export function eventJson(encoded: string, table: ItemIdTable = new ItemIdTable()): { type: string; json: string } {
+  if (encoded.charCodeAt(0) === 126 /* ~ */) {
+    const event = expand(encoded, table.get);
+    if (event) {
+      table.note(event);
+      return { type: event.type, json: JSON.stringify(event) };
+    }
+  }
+  const event = JSON.parse(encoded) as ResponseStreamEvent;
+  table.note(event);
+  return { type: event.type, json: encoded };
+}
+
+function compact(event: ResponseStreamEvent, known: ItemIds | undefined): string | undefined {
   const spec = BY_TYPE.get(event.type);
   if (!spec) return undefined;
   const e = event as Record<string, unknown>;
@@ -88,7 +142,8 @@ function compact(event: ResponseStreamEvent): string | undefined {
   for (const name of spec.fields) {
     const value = e[name];
     // Strings are tagged so that a numeric-looking id stays a string.
-    if (isIndex(value)) parts.push(String(value));
+    if (name === 'item_id' && known && isIndex(e.output_index) && known(e.output_index) === value) parts.push(ELIDED);
+    else if (isIndex(value)) parts.push(String(value));
     else if (typeof value === 'string' && !value.includes(SEP)) parts.push(packId(value));
     else return undefined;
   }
@@ -99,7 +154,7 @@ function compact(event: ResponseStreamEvent): string | undefined {
   return `${COMPACT_MARK}${spec.code}${parts.join(SEP)}`;
 }
 
-function expand(encoded: string): ResponseStreamEvent | undefined {
+function expand(encoded: string, items: ItemIds | undefined): ResponseStreamEvent | undefined {
   const spec = BY_CODE.get(encoded[1]);
   if (!spec) return undefined;
   let at = 2;
@@ -118,7 +173,14 @@ function expand(encoded: string): ResponseStreamEvent | undefined {
     const piece = next();
     if (piece === undefined) return undefined;
     const tag = piece.charCodeAt(0);
-    values.push(tag === 39 /* ' */ ? piece.slice(1) : tag === 34 /* " */ ? unpackId(piece) : Number(piece));
+    values.push(tag === 39 /* ' */ ? piece.slice(1) : tag === 34 /* " */ ? unpackId(piece) : piece === ELIDED ? ELIDED : Number(piece));
+  }
+  const idAt = spec.fields.indexOf('item_id');
+  if (idAt >= 0 && values[idAt] === ELIDED) {
+    const outputIndex = values[spec.fields.indexOf('output_index')] as number;
+    const id = items?.(outputIndex);
+    if (id === undefined) throw new Error(`log entry ${seq} names its item by output index ${outputIndex}, which this reader does not know`);
+    values[idAt] = id;
   }
   // The delta is the rest, whatever characters it holds.
   const delta = encoded.slice(at);

@@ -10,8 +10,13 @@ import { foldEvent } from './reducer';
  */
 export function materialize(stored: StoredResponse): ResponseObject {
   let response = JSON.parse(stored.snapshot) as ResponseObject;
+  // An entry stored without its item id names the item at its output index so far.
+  const items = (index: number): string | undefined => {
+    const id = Array.isArray(response.output) ? response.output[index]?.id : undefined;
+    return typeof id === 'string' ? id : undefined;
+  };
   for (const entry of stored.tail) {
-    const event = decodeEvent(entry);
+    const event = decodeEvent(entry, items);
     // The snapshot already holds these; a store that returns them anyway must not double text.
     if (event.sequence_number <= stored.snapshotSeq) continue;
     // The snapshot was parsed and the events decoded just now: the fold owns them.

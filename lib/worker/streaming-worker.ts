@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
-import { encodeEvent } from '../store/event-codec';
+import { encodeEvent, ItemIdTable } from '../store/event-codec';
 import type { AdmissionInput } from '../limiter/types';
 import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { isTerminalStatus } from '../types';
@@ -119,6 +119,17 @@ export class StreamingWorker extends EventEmitter {
   private chat: ChatStreamAdapter | undefined;
   /** Number of upstream attempts made so far. */
   attempts = 0;
+  /** Item ids by output index as a reader of the log learns them (see ItemIdTable). */
+  private readonly announced = new ItemIdTable();
+  /**
+   * The id an entry may leave out: the one a log reader knows for the output index and a
+   * snapshot reader finds at that position of the Response, when both agree.
+   */
+  private readonly knownItemId = (outputIndex: number): string | undefined => {
+    const id = this.announced.get(outputIndex);
+    const output = Array.isArray(this.current.output) ? this.current.output : [];
+    return id !== undefined && output[outputIndex]?.id === id ? id : undefined;
+  };
 
   constructor(cfg: ResponsesPollingConfig, start: WorkerStart) {
     super();
@@ -360,11 +371,14 @@ export class StreamingWorker extends EventEmitter {
 
   /** Appends an event (already numbered) to the log and folds it into the state. */
   private log(event: ResponseStreamEvent): void {
+    // Encoded before the fold: an item id is left out only when every reader resolves it from
+    // what precedes the entry (see ItemIds).
+    const encoded = encodeEvent(event, this.knownItemId);
+    this.announced.note(event);
     // Parsed upstream events belong to this worker alone, so deltas may be folded in place; the
     // chat adapter keeps the objects it hands out, so its events are folded by copy.
     this.current = this.chat ? applyEvent(this.current, event) : foldEvent(this.current, event);
     this.nextSeq = event.sequence_number + 1;
-    const encoded = encodeEvent(event);
     this.pending.push(encoded);
     this.pendingBytes += encoded.length;
     this.bytesSinceSnapshot += encoded.length;
