@@ -106,7 +106,12 @@ export class StreamingWorker extends EventEmitter {
   private pendingStatus: ResponseStatus | undefined;
   private bytesSinceSnapshot = 0;
   private snapshotBytes: number;
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Whether this worker waits on the flush tick (see FlushTick). */
+  private flushScheduled = false;
+  private readonly onFlushTick = (): void => {
+    this.flushScheduled = false;
+    this.requestFlush();
+  };
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private lastWriteAt = Date.now();
@@ -154,7 +159,7 @@ export class StreamingWorker extends EventEmitter {
       .catch((err) => this.cfg.logger.error('background worker crashed', { id: this.id, error: String(err) }))
       .finally(() => {
         clearInterval(this.heartbeatTimer);
-        clearTimeout(this.flushTimer);
+        this.unscheduleFlush();
         this.emit('done');
         this.resolveDone();
       });
@@ -386,9 +391,16 @@ export class StreamingWorker extends EventEmitter {
     const w = this.cfg.worker;
     if (this.terminal || this.pending.length >= w.flushMaxEvents || this.pendingBytes >= w.flushMaxBytes) {
       this.requestFlush();
-    } else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.requestFlush(), w.flushIntervalMs);
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      flushTick(w.flushIntervalMs).add(this.onFlushTick);
     }
+  }
+
+  private unscheduleFlush(): void {
+    if (!this.flushScheduled) return;
+    this.flushScheduled = false;
+    flushTick(this.cfg.worker.flushIntervalMs).delete(this.onFlushTick);
   }
 
   private heartbeat(): void {
@@ -400,8 +412,7 @@ export class StreamingWorker extends EventEmitter {
   }
 
   private requestFlush(heartbeat = false): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.unscheduleFlush();
     if (this.flushing) return;
     this.flushing = this.flushLoop(heartbeat).finally(() => {
       this.flushing = undefined;
@@ -494,6 +505,45 @@ export class StreamingWorker extends EventEmitter {
       }
     }
   }
+}
+
+/**
+ * One timer per flush window for all the workers of the process: those with events waiting flush
+ * in the same tick, so their appends leave in one socket write, and a thousand streams cost one
+ * timer instead of a thousand. An event still waits at most one window.
+ */
+class FlushTick {
+  private readonly waiting = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly ms: number) {}
+
+  add(flush: () => void): void {
+    this.waiting.add(flush);
+    this.timer ??= setTimeout(() => this.fire(), this.ms);
+  }
+
+  delete(flush: () => void): void {
+    this.waiting.delete(flush);
+    if (this.waiting.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const due = [...this.waiting];
+    this.waiting.clear();
+    for (const flush of due) flush();
+  }
+}
+
+const flushTicks = new Map<number, FlushTick>();
+
+function flushTick(ms: number): FlushTick {
+  let tick = flushTicks.get(ms);
+  if (!tick) flushTicks.set(ms, (tick = new FlushTick(ms)));
+  return tick;
 }
 
 /** The abort reason used when a worker is stopped on purpose. */
