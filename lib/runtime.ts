@@ -7,7 +7,7 @@ import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/o
 import { isTerminalStatus, type ControlMessage, type ResponseObject, type StoredResponse } from './types';
 import type { AdmissionInput } from './limiter/types';
 import { StreamingWorker, type FlushInfo, type StopReason, type WorkerStart } from './worker/streaming-worker';
-import { reportEnded, type EndedInput } from './observability/lifecycle';
+import { reportEnded, usageCharge, type EndedInput } from './observability/lifecycle';
 import { currentLogContext, runWithLogContext } from './observability/request-id';
 import { UpstreamError } from './worker/upstream';
 import { materialize } from './worker/materialize';
@@ -233,12 +233,9 @@ export class Runtime {
   private async settleAdmission(worker: StreamingWorker, admissionId: string, keys: string[]): Promise<void> {
     const { limiter, logger } = this.config;
     try {
-      const usage = worker.finished ? usageOf(worker.state.usage) : undefined;
-      if (usage) {
-        const { deployment } = worker;
-        const spend = usage.input * (deployment.inputCostPerToken ?? 0) + usage.output * (deployment.outputCostPerToken ?? 0);
-        await limiter.record(admissionId, keys, { tokens: usage.total, spend });
-      }
+      // Priced at the deployment that served it (after a failover, not the one admitted).
+      const charge = worker.finished ? usageCharge(worker.state.usage, worker.deployment) : null;
+      if (charge) await limiter.record(admissionId, keys, charge);
       await limiter.release(admissionId, keys);
     } catch (err) {
       // The slot still expires with its lease; usage of this response is not counted.
@@ -271,16 +268,6 @@ export class Runtime {
     if (this.config.ownsStore) await this.config.store.close();
     if (this.config.ownsLimiter) await this.config.limiter.close();
   }
-}
-
-/** Token counts from a Response's `usage`, when it has them. */
-function usageOf(usage: unknown): { input: number; output: number; total: number } | undefined {
-  if (!usage || typeof usage !== 'object') return undefined;
-  const u = usage as Record<string, unknown>;
-  const input = typeof u.input_tokens === 'number' ? u.input_tokens : 0;
-  const output = typeof u.output_tokens === 'number' ? u.output_tokens : 0;
-  const total = typeof u.total_tokens === 'number' ? u.total_tokens : input + output;
-  return { input, output, total };
 }
 
 /** How long `close()` waits for stopped workers to write their final state. */

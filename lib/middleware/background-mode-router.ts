@@ -15,7 +15,7 @@ import { newResponseId } from './ids';
 import { createNative, isNativeBackgroundRequest } from './native-background';
 import { chatPassThrough } from './chat-pass-through';
 import { countPassThrough, passThrough } from './pass-through';
-import { rollback } from './pre-call-limiter';
+import { refuseWhileClosing, rollback } from './pre-call-limiter';
 
 /** The paths this package answers, below wherever the router is mounted. */
 export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
@@ -68,10 +68,7 @@ async function createBackground(
   admission: AdmissionInput | undefined,
 ): Promise<void> {
   const { config } = runtime;
-  if (runtime.isClosing) {
-    if (admission) await rollback(runtime, admission);
-    throw new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down' });
-  }
+  await refuseWhileClosing(runtime, admission);
   const stream = body.stream === true;
   void runtime.ensureSubscribed();
   const id = newResponseId(config.idPrefix);

@@ -11,13 +11,13 @@ import type { AdmissionInput } from '../limiter/types';
 import { ownerFilter, ownerHash, type Runtime } from '../runtime';
 import { isTerminalStatus, type NativeDeploymentRef, type NativeResponseRecord, type ResponseObject } from '../types';
 import type { EndStatus } from '../observability/metrics';
-import { usageOf } from '../observability/lifecycle';
+import { usageCharge } from '../observability/lifecycle';
 import { openUpstream, requestUpstream, UpstreamError, upstreamUrl } from '../worker/upstream';
 import type { CreateResponseBody } from './create-request';
 import { callStore, principalOf } from './http';
 import { relayableError } from './pass-through';
 import { copyUpstreamHeaders, pipeRest, writeChunk } from './relay';
-import { rollback } from './pre-call-limiter';
+import { refuseWhileClosing, rollback } from './pre-call-limiter';
 
 /**
  * The least time a native id is remembered: 30 days, OpenAI's retention of stored responses.
@@ -155,11 +155,8 @@ async function settleNative(runtime: Runtime, id: string, record: NativeResponse
   try {
     const left = nativeRetentionSeconds(config) - (Date.now() - record.createdAt) / 1000;
     if (!(await config.store.claimNativeEnd(id, Math.max(60, left)))) return;
-    const usage = usageOf(r.usage);
-    if (record.admission && usage) {
-      const spend = usage.inputTokens * (deployment.inputCostPerToken ?? 0) + usage.outputTokens * (deployment.outputCostPerToken ?? 0);
-      await config.limiter.record(record.admission.id, record.admission.subjects, { tokens: usage.totalTokens, spend });
-    }
+    const charge = usageCharge(r.usage, deployment);
+    if (record.admission && charge) await config.limiter.record(record.admission.id, record.admission.subjects, charge);
     runtime.responseEnded({ id, path: 'native', status: r.status as EndStatus, response: r, owner: record.owner });
   } catch (err) {
     config.logger.warn('could not account a finished native background response', { id, error: String(err) });
@@ -201,10 +198,7 @@ export async function createNative(
   admission: AdmissionInput | undefined,
 ): Promise<void> {
   const { config } = runtime;
-  if (runtime.isClosing) {
-    if (admission) await rollback(runtime, admission);
-    throw new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down' });
-  }
+  await refuseWhileClosing(runtime, admission);
   if (deployment.upstreamApi === 'chat_completions') {
     if (admission) await rollback(runtime, admission);
     throw new ApiError(400, `The model '${body.model}' is in nativeBackgroundMode, but its deployment offers only Chat Completions, which has no background mode.`, {

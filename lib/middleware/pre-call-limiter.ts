@@ -161,6 +161,16 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
   };
 }
 
+/**
+ * Refuses a create that passed admission while `close()` runs: the admission is given back and
+ * the client gets a 503 to retry elsewhere.
+ */
+export async function refuseWhileClosing(runtime: Runtime, admission: AdmissionInput | undefined): Promise<void> {
+  if (!runtime.isClosing) return;
+  if (admission) await rollback(runtime, admission);
+  throw new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down' });
+}
+
 /** Undoes an admission; a failure is logged (the slot still expires with its lease). */
 export async function rollback(runtime: Runtime, admission: AdmissionInput): Promise<void> {
   try {

@@ -59,6 +59,19 @@ export function usageOf(usage: unknown): ResponseUsage | null {
   return { inputTokens, outputTokens, totalTokens };
 }
 
+/**
+ * What a finished response costs a limiter: its total tokens and their price at `prices` (a
+ * deployment's per-token prices; absent ones are 0). `null` when the response reported no usage.
+ */
+export function usageCharge(
+  usage: unknown,
+  prices: { inputCostPerToken?: number; outputCostPerToken?: number },
+): { tokens: number; spend: number } | null {
+  const u = usageOf(usage);
+  if (!u) return null;
+  return { tokens: u.totalTokens, spend: u.inputTokens * (prices.inputCostPerToken ?? 0) + u.outputTokens * (prices.outputCostPerToken ?? 0) };
+}
+
 /** What a call site knows about a terminal transition it made. */
 export interface EndedInput {
   id: string;
