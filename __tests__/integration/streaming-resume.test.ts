@@ -49,6 +49,28 @@ function follow(stream: AsyncIterable<ResponseStreamEvent>): { events: ResponseS
   return { events, ended: done, isEnded: () => ended };
 }
 
+/** A reasoning item then a message, whose final output lists the message first. */
+function twoItemTurn(): { sse: Array<Record<string, unknown>>; rs: string; msg: string } {
+  const rs = 'rs_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795a';
+  const msg = 'msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b';
+  const reasoning = { type: 'reasoning', id: rs, summary: [{ type: 'summary_text', text: 'think hard' }] };
+  const message = { type: 'message', id: msg, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'answer', annotations: [] }] };
+  const sse = [
+    { type: 'response.created', response: { id: 'up', status: 'in_progress', output: [] } },
+    { type: 'response.output_item.added', output_index: 0, item: { type: 'reasoning', id: rs, summary: [] } },
+    { type: 'response.reasoning_summary_part.added', item_id: rs, output_index: 0, summary_index: 0, part: { type: 'summary_text', text: '' } },
+    ...['think', ' hard'].map((delta) => ({ type: 'response.reasoning_summary_text.delta', item_id: rs, output_index: 0, summary_index: 0, delta })),
+    { type: 'response.output_item.done', output_index: 0, item: reasoning },
+    { type: 'response.output_item.added', output_index: 1, item: { type: 'message', id: msg, status: 'in_progress', role: 'assistant', content: [] } },
+    { type: 'response.content_part.added', item_id: msg, output_index: 1, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } },
+    ...['ans', 'wer'].map((delta) => ({ type: 'response.output_text.delta', item_id: msg, output_index: 1, content_index: 0, delta, logprobs: [] })),
+    { type: 'response.output_item.done', output_index: 1, item: message },
+    // The final output lists the message first.
+    { type: 'response.completed', response: { id: 'up', status: 'completed', output: [message, reasoning] } },
+  ].map((e, i) => ({ ...e, sequence_number: i }));
+  return { sse, rs, msg };
+}
+
 describe.each(STORE_KINDS)('streaming and resuming background responses on the %s store', (kind) => {
   let upstream: FakeUpstream;
   let app: TestApp;
@@ -181,6 +203,38 @@ describe.each(STORE_KINDS)('streaming and resuming background responses on the %
     }
     // Past the end there is nothing to send, and the stream still ends.
     expect(await collect(await client.responses.retrieve(created.id, { stream: true, starting_after: lastSeq + 100 }))).toEqual([]);
+  });
+
+  test('a resume anywhere replays the right item ids, also when the final output lists the items in another order', async () => {
+    const { sse, rs, msg } = twoItemTurn();
+    upstream.respond(() => ({ kind: 'sse', steps: steps(sse) }));
+    const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
+    await completed(created.id);
+    const full = await collect(await client.responses.retrieve(created.id, { stream: true }));
+    const ids = (events: ResponseStreamEvent[]) => events.map((e) => (e as { item_id?: string }).item_id).filter(Boolean);
+    expect(ids(full)).toEqual([rs, rs, rs, msg, msg, msg]);
+    for (let n = 0; n < full.length; n += 1) {
+      expect(await collect(await client.responses.retrieve(created.id, { stream: true, starting_after: n }))).toEqual(full.slice(n + 1));
+    }
+  });
+
+  test('a resume that starts past the stored end follows the events after its start point, items announced in between included', async () => {
+    const { sse, msg } = twoItemTurn();
+    const second = sse.findIndex((e) => e.type === 'response.output_item.added' && e.output_index === 1);
+    const hold = gate();
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(sse.slice(0, second)), { until: hold.promise }, ...steps(sse.slice(second), 2)] }));
+    const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
+    await waitFor(async () => (await client.responses.retrieve(created.id)).output.length === 1, 10000, 'the first item');
+    const stored = await store.store.read(created.id, null);
+    // Past the end, and past the second item's announcement once it comes.
+    const start = (stored?.meta.lastSeq ?? 0) + 2;
+    const live = follow(await client.responses.retrieve(created.id, { stream: true, starting_after: start }));
+    hold.open();
+    await completed(created.id);
+    const full = await collect(await client.responses.retrieve(created.id, { stream: true }));
+    await waitFor(() => live.isEnded(), 5000, 'the resumed stream ended');
+    expect(live.events).toEqual(full.filter((e) => e.sequence_number > start));
+    expect(live.events.filter((e) => e.type === 'response.output_text.delta').map((e) => (e as { item_id: string }).item_id)).toEqual([msg, msg]);
   });
 
   test('a resume while the response runs follows live events until the terminal event, then ends', async () => {

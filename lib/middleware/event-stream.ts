@@ -39,25 +39,21 @@ export async function streamEvents(
 ): Promise<void> {
   const { store, logger, metrics } = runtime.config;
   let batch: { meta: ResponseMeta | undefined; events: string[] } | null;
-  let cursor: number;
-  // Item ids of compact entries stored by output index; a stream that starts mid-log learns those
-  // of the items before its start point from the Response as it stands.
-  let items = new ItemIdTable();
+  // `cursor`: the last entry read. Entries up to `skipThrough` are read but not sent: a stream
+  // that starts mid-log reads the log from its beginning, because compact entries name their item
+  // by output index, and the table of those ids is built exactly as the worker built it, entry by
+  // entry (a Response's final output may list its items in another order).
+  let cursor = -1;
+  let skipThrough = -1;
+  const items = new ItemIdTable();
   if ('opening' in start) {
     batch = { meta: undefined, events: start.opening };
-    cursor = -1;
   } else {
-    if (start.afterSeq >= 0) {
-      const current = await callStore(runtime.config, () => store.read(id, owner));
-      if (!current) throw responseNotFound(id);
-      runtime.noticeRead(id, current);
-      items = new ItemIdTable(materialize(current).output);
-    }
-    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq));
+    const first = await callStore(runtime.config, () => store.readEvents(id, owner, -1));
     if (!first) throw responseNotFound(id);
     runtime.noticeRead(id, first);
     batch = first;
-    cursor = start.afterSeq;
+    skipThrough = start.afterSeq;
   }
 
   res.status(200);
@@ -99,8 +95,8 @@ export async function streamEvents(
       if (closed) return;
       const { type, json } = eventJson(encoded, items);
       lastType = type;
-      await write(sseFrame(type, json));
       cursor += 1;
+      if (cursor > skipThrough) await write(sseFrame(type, json));
     }
   };
 
@@ -114,7 +110,7 @@ export async function streamEvents(
         runtime.noticeRead(id, rest);
         if (rest) {
           await writeEvents(rest.events);
-          await writeClosingEvent(runtime, id, owner, cursor, lastType, write);
+          await writeClosingEvent(runtime, id, owner, Math.max(cursor, skipThrough), lastType, write);
         }
         return;
       }
