@@ -143,6 +143,29 @@ describe.each(STORE_KINDS)('native background mode on the %s store', (kind) => {
     }
   });
 
+  test('a native create streamed to its end is accounted there, once, and a later poll adds nothing', async () => {
+    const limiter = new MemoryLimiter();
+    const finished: ResponseFinishedEvent[] = [];
+    const own = await startApp(options(upstream, store.store, { limiter, lifecycleHooks: { onResponseFinished: (e) => void finished.push(e) } }));
+    try {
+      const client = own.client(KEY_A);
+      const events = await collect(await client.responses.create({ model: 'deep-research', input: 'x', background: true, stream: true }));
+      const id = (events[0] as { response: { id: string } }).response.id;
+      expect(events[events.length - 1].type).toBe('response.completed');
+      const key = `key:${ownerHash({ id: 'team-a', admin: false })}`;
+      await waitFor(() => finished.length === 1, 5000, 'the end reported');
+      expect(finished[0]).toMatchObject({ id, path: 'native', status: 'completed' });
+      expect((await limiter.usage(key)).tokensThisWindow).toBe(7);
+      // The fake provider walks its own lifecycle on GETs: poll it until it says completed too.
+      await waitFor(async () => (await client.responses.retrieve(id)).status === 'completed', 5000, 'completed on poll');
+      expect(finished).toHaveLength(1);
+      expect((await limiter.usage(key)).tokensThisWindow).toBe(7);
+    } finally {
+      await own.close();
+      await limiter.close();
+    }
+  });
+
   test('DELETE is forwarded, forgets the id, and a later GET is a 404 without any upstream call', async () => {
     const created = await a.responses.create({ model: 'deep-research', input: 'x', background: true });
     await a.responses.delete(created.id);

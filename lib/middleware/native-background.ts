@@ -122,7 +122,7 @@ async function remember(
   body: CreateResponseBody,
   deployment: DeploymentConfig,
   admission: AdmissionInput | undefined,
-): Promise<void> {
+): Promise<NativeResponseRecord> {
   const { config } = runtime;
   const record: NativeResponseRecord = {
     owner: ownerHash(principalOf(req)),
@@ -140,6 +140,7 @@ async function remember(
   }
   config.metrics.responseCreated('native');
   config.logger.info('native background response created', { id, model: body.model });
+  return record;
 }
 
 /**
@@ -152,16 +153,37 @@ async function settleNative(runtime: Runtime, id: string, record: NativeResponse
   const r = response as ResponseObject | null;
   if (!r || typeof r !== 'object' || !isTerminalStatus(r.status)) return;
   const { config } = runtime;
+  const left = nativeRetentionSeconds(config) - (Date.now() - record.createdAt) / 1000;
   try {
-    const left = nativeRetentionSeconds(config) - (Date.now() - record.createdAt) / 1000;
     if (!(await config.store.claimNativeEnd(id, Math.max(60, left)))) return;
-    const charge = usageCharge(r.usage, deployment);
-    if (record.admission && charge) await config.limiter.record(record.admission.id, record.admission.subjects, charge);
-    runtime.responseEnded({ id, path: 'native', status: r.status as EndStatus, response: r, owner: record.owner });
   } catch (err) {
-    config.logger.warn('could not account a finished native background response', { id, error: String(err) });
+    // Unclaimed: a later read accounts it.
+    config.logger.warn('could not claim the end of a native background response', { id, error: String(err) });
+    return;
   }
+  const charge = usageCharge(r.usage, deployment);
+  if (record.admission && charge) {
+    const { id: admissionId, subjects } = record.admission;
+    // The claim is held from here: a limiter blip is retried (recording is idempotent per
+    // admission); a process that dies in between loses this charge (at most once, then).
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await config.limiter.record(admissionId, subjects, charge);
+        break;
+      } catch (err) {
+        if (attempt >= NATIVE_RECORD_ATTEMPTS) {
+          config.logger.warn('could not record the usage of a native background response', { id, error: String(err) });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * 3 ** (attempt - 1)));
+      }
+    }
+  }
+  runtime.responseEnded({ id, path: 'native', status: r.status as EndStatus, response: r, owner: record.owner });
 }
+
+/** Attempts at recording a finished native response's usage (100, 300 ms apart). */
+const NATIVE_RECORD_ATTEMPTS = 3;
 
 /** Feeds SSE chunks to a parser and settles the response at its first terminal event. */
 function terminalWatcher(onResponse: (response: unknown) => void): (chunk: Uint8Array) => void {
@@ -237,19 +259,22 @@ export async function createNative(
     } finally {
       idle.stop();
     }
-    let id: unknown;
+    let parsed: { id?: unknown } | null = null;
     try {
-      id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+      parsed = JSON.parse(text) as { id?: unknown } | null;
     } catch {
-      id = undefined;
+      parsed = null;
     }
+    const id = parsed?.id;
     if (typeof id === 'string' && id !== '') {
-      await remember(runtime, req, id, body, deployment, admission);
+      const record = await remember(runtime, req, id, body, deployment, admission);
       if (res.destroyed) {
         // The client left before it could learn the id: nobody will ever follow this response.
         await cancelOrphan(runtime, deployment, id, 'client_disconnected');
         return;
       }
+      // A provider may answer a create already finished (a cached or very short response).
+      void settleNative(runtime, id, record, deployment, parsed);
     } else {
       config.logger.warn('native background create answered without a response id; nothing remembered', { model: body.model });
     }
@@ -311,9 +336,13 @@ async function relayCreateStream(
   } finally {
     idle.stop();
   }
+  // A create streamed to its end is the one read of the finished response: account it there too.
+  let watch: ((chunk: Uint8Array) => void) | undefined;
   if (id !== undefined) {
     try {
-      await remember(runtime, req, id, body, deployment, admission);
+      const record = await remember(runtime, req, id, body, deployment, admission);
+      const nativeId = id;
+      watch = terminalWatcher((response) => void settleNative(runtime, nativeId, record, deployment, response));
     } catch (err) {
       reader.cancel().catch(() => undefined);
       throw err;
@@ -335,12 +364,15 @@ async function relayCreateStream(
     copyUpstreamHeaders(res, upstream);
     res.setHeader('cache-control', 'no-cache');
     res.flushHeaders();
-    for (const chunk of pending) await writeChunk(res, chunk);
+    for (const chunk of pending) {
+      await writeChunk(res, chunk);
+      watch?.(chunk);
+    }
     if (ended) {
       res.end();
       return;
     }
-    await pipeRest(res, reader, controller.signal);
+    await pipeRest(res, reader, controller.signal, watch);
   } finally {
     res.off('close', onClose);
   }
@@ -414,13 +446,18 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
       await pipeRest(res, upstream.body.getReader(), controller.signal);
       return true;
     }
-    // A Response (retrieve, cancel): read whole, so a finished one can be accounted.
+    // A Response (retrieve, cancel): read whole, so a finished one can be accounted; a provider
+    // that stalls mid-body is given up on as on create.
     let text: string;
+    const idle = idleTimer(controller, config.worker.upstreamIdleTimeoutMs);
+    idle.arm();
     try {
       text = await upstream.text();
     } catch {
       if (!res.writableEnded) res.end();
       return true;
+    } finally {
+      idle.stop();
     }
     res.end(text);
     let parsed: unknown;

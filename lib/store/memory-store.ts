@@ -323,6 +323,9 @@ export class MemoryStore implements ResponseStore {
     for (const [id, entry] of this.#native) {
       if (entry.expiresAt <= now) this.#native.delete(id);
     }
+    for (const [id, until] of this.#nativeEnds) {
+      if (until <= now) this.#nativeEnds.delete(id);
+    }
   }
 
   #assertOpen(): void {

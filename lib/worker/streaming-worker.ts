@@ -239,7 +239,8 @@ export class StreamingWorker extends EventEmitter {
         await this.streamFrom(deployment);
         return;
       } catch (err) {
-        if (!(err instanceof UpstreamError) || this.received || this.stopReason || this.attempts >= upstreamMaxAttempts || !isRetryable(err)) {
+        const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE);
+        if (!(err instanceof UpstreamError) || !retryable || this.received || this.stopReason || this.attempts >= upstreamMaxAttempts) {
           throw err;
         }
         const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
@@ -265,9 +266,11 @@ export class StreamingWorker extends EventEmitter {
     let body: Record<string, unknown>;
     if (chat) {
       const mapped = toChatCompletionsRequest(this.start.request, deployment.upstreamModel);
-      // The create path checked the first deployment; a failover target that cannot take the
-      // request is a failure of this attempt, not of the response's input.
-      if (mapped instanceof ApiError) throw new UpstreamError('http', `The request cannot be sent to a Chat Completions deployment: ${mapped.message}`, 400);
+      // The create path keeps only deployments that can take the request; should one not, it is
+      // a failure of this attempt (retried on the next deployment), not of the response's input.
+      if (mapped instanceof ApiError) {
+        throw new UpstreamError('http', `The request cannot be sent to a Chat Completions deployment: ${mapped.message}`, 400, UNSERVABLE);
+      }
       body = mapped.body;
       this.chat = new ChatStreamAdapter();
     } else {
@@ -555,6 +558,9 @@ class StopSignal extends Error {
     this.reason = reason;
   }
 }
+
+/** The code of an attempt whose deployment could not take the request (no request was sent). */
+const UNSERVABLE = 'deployment_cannot_take_request';
 
 /** Failures worth another attempt: nothing was received and another try (or deployment) may succeed. */
 function isRetryable(err: UpstreamError): boolean {
