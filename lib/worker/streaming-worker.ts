@@ -360,7 +360,8 @@ export class StreamingWorker extends EventEmitter {
     const merged = applyEvent(this.current, {
       type: 'response.in_progress',
       sequence_number: this.nextSeq,
-      response: { ...(upstream ?? {}), status: 'in_progress' },
+      // Only an object's fields are taken: a malformed `response` (a string, an array) adds nothing.
+      response: { ...(upstream && typeof upstream === 'object' && !Array.isArray(upstream) ? upstream : {}), status: 'in_progress' },
     });
     this.pendingStatus = 'in_progress';
     this.log({ type: 'response.in_progress', sequence_number: this.nextSeq, response: merged });

@@ -201,6 +201,8 @@ export async function readSse(
   } finally {
     if (timer) clearTimeout(timer);
     opts.signal.removeEventListener('abort', onAbort);
+    // Also when a handler threw: the upstream body is not left open (a no-op after its end).
+    reader.cancel().catch(() => undefined);
   }
 }
 
