@@ -25,35 +25,35 @@ export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
   message: 'The worker running this response stopped before it finished (its lease expired).',
 });
 
-/** Parses a control message as published by a store; `null` for anything malformed. */
-export function parseControlMessage(raw: string): ControlMessage | null {
-  let value: unknown;
+/** The object `raw` holds as JSON; `null` when it is not JSON or not an object. */
+function jsonObject(raw: string): Record<string, unknown> | null {
   try {
-    value = JSON.parse(raw);
+    const value: unknown = JSON.parse(raw);
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : null;
   } catch {
     return null;
   }
-  if (value === null || typeof value !== 'object') return null;
-  const { id, action } = value as Record<string, unknown>;
+}
+
+/** Parses a control message as published by a store; `null` for anything malformed. */
+export function parseControlMessage(raw: string): ControlMessage | null {
+  const value = jsonObject(raw);
+  if (!value) return null;
+  const { id, action } = value;
   if (typeof id !== 'string' || id === '' || (action !== 'cancel' && action !== 'delete')) return null;
   return { id, action };
 }
 
 /** Parses a native response record as stored; `null` for anything malformed. Shared by both stores. */
 export function parseNativeRecord(raw: string): NativeResponseRecord | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  if (value === null || typeof value !== 'object') return null;
-  const { owner, deployment, model, createdAt } = value as Record<string, unknown>;
+  const value = jsonObject(raw);
+  if (!value) return null;
+  const { owner, deployment, model, createdAt } = value;
   const d = (deployment ?? {}) as Record<string, unknown>;
   if (typeof owner !== 'string' || typeof model !== 'string' || typeof createdAt !== 'number') return null;
   if (typeof d.index !== 'number' || typeof d.modelName !== 'string' || typeof d.apiBase !== 'string') return null;
   const record: NativeResponseRecord = { owner, model, createdAt, deployment: { index: d.index, modelName: d.modelName, apiBase: d.apiBase } };
-  const a = (value as Record<string, unknown>).admission as Record<string, unknown> | undefined;
+  const a = value.admission as Record<string, unknown> | undefined;
   if (a && typeof a.id === 'string' && Array.isArray(a.subjects) && a.subjects.every((k) => typeof k === 'string')) {
     record.admission = { id: a.id, subjects: [...(a.subjects as string[])] };
   }
