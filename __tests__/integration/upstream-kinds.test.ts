@@ -237,6 +237,14 @@ describe('background responses from upstreams of every kind', () => {
       expect(res.body.error).toMatchObject({ code: 'unsupported_for_model', param: 'background' });
       expect(u.requests).toHaveLength(0);
     });
+    test('a nativeBackgroundMode model whose deployment speaks only Chat Completions is refused with a 400 that says so', async () => {
+      const u = await upstream();
+      const { app: a } = await app([{ modelName: 'llama', model: 'ollama/llama3', apiBase: u.url }], { backgroundMode: { nativeBackgroundMode: ['llama'] } });
+      const res = await request(a.origin).post('/llm/v1/responses').send({ model: 'llama', input: 'x', background: true });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'native_background_unsupported', param: 'model' });
+      expect(u.requests).toHaveLength(0);
+    });
   });
 
   describe('Azure OpenAI deployments', () => {

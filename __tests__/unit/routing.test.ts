@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import type { DeploymentConfig } from '../../lib/config/options';
 import { loadConfig } from '../../lib/config/load-config';
 import { resolveOptions } from '../../lib/config/resolve';
-import { deploymentOf, deploymentRef, isNativeBackgroundRequest, nativeRetentionSeconds } from '../../lib/middleware/native-background';
+import { deploymentOf, deploymentRef, nativeRetentionSeconds } from '../../lib/middleware/native-background';
 import { MemoryStore } from '../../lib/store/memory-store';
 import {
   defaultApiBase,
   findDeployments,
   isNativeBackgroundModel,
+  isNativeBackgroundRequest,
   providerOfModel,
   shouldUsePolling,
   splitModel,

@@ -100,6 +100,11 @@ export function isNativeBackgroundModel(config: RoutingConfig, model: string): b
   return config.backgroundMode.nativeBackgroundMode.includes(model);
 }
 
+/** Whether a create body goes to the provider's own background mode: `background: true` and a listed model. */
+export function isNativeBackgroundRequest(config: RoutingConfig, body: { model: string; background?: unknown }): boolean {
+  return body.background === true && isNativeBackgroundModel(config, body.model);
+}
+
 /**
  * Whether a `POST /responses` body is served by polling via the store. True only when
  * `background` is `true`, polling is on (`"all"` or a provider list) and the model is not a

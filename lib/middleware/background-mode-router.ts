@@ -3,7 +3,6 @@
 
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { DeploymentConfig, ResponsesPollingOptions } from '../config/options';
-import { ApiError } from '../errors';
 import { encodeEvent } from '../store/event-codec';
 import { ownerHash, runtimeFor, type Runtime } from '../runtime';
 import type { AdmissionInput } from '../limiter/types';
@@ -12,7 +11,8 @@ import { initialResponse, type CreateResponseBody } from './create-request';
 import { prepareCreate } from './create-context';
 import { streamEvents } from './event-stream';
 import { newResponseId } from './ids';
-import { createNative, isNativeBackgroundRequest } from './native-background';
+import { isNativeBackgroundRequest } from '../config/routing';
+import { createNative } from './native-background';
 import { chatPassThrough } from './chat-pass-through';
 import { countPassThrough, passThrough } from './pass-through';
 import { refuseWhileClosing, rollback } from './pre-call-limiter';

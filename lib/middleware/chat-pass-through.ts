@@ -9,7 +9,7 @@ import { ApiError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Runtime } from '../runtime';
 import { sseFrame } from '../sse';
-import { decodeEvent, encodeEvent, ItemIdTable } from '../store/event-codec';
+import { encodeEvent, eventJson, ItemIdTable } from '../store/event-codec';
 import { MemoryStore } from '../store/memory-store';
 import { isTerminalStatus, type ResponseObject } from '../types';
 import { materialize } from '../worker/materialize';
@@ -67,11 +67,11 @@ async function relay(res: Response, store: MemoryStore, id: string, worker: Stre
   const pump = () => {
     pumping = pumping.then(async () => {
       const batch = await store.readEvents(id, null, cursor);
+      // The log is numbered without gaps: each entry is the one after the cursor.
       for (const entry of batch?.events ?? []) {
-        const event = decodeEvent(entry, table.get);
-        table.note(event);
-        cursor = event.sequence_number;
-        if (!res.writableEnded) res.write(sseFrame(event.type, JSON.stringify(event)));
+        const { type, json } = eventJson(entry, table);
+        cursor += 1;
+        if (!res.writableEnded) res.write(sseFrame(type, json));
       }
     });
     return pumping;

@@ -3,7 +3,7 @@
 
 import type { Request } from 'express';
 import type { DeploymentConfig } from '../config/options';
-import { findDeployments, shouldUsePolling } from '../config/routing';
+import { findDeployments, isNativeBackgroundRequest, shouldUsePolling } from '../config/routing';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
 import type { AdmissionInput } from '../limiter/types';
@@ -60,21 +60,26 @@ export function orderDeployments(runtime: Runtime, model: string): DeploymentCon
 
 /**
  * The deployments that can take `body`: a Chat Completions deployment only when the request maps
- * onto Chat Completions, and not for a background request that polling does not cover (the
- * provider has no background mode of its own there). When none can, the first reason is the 400.
+ * onto Chat Completions, and not for a background request that polling does not cover (native
+ * background mode, or polling off: Chat Completions has no background mode of its own). When none
+ * can, the first reason is the 400.
  */
-function servableDeployments(deployments: DeploymentConfig[], body: CreateResponseBody, polling: boolean): DeploymentConfig[] {
+function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], body: CreateResponseBody, polling: boolean): DeploymentConfig[] {
   let refusal: ApiError | undefined;
+  const noBackgroundMode = (): ApiError =>
+    isNativeBackgroundRequest(runtime.config, body)
+      ? new ApiError(400, `The model '${body.model}' is in nativeBackgroundMode, but its deployment offers only Chat Completions, which has no background mode.`, {
+          param: 'model',
+          code: 'native_background_unsupported',
+        })
+      : new ApiError(
+          400,
+          `The model '${body.model}' is served through Chat Completions, which has no background mode of its own, and polling is off for it (backgroundMode.pollingViaCache).`,
+          { param: 'background', code: 'unsupported_for_model' },
+        );
   const servable = deployments.filter((d) => {
     if (d.upstreamApi !== 'chat_completions') return true;
-    const mapped =
-      body.background === true && !polling
-        ? new ApiError(
-            400,
-            `The model '${body.model}' is served through Chat Completions, which has no background mode of its own, and polling is off for it (backgroundMode.pollingViaCache).`,
-            { param: 'background', code: 'unsupported_for_model' },
-          )
-        : toChatCompletionsRequest(body, d.upstreamModel);
+    const mapped = body.background === true && !polling ? noBackgroundMode() : toChatCompletionsRequest(body, d.upstreamModel);
     if (mapped instanceof ApiError) {
       refusal ??= mapped;
       return false;
@@ -96,7 +101,7 @@ export function prepareCreate(runtime: Runtime, req: Request): CreateContext {
   if (body instanceof ApiError) throw body;
   assertModelAllowed(principalOf(req), body.model);
   const polling = shouldUsePolling(runtime.config, body);
-  const deployments = servableDeployments(orderDeployments(runtime, body.model), body, polling);
+  const deployments = servableDeployments(runtime, orderDeployments(runtime, body.model), body, polling);
   const ctx: CreateContext = { body, deployment: deployments[0], deployments, polling };
   prepared.set(req, ctx);
   return ctx;

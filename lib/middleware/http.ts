@@ -63,17 +63,16 @@ export function errorResponder(logger: Logger) {
 }
 
 /**
- * Runs a store call; a store failure (Redis down) becomes a 503 instead of a hang or a 500. Given
- * the config (not just its logger), the failure is also counted in `redis_errors_total`.
+ * Runs a store call; a store failure (Redis down) becomes a 503 instead of a hang or a 500, is
+ * logged, and is counted in `redis_errors_total`.
  */
-export async function callStore<T>(via: Logger | { logger: Logger; metrics?: ResponsesMetrics }, fn: () => Promise<T>): Promise<T> {
+export async function callStore<T>(config: { logger: Logger; metrics: ResponsesMetrics }, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    const logger = 'logger' in via ? via.logger : via;
-    if ('logger' in via) via.metrics?.storeError('request');
-    logger.warn('store call failed', { error: err instanceof Error ? err.message : String(err) });
+    config.metrics.storeError('request');
+    config.logger.warn('store call failed', { error: err instanceof Error ? err.message : String(err) });
     throw storeUnavailable();
   }
 }

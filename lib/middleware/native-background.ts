@@ -5,8 +5,7 @@
 import type { Request, Response } from 'express';
 import { createParser } from 'eventsource-parser';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
-import { isNativeBackgroundModel, type RoutingConfig } from '../config/routing';
-import { ApiError, storeUnavailable } from '../errors';
+import { ApiError } from '../errors';
 import type { AdmissionInput } from '../limiter/types';
 import { ownerFilter, ownerHash, type Runtime } from '../runtime';
 import { isTerminalStatus, type NativeDeploymentRef, type NativeResponseRecord, type ResponseObject } from '../types';
@@ -16,7 +15,7 @@ import { openUpstream, requestUpstream, UpstreamError, upstreamUrl } from '../wo
 import type { CreateResponseBody } from './create-request';
 import { callStore, principalOf } from './http';
 import { relayableError } from './pass-through';
-import { copyUpstreamHeaders, pipeRest, writeChunk } from './relay';
+import { copyUpstreamHeaders, pipeRest, upstreamUnreachable, writeChunk } from './relay';
 import { refuseWhileClosing, rollback } from './pre-call-limiter';
 
 /**
@@ -40,11 +39,6 @@ const FORWARDED_QUERY = new Set(['stream', 'starting_after', 'include', 'include
 /** How long a native id is remembered: `backgroundMode.ttl`, but at least {@link NATIVE_MIN_RETENTION_SECONDS}. */
 export function nativeRetentionSeconds(config: Pick<ResponsesPollingConfig, 'backgroundMode'>): number {
   return Math.max(config.backgroundMode.ttl, NATIVE_MIN_RETENTION_SECONDS);
-}
-
-/** Whether a create body goes to the provider's own background mode: `background: true` and a listed model. */
-export function isNativeBackgroundRequest(config: RoutingConfig, body: Pick<CreateResponseBody, 'model' | 'background'>): boolean {
-  return body.background === true && isNativeBackgroundModel(config, body.model);
 }
 
 /**
@@ -83,12 +77,6 @@ function idleTimer(controller: AbortController, ms: number): { arm(): void; stop
     timer = setTimeout(() => controller.abort(new UpstreamError('idle_timeout', `The upstream provider sent nothing for ${ms} ms`)), ms);
   };
   return { arm, stop };
-}
-
-/** Answers with `err` as an ApiError: the client's failure to reach the provider is a 502. */
-function unreachable(err: unknown): ApiError {
-  const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
-  return new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
 }
 
 /** Best-effort cancel at the provider of a response nobody can reach through us; failures are logged. */
@@ -132,7 +120,7 @@ async function remember(
   };
   if (admission) record.admission = { id: admission.id, subjects: admission.subjects.map((s) => s.key) };
   try {
-    await callStore(config.logger, () => config.store.rememberNative(id, record, nativeRetentionSeconds(config)));
+    await callStore(config, () => config.store.rememberNative(id, record, nativeRetentionSeconds(config)));
   } catch (err) {
     await cancelOrphan(runtime, deployment, id, 'store_unavailable');
     if (admission) await rollback(runtime, admission);
@@ -220,14 +208,9 @@ export async function createNative(
   admission: AdmissionInput | undefined,
 ): Promise<void> {
   const { config } = runtime;
+  // A Chat Completions deployment never gets here: the create path refuses it (400
+  // native_background_unsupported), since Chat Completions has no background mode.
   await refuseWhileClosing(runtime, admission);
-  if (deployment.upstreamApi === 'chat_completions') {
-    if (admission) await rollback(runtime, admission);
-    throw new ApiError(400, `The model '${body.model}' is in nativeBackgroundMode, but its deployment offers only Chat Completions, which has no background mode.`, {
-      param: 'model',
-      code: 'native_background_unsupported',
-    });
-  }
   const stream = body.stream === true;
   // Not linked to the client until the id is remembered: the provider may already have created
   // the response, and an id dropped half-way would be a running response nobody can reach.
@@ -244,7 +227,7 @@ export async function createNative(
       connectTimeoutMs: config.worker.upstreamConnectTimeoutMs,
     });
   } catch (err) {
-    throw unreachable(err);
+    throw upstreamUnreachable(err);
   }
   if (!upstream.ok) throw await relayableError(upstream, deployment, config.worker.upstreamIdleTimeoutMs);
 
@@ -255,7 +238,7 @@ export async function createNative(
     try {
       text = await upstream.text();
     } catch (err) {
-      throw unreachable(controller.signal.aborted ? controller.signal.reason : err);
+      throw upstreamUnreachable(controller.signal.aborted ? controller.signal.reason : err);
     } finally {
       idle.stop();
     }
@@ -331,7 +314,7 @@ async function relayCreateStream(
     }
   } catch (err) {
     reader.cancel().catch(() => undefined);
-    if (id === undefined) throw unreachable(controller.signal.aborted ? controller.signal.reason : err);
+    if (id === undefined) throw upstreamUnreachable(controller.signal.aborted ? controller.signal.reason : err);
     ended = true;
   } finally {
     idle.stop();
@@ -394,7 +377,7 @@ function forwardedQuery(req: Request): string {
  */
 export async function forwardNative(runtime: Runtime, req: Request, res: Response, id: string, action: NativeAction): Promise<boolean> {
   const { config } = runtime;
-  const record = await callStore(config.logger, () => config.store.lookupNative(id, ownerFilter(principalOf(req))));
+  const record = await callStore(config, () => config.store.lookupNative(id, ownerFilter(principalOf(req))));
   if (!record) return false;
   const deployment = deploymentOf(config, record.deployment);
   if (!deployment) {
@@ -423,7 +406,7 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
       });
     } catch (err) {
       if (controller.signal.aborted) return true;
-      throw unreachable(err);
+      throw upstreamUnreachable(err);
     }
     if (!upstream.ok) throw await relayableError(upstream, deployment, config.worker.upstreamIdleTimeoutMs);
     if (action === 'delete') {

@@ -6,7 +6,7 @@ import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
 import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../worker/upstream';
-import { copyUpstreamHeaders, pipeRest } from './relay';
+import { copyUpstreamHeaders, pipeRest, upstreamUnreachable } from './relay';
 import type { CreateResponseBody } from './create-request';
 
 /**
@@ -54,8 +54,7 @@ export async function passThrough(
     res.off('close', onClose);
     if (controller.signal.aborted) return;
     metrics.upstreamError('pass_through', err instanceof UpstreamError ? err.kind : 'connection');
-    const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
-    throw new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
+    throw upstreamUnreachable(err);
   }
   if (!upstream.ok) {
     res.off('close', onClose);

@@ -2,6 +2,14 @@
 // chunk by chunk with backpressure, ending when the upstream ends, breaks, or the client leaves.
 
 import type { Response } from 'express';
+import { ApiError } from '../errors';
+import { UpstreamError } from '../worker/upstream';
+
+/** The answer when the provider could not be reached (no connection, no headers in time): a 502. */
+export function upstreamUnreachable(err: unknown): ApiError {
+  const message = err instanceof UpstreamError ? err.message : 'Could not reach the upstream provider';
+  return new ApiError(502, message, { type: 'server_error', code: 'upstream_unreachable' });
+}
 
 /** Copies the provider's headers a client may rely on. */
 export function copyUpstreamHeaders(res: Response, upstream: globalThis.Response): void {

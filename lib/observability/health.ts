@@ -2,6 +2,8 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import type { ResponsesPollingOptions } from '../config/options';
+import { ApiError } from '../errors';
+import { sendError } from '../middleware/http';
 import { runtimeFor, type Runtime } from '../runtime';
 
 /** Options of {@link healthCheck}. */
@@ -64,7 +66,7 @@ export function metricsHandler(options: ResponsesPollingOptions | Runtime = {}):
   return async function responsesMetrics(_req: Request, res: Response): Promise<void> {
     const { metrics } = runtime.config;
     if (!metrics.exposed) {
-      res.status(404).json({ error: { message: 'Metrics are turned off (metrics: false).', type: 'invalid_request_error', param: null, code: 'not_found' } });
+      sendError(res, new ApiError(404, 'Metrics are turned off (metrics: false).', { code: 'not_found' }));
       return;
     }
     try {
@@ -74,7 +76,7 @@ export function metricsHandler(options: ResponsesPollingOptions | Runtime = {}):
     } catch (err) {
       // A host-registered collect() may throw; this endpoint answers without internal details.
       runtime.config.logger.error('metrics collection failed', { error: err instanceof Error ? err.message : String(err) });
-      res.status(500).json({ error: { message: 'Metrics could not be collected.', type: 'server_error', param: null, code: 'metrics_failed' } });
+      sendError(res, new ApiError(500, 'Metrics could not be collected.', { type: 'server_error', code: 'metrics_failed' }));
     }
   };
 }

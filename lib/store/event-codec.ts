@@ -53,19 +53,13 @@ export function encodeEvent(event: ResponseStreamEvent, known?: ItemIds): string
 export type ItemIds = (outputIndex: number) => string | undefined;
 
 /**
- * The output-index → item-id table a reader of the log keeps as it goes, built exactly as the
- * worker builds its own: from a Response's output (where the reader starts from one), then from
- * each entry: `output_item.added` / `.done` set their item's id, any other event with an output
- * index and an item id sets that.
+ * The output-index → item-id table a reader of the log keeps as it goes, from the log's first
+ * entry on, built exactly as the worker builds its own: `output_item.added` / `.done` set their
+ * item's id, any other event with an output index and an item id sets that. (A Response's final
+ * output cannot seed it: it may list the items in another order than they streamed.)
  */
 export class ItemIdTable {
   private readonly ids: string[] = [];
-
-  constructor(output?: ReadonlyArray<{ id?: unknown }>) {
-    output?.forEach((item, i) => {
-      if (item && typeof item.id === 'string') this.ids[i] = item.id;
-    });
-  }
 
   /** The id known for `outputIndex`. */
   readonly get: ItemIds = (outputIndex) => this.ids[outputIndex];

@@ -240,9 +240,7 @@ export class StreamingWorker extends EventEmitter {
         return;
       } catch (err) {
         const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE);
-        if (!(err instanceof UpstreamError) || !retryable || this.received || this.stopReason || this.attempts >= upstreamMaxAttempts) {
-          throw err;
-        }
+        if (!retryable || this.received || this.stopReason || this.attempts >= upstreamMaxAttempts) throw err;
         const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
         this.cfg.logger.warn('upstream attempt failed; retrying', {
           id: this.id,
@@ -437,13 +435,14 @@ export class StreamingWorker extends EventEmitter {
   private async flushLoop(heartbeat: boolean): Promise<void> {
     while (!this.halted && (this.pending.length || heartbeat)) {
       heartbeat = false;
+      const bytes = this.pendingBytes;
       const input = this.takeBatch();
       const flushStarted = performance.now();
       const outcome = await this.appendWithRetry(input);
       if (outcome === undefined) return;
       this.lastWriteAt = Date.now();
       // For metrics and lifecycle reporting, measured by the runtime (one event per flush, not per event).
-      this.emit('flush', { ms: performance.now() - flushStarted, events: input.events.length, bytes: byteCount(input.events), outcome });
+      this.emit('flush', { ms: performance.now() - flushStarted, events: input.events.length, bytes, outcome });
       if (outcome !== 'ok') {
         this.cfg.logger.info('worker stopped by the store', { id: this.id, outcome });
         this.halted = true;
@@ -633,13 +632,6 @@ function normalizeUsage(response: ResponseObject): ResponseObject {
       output_tokens_details: { reasoning_tokens: 0, ...output },
     },
   };
-}
-
-/** Total length of encoded events (characters: the same as bytes for the ASCII-escaped JSON they mostly are). */
-function byteCount(events: string[]): number {
-  let n = 0;
-  for (const e of events) n += e.length;
-  return n;
 }
 
 function sleep(ms: number): Promise<void> {
