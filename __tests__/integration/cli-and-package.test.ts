@@ -1,8 +1,8 @@
-// The built package as users get it: the CLI started as a process with a YAML file, and the
-// entry points for CommonJS `require` and ESM `import`.
+// The built package as users get it: the CLI started as a process with a YAML file, the entry
+// points for CommonJS `require` and ESM `import`, and the documentation it ships.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -115,5 +115,43 @@ describe('the package entry points', () => {
 
   test('type declarations are shipped beside the CommonJS build', () => {
     expect(existsSync(path.join(ROOT, 'dist/cjs/index.d.ts'))).toBe(true);
+  });
+});
+
+describe('the documentation', () => {
+  const docs = readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+  const pages = ['README.md', 'CHANGELOG.md', 'BENCHMARKS.md', ...docs];
+  const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+  const withoutCode = (text: string) => text.replace(/```[\s\S]*?```/g, '');
+  // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+  const anchorsOf = (text: string) =>
+    [...withoutCode(text).matchAll(/^#+ (.*)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-'));
+
+  test('the README is short and opens with the prerequisites and the two commands', () => {
+    const readme = read('README.md');
+    expect(readme.split('\n').length).toBeLessThanOrEqual(300);
+    const firstScreen = readme.split('\n').slice(0, 20).join('\n');
+    for (const needed of ['npm start', 'npm test', 'Node.js 20', 'redis-server', 'chromium', 'bash .ci/run']) expect(firstScreen).toContain(needed);
+    expect(readme).toContain('npm install express-responses-polling');
+  });
+
+  test('every relative link in the README and docs/ points at a file the package ships, and at a heading that exists', () => {
+    const pkg = JSON.parse(read('package.json')) as { files: string[] };
+    const shipped = (file: string) => ['package.json', ...pkg.files].some((f) => file === f || file.startsWith(`${f}/`));
+    const broken: string[] = [];
+    for (const page of ['README.md', 'CHANGELOG.md', ...docs]) {
+      for (const [, target] of withoutCode(read(page)).matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const [file, anchor] = target.split('#');
+        const resolved = file ? path.posix.normalize(path.posix.join(path.posix.dirname(page), file)) : page;
+        if (!existsSync(path.join(ROOT, resolved)) || !shipped(resolved)) broken.push(`${page}: ${target} (not shipped)`);
+        else if (anchor && !anchorsOf(read(resolved)).includes(anchor)) broken.push(`${page}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  test('no page refers to this project\'s tracker items by number', () => {
+    for (const page of pages) expect({ page, hits: read(page).match(/\bissues? #?\d+|(?<![\w/[])#\d+\b/gi) }).toEqual({ page, hits: null });
   });
 });
