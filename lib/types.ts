@@ -1,15 +1,8 @@
 // Public types: the Response shapes this package handles and the store contract.
 
-/** Every status a Response can have. */
-export type ResponseStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'incomplete' | 'cancelled';
+import type { ResponseStatus } from './response-vocabulary';
 
-/** Statuses after which nothing about a response changes any more. */
-export const TERMINAL_STATUSES: readonly ResponseStatus[] = ['completed', 'failed', 'incomplete', 'cancelled'];
-
-/** True when `status` is one of {@link TERMINAL_STATUSES}. */
-export function isTerminalStatus(status: string | undefined | null): boolean {
-  return status === 'completed' || status === 'failed' || status === 'incomplete' || status === 'cancelled';
-}
+export { TERMINAL_STATUSES, isTerminalStatus, type ResponseStatus } from './response-vocabulary';
 
 /** `{code, message}` as carried by a failed Response. */
 export interface ResponseErrorObject {

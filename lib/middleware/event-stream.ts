@@ -3,7 +3,8 @@
 
 import type { Request, Response } from 'express';
 import { eventJson, eventType, ItemIdTable } from '../store/event-codec';
-import { isTerminalStatus, type ResponseMeta } from '../types';
+import type { ResponseMeta } from '../types';
+import { isFinalEventType, isTerminalStatus } from '../response-vocabulary';
 import { responseNotFound } from '../errors';
 import type { Runtime } from '../runtime';
 import { materialize } from '../worker/materialize';
@@ -14,7 +15,6 @@ import { sseFrame } from '../sse';
 const FOLLOW_POLL_MS = 200;
 /** An SSE comment on idle streams keeps proxies and clients from timing out. */
 const KEEPALIVE_MS = 15000;
-const FINAL_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
 /** Where a stream starts: after a cursor read from the store, or with events already in hand. */
 export type StreamStart =
@@ -175,7 +175,7 @@ async function writeClosingEvent(
     const tail = await store.readEvents(id, owner, lastSeq - 1).catch(() => null);
     last = tail?.events.length ? eventType(tail.events[tail.events.length - 1]) : undefined;
   }
-  if (last && FINAL_EVENTS.has(last)) return;
+  if (isFinalEventType(last)) return;
   const event = { type: 'response.failed', sequence_number: lastSeq + 1, response: materialize(stored) };
   await write(sseFrame(event.type, JSON.stringify(event)));
 }

@@ -8,6 +8,7 @@ import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options
 import { ApiError } from '../errors';
 import type { AdmissionInput } from '../limiter/types';
 import { ownerFilter, ownerHash, type Runtime } from '../runtime';
+import { CANCELLED_EVENT_TYPE, isFinalEventType } from '../response-vocabulary';
 import { isTerminalStatus, type NativeDeploymentRef, type NativeResponseRecord, type ResponseObject } from '../types';
 import type { EndStatus } from '../observability/metrics';
 import { usageCharge } from '../observability/lifecycle';
@@ -27,8 +28,6 @@ export const NATIVE_MIN_RETENTION_SECONDS = 30 * 24 * 3600;
 /** Buffered SSE bytes after which a stream without a response id is relayed without remembering one. */
 const MAX_ID_SCAN_BYTES = 1 << 20;
 
-/** SSE events that end a response. */
-const TERMINAL_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete', 'response.cancelled']);
 
 /** Lifecycle calls forwarded for a native id. */
 export type NativeAction = 'retrieve' | 'cancel' | 'delete';
@@ -179,7 +178,7 @@ function terminalWatcher(onResponse: (response: unknown) => void): (chunk: Uint8
   let seen = false;
   const parser = createParser({
     onEvent(message) {
-      if (seen || !TERMINAL_EVENTS.has(message.event ?? '')) return;
+      if (seen || !(isFinalEventType(message.event) || message.event === CANCELLED_EVENT_TYPE)) return;
       try {
         const data = JSON.parse(message.data) as { response?: unknown };
         seen = true;

@@ -1,6 +1,7 @@
 // How events are written to and read from the event log. One module, so the encoding can change
 // without touching the stores or the worker.
 
+import { isIndex } from '../response-vocabulary';
 import type { ResponseStreamEvent } from '../types';
 
 /**
@@ -207,6 +208,3 @@ function unpackId(piece: string): string {
   return `${piece.slice(1, cut)}${Buffer.from(piece.slice(cut), 'base64').toString('hex')}`;
 }
 
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}

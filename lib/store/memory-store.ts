@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
+import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
 import {
   isTerminalStatus,
   type AppendInput,
@@ -21,7 +22,7 @@ import {
 
 /** The error a store records on a response whose worker's lease lapsed. Shared by both stores. */
 export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
-  code: 'worker_lost',
+  code: RESPONSE_ERROR_CODES.workerLost,
   message: 'The worker running this response stopped before it finished (its lease expired).',
 });
 

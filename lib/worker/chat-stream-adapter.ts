@@ -1,6 +1,7 @@
 // Turns Chat Completions stream chunks into the Responses stream events OpenAI would have sent.
 
 import { randomBytes } from 'node:crypto';
+import { isIndex } from '../response-vocabulary';
 import type { OutputItem, ResponseStreamEvent } from '../types';
 
 type Json = Record<string, unknown>;
@@ -339,9 +340,6 @@ function nonEmpty(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
 
 function isRecord(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,7 +1,7 @@
 // Folds Responses stream events into a Response object: a pure reducer with structural sharing.
 
+import { isFinalEventType, isIndex, isResponseStatus, isTerminalStatus, LIFECYCLE_EVENT_STATUS } from '../response-vocabulary';
 import {
-  isTerminalStatus,
   type OutputItem,
   type ResponseErrorObject,
   type ResponseObject,
@@ -19,18 +19,6 @@ const PROXY_OWNED = new Set(['id', 'object', 'created_at', 'background', 'model'
 const MERGED_BY_RULE = new Set(['status', 'output', 'completed_at', 'error']);
 /** Fields an item accumulates from deltas; a late `output_item.added` must not reset them. */
 const ACCUMULATED = ['content', 'summary', 'arguments'];
-const STATUSES = new Set<string>(['queued', 'in_progress', 'completed', 'failed', 'incomplete', 'cancelled']);
-/** Lifecycle event types, with the status each implies (`created` keeps the current one). */
-const LIFECYCLE = new Map<string, ResponseStatus | null>([
-  ['response.created', null],
-  ['response.queued', 'queued'],
-  ['response.in_progress', 'in_progress'],
-  ['response.completed', 'completed'],
-  ['response.failed', 'failed'],
-  ['response.incomplete', 'incomplete'],
-]);
-/** Lifecycle events whose non-empty `response.output` replaces the accumulated one. */
-const FINAL_EVENTS = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 /**
  * How far past the end of a content or summary list an index may point. Gaps are padded with
  * blank parts so later events find their part at the index they name; a larger jump is taken
@@ -121,7 +109,7 @@ export function applyEvent(state: ResponseObject, event: ResponseStreamEvent): R
     case 'error':
       return applyError(state, e);
     default: {
-      const implied = LIFECYCLE.get(event.type);
+      const implied = LIFECYCLE_EVENT_STATUS.get(event.type);
       return implied === undefined ? state : applyLifecycle(state, e, implied);
     }
   }
@@ -136,8 +124,8 @@ export function foldEvents(state: ResponseObject, events: ResponseStreamEvent[])
 
 function applyLifecycle(state: ResponseObject, event: Json, implied: ResponseStatus | null): ResponseObject {
   const upstream = isRecord(event.response) ? event.response : undefined;
-  const announced = upstream && typeof upstream.status === 'string' && STATUSES.has(upstream.status) ? upstream.status : undefined;
-  const status = (announced ?? implied ?? state.status) as ResponseStatus;
+  const announced = upstream && isResponseStatus(upstream.status) ? upstream.status : undefined;
+  const status: ResponseStatus = announced ?? implied ?? state.status;
   // Once terminal, only an event that agrees with the status may add to it (an `error` event is
   // followed by `response.failed`); a late non-terminal event must not revive the response.
   if (isTerminalStatus(state.status) && status !== state.status) return state;
@@ -158,7 +146,8 @@ function applyLifecycle(state: ResponseObject, event: Json, implied: ResponseSta
     const error = isRecord(upstream.error) ? toErrorObject(upstream.error) : null;
     if (error && !deepEqual(state.error, error)) set('error', error);
     const output = upstream.output;
-    if (FINAL_EVENTS.has(event.type as string) && Array.isArray(output) && output.length > 0) {
+    // A final event's non-empty output replaces the accumulated one.
+    if (isFinalEventType(event.type) && Array.isArray(output) && output.length > 0) {
       const shared = shareItems(outputOf(state), output as OutputItem[]);
       if (shared !== state.output) set('output', shared);
     }
@@ -386,10 +375,6 @@ function outputOf(state: ResponseObject): OutputItem[] {
 
 function stringOr(value: unknown): string {
   return typeof value === 'string' ? value : '';
-}
-
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
 
 function isRecord(value: unknown): value is Json {

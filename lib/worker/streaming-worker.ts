@@ -6,7 +6,7 @@ import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options
 import { encodeEvent, ItemIdTable } from '../store/event-codec';
 import type { AdmissionInput } from '../limiter/types';
 import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
-import { isTerminalStatus } from '../types';
+import { isFinalEventType, isStartEventType, isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
 import { applyEvent, foldEvent } from './reducer';
 import { ApiError } from '../errors';
 import type { CreateResponseBody } from '../middleware/create-request';
@@ -16,17 +16,6 @@ import { openUpstream, readSse, redactSecrets, UpstreamError, upstreamHttpError,
 
 /** Why a worker was told to stop. */
 export type StopReason = 'cancelled' | 'deleted' | 'shutdown';
-
-/** Error codes a worker writes on a response it ends as `failed`. */
-export const WORKER_ERROR_CODES = {
-  upstreamHttp: 'upstream_error',
-  upstreamRateLimited: 'rate_limit_exceeded',
-  upstreamConnection: 'upstream_connection_error',
-  upstreamTimeout: 'upstream_timeout',
-  streamIncomplete: 'upstream_stream_incomplete',
-  shutdown: 'server_shutdown',
-  internal: 'server_error',
-} as const;
 
 /** How long a worker stopped for shutdown keeps retrying a flush against an unreachable store. */
 const SHUTDOWN_FLUSH_GRACE_MS = 2000;
@@ -39,8 +28,6 @@ const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
  * of the upstream bytes) and makes polls of long running responses fold twice as much.
  */
 const SNAPSHOT_TAIL_FACTOR = 2;
-const LIFECYCLE_START = new Set(['response.created', 'response.queued', 'response.in_progress']);
-const LIFECYCLE_END = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
 /** What the `flush` event carries: one store answer to a flush. */
 export interface FlushInfo {
@@ -329,14 +316,14 @@ export class StreamingWorker extends EventEmitter {
 
   private onUpstreamEvent(event: ResponseStreamEvent): void {
     if (event.type === 'keepalive') return;
-    if (LIFECYCLE_START.has(event.type)) {
+    if (isStartEventType(event.type)) {
       // The record already has its own `response.created`; the upstream's start events only
       // contribute their fields, once, to our `response.in_progress`.
       this.ensureStarted(event.response as Record<string, unknown> | undefined);
       return;
     }
     this.ensureStarted(undefined);
-    if (LIFECYCLE_END.has(event.type)) {
+    if (isFinalEventType(event.type)) {
       const merged = redactResponseError(
         normalizeUsage(applyEvent(this.current, { ...event, sequence_number: this.nextSeq })),
         this.serving,

@@ -1,6 +1,8 @@
 // Lua fragments shared by the store scripts. Each script is one string: its own header, then
 // these helpers, then its body, so every script stays self-contained on the server.
 
+import { TERMINAL_STATUSES } from '../../response-vocabulary';
+
 /** Helpers that touch no key: integer formatting and the server clock. The limiter uses them too. */
 export const LUA_BASE_HELPERS = `
 -- Integers are formatted by hand: Lua numbers are doubles and tostring() may print 1e+12.
@@ -20,7 +22,7 @@ end
  * log list) of one response, which is the key order of every script.
  */
 export const LUA_HELPERS = `
-local TERMINAL = { completed = true, failed = true, incomplete = true, cancelled = true }
+local TERMINAL = { ${TERMINAL_STATUSES.map((status) => `${status} = true`).join(', ')} }
 ${LUA_BASE_HELPERS}
 -- Every key of the response gets the same expiry. Called after every write, because SET and
 -- a first RPUSH create keys without one.
