@@ -9,7 +9,7 @@ import { ConfigError } from '../../lib/errors';
 import { loadConfig } from '../../lib/config/load-config';
 import { resolveOptions } from '../../lib/config/resolve';
 import { findDeployments, shouldUsePolling } from '../../lib/config/routing';
-import { STORE_METHODS } from '../../lib/config/schema';
+import { STORE_METHODS } from '../../lib/config/ajv';
 import { MemoryStore } from '../../lib/store/memory-store';
 import type { Logger, ResponseStore } from '../../lib/types';
 
@@ -403,6 +403,34 @@ describe('errors name the YAML path and the fix', () => {
       expect.stringMatching(/litellm_settings\.responses\.background_mode\.ttl must be a whole number \(got 1\.5\)/),
     ]);
     expect(problems[0]).toContain('openai/gpt-4o-mini');
+  });
+
+  test('a price that is not a number is an error naming its YAML path, not a spend of 0', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n      input_cost_per_token: cheap\n' +
+        '    model_info:\n      output_cost_per_token: [1]\n',
+    );
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems).toEqual([
+      expect.stringMatching(/model_list\[0\]\.litellm_params\.input_cost_per_token \(model_name "m"\) must be a number \(got a string\)\. Set it to the price of one input token/),
+      expect.stringMatching(/model_list\[0\]\.model_info\.output_cost_per_token \(model_name "m"\) must be a number \(got a list\)/),
+    ]);
+  });
+
+  test('a negative price is reported under its YAML path when the file is loaded, not under the options path later', () => {
+    const file = writeYaml('model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n    model_info:\n      output_cost_per_token: -1\n');
+    const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));
+    expect(problems).toEqual([expect.stringMatching(/^.*config\.yaml: model_list\[0\]\.model_info\.output_cost_per_token \(model_name "m"\) must be at least 0 \(got -1\)/)]);
+    expect(problems.join('\n')).not.toMatch(/models\[0\]|outputCostPerToken/);
+  });
+
+  test('prices are read from litellm_params first, then model_info, numbers written as strings included', () => {
+    const file = writeYaml(
+      'model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n      input_cost_per_token: "0.002"\n' +
+        '    model_info:\n      input_cost_per_token: 0.5\n      output_cost_per_token: 0.003\n',
+    );
+    const [d] = loadConfig(file, { env: {}, logger: captureLogger().logger }).models ?? [];
+    expect(d).toMatchObject({ inputCostPerToken: 0.002, outputCostPerToken: 0.003 });
   });
 
   test('an api_base that is not an http(s) URL is an error', () => {

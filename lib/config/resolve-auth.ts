@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { PrincipalLimits } from '../runtime';
 import type { ResponsesPollingConfig, ResponsesPollingOptions, VirtualKeyConfig, VirtualKeyOptions } from './options';
-import type { ConfigNaming } from './schema';
+import type { ConfigNaming } from './format-errors';
 
 /** Principal ids the package uses itself; a virtual key may not take them. */
 export const RESERVED_PRINCIPAL_IDS = ['master', 'anonymous'];

@@ -22,7 +22,7 @@ import type {
 } from './options';
 import { authProblems, resolveAuth } from './resolve-auth';
 import { CHAT_COMPLETIONS_PROVIDERS, defaultApiBase, splitModel } from './routing';
-import { validateOptions } from './schema';
+import { validateOptions } from './options-schema';
 
 /** The defaults, in one place (the option TSDoc in options.ts states the same values). */
 export const DEFAULTS = {

@@ -1,0 +1,198 @@
+// Building blocks of the two configuration schemas (options and LiteLLM YAML), stated once: each
+// takes the naming, so a YAML property carries its snake_case name and the option it is read into.
+
+import type { SchemaObject } from 'ajv';
+import type { ConfigNaming } from './format-errors';
+
+/**
+ * A property under its option name, or (YAML) under its snake_case name with `option` saying which
+ * option it is read into (relative to the enclosing object that has an `option`).
+ */
+export function prop(n: ConfigNaming, camel: string, snake: string, schema: SchemaObject): [string, SchemaObject] {
+  return n === 'yaml' ? [snake, { ...schema, option: camel }] : [camel, schema];
+}
+
+/** {@link prop} for a name that is the same in both namings (`ttl`, `models`). */
+export function same(n: ConfigNaming, name: string, schema: SchemaObject): [string, SchemaObject] {
+  return prop(n, name, name, schema);
+}
+
+/** A whole number of at least 1, with its fix. */
+export const posInt = (fix: string): SchemaObject => ({ type: 'integer', minimum: 1, fix });
+const ms = (minimum: number, hint: string): SchemaObject => ({ type: 'integer', minimum, fix: `Set it to a whole number of milliseconds ${hint}` });
+
+/** Fix of a requests-per-minute limit. */
+export const RPM_FIX = 'Set it to a whole number of requests per minute, e.g. 500';
+/** Fix of a tokens-per-minute limit. */
+export const TPM_FIX = 'Set it to a whole number of tokens per minute, e.g. 100000';
+/** Fix of a deployment's base URL. */
+export const API_BASE_FIX = 'Write the base URL up to and including /v1, e.g. "https://api.openai.com/v1"';
+
+/** A model name as clients send it; a `*` only at the end. */
+export const MODEL_NAME: SchemaObject = {
+  type: 'string',
+  minLength: 1,
+  pattern: '^[^*]*\\*?$',
+  fix: 'Set it to the name clients send, e.g. "gpt-4o-mini"; a * is allowed only at the end, as a wildcard',
+};
+
+/** The API a deployment speaks, under the property name `name`. */
+export const upstreamApiSchema = (name: string): SchemaObject => ({
+  enum: ['responses', 'chat_completions'],
+  fix: `Write ${name}: chat_completions for a server that offers only /chat/completions, or responses`,
+});
+
+/** An Azure OpenAI api-version. */
+export const API_VERSION: SchemaObject = {
+  type: 'string',
+  minLength: 1,
+  pattern: '^[A-Za-z0-9._-]+$',
+  fix: 'Set it to an Azure OpenAI api-version such as "2025-04-01-preview", or leave it out to use the v1 API',
+};
+
+/** An OpenAI-compatible base URL. */
+export const API_BASE: SchemaObject = { type: 'string', check: 'httpUrl', fix: API_BASE_FIX };
+
+/** A provider name (`custom_llm_provider`). */
+export const PROVIDER: SchemaObject = { type: 'string', minLength: 1, pattern: '^[^/\\s]+$', fix: 'Set it to a provider name such as "openai"' };
+
+/** The price of one input token. */
+export const INPUT_COST: SchemaObject = { type: 'number', minimum: 0, fix: 'Set it to the price of one input token, e.g. 0.00000015' };
+/** The price of one output token. */
+export const OUTPUT_COST: SchemaObject = { type: 'number', minimum: 0, fix: 'Set it to the price of one output token, e.g. 0.0000006' };
+
+/** A Prometheus metric name prefix. */
+export const METRICS_PREFIX: SchemaObject = {
+  type: 'string',
+  pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$',
+  fix: 'Write a Prometheus name prefix such as "llm_responses_" (letters, digits, _ and :)',
+};
+
+/** The fields of a Redis connection that both namings spell alike. */
+export const REDIS_FIELDS: Record<string, SchemaObject> = {
+  host: { type: 'string', minLength: 1, fix: 'Set host to the Redis host name' },
+  port: { type: 'integer', minimum: 1, maximum: 65535, fix: 'Set port to a number from 1 to 65535, e.g. 6379' },
+  username: { type: 'string', fix: 'Set username to a string' },
+  db: { type: 'integer', minimum: 0, fix: 'Set db to a database number, e.g. 0' },
+};
+
+/** A redis:// or rediss:// URL (may hold a password). */
+export const REDIS_URL: SchemaObject = { type: 'string', check: 'redisUrl', secret: true, fix: 'Write a URL such as "redis://localhost:6379"' };
+
+function pollingViaCacheSchema(n: ConfigNaming): SchemaObject {
+  const key = n === 'yaml' ? 'polling_via_cache: "all"' : "pollingViaCache: 'all'";
+  return {
+    check: 'pollingNotTrue',
+    keepNull: true,
+    anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string', minLength: 1 } }, { const: false }],
+    fix: `Write ${key} to poll every model, or a list of providers such as ["openai", "azure"]; false turns polling off`,
+  };
+}
+
+/** `backgroundMode` (options) or `litellm_settings.responses.background_mode` (YAML). */
+export function backgroundModeSchema(n: ConfigNaming): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: n === 'yaml',
+    properties: Object.fromEntries([
+      prop(n, 'pollingViaCache', 'polling_via_cache', pollingViaCacheSchema(n)),
+      prop(n, 'nativeBackgroundMode', 'native_background_mode', {
+        type: 'array',
+        items: { type: 'string', minLength: 1, fix: 'Each entry is a model name exactly as clients send it' },
+        fix: 'Write a list of model names, e.g. ["o3-deep-research"]',
+      }),
+      same(n, 'ttl', posInt('Set ttl to the retention in whole seconds, e.g. 3600')),
+    ]),
+    fix: 'Write an object with pollingViaCache, nativeBackgroundMode and ttl',
+  };
+}
+
+function workerSchema(n: ConfigNaming): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries([
+      prop(n, 'flushIntervalMs', 'flush_interval_ms', { ...ms(0, 'from 0 to 1000, e.g. 50'), maximum: 1000 }),
+      prop(n, 'flushMaxEvents', 'flush_max_events', posInt('Set it to a whole number of events, e.g. 256')),
+      prop(n, 'flushMaxBytes', 'flush_max_bytes', posInt('Set it to a whole number of bytes, e.g. 65536')),
+      prop(n, 'leaseMs', 'lease_ms', ms(1000, 'of at least 1000, e.g. 60000')),
+      prop(n, 'upstreamConnectTimeoutMs', 'upstream_connect_timeout_ms', ms(1, 'e.g. 30000')),
+      prop(n, 'upstreamIdleTimeoutMs', 'upstream_idle_timeout_ms', ms(1, 'e.g. 120000')),
+      prop(n, 'storeRetryGraceMs', 'store_retry_grace_ms', ms(0, 'e.g. 30000')),
+      prop(n, 'shutdownGraceMs', 'shutdown_grace_ms', ms(0, 'e.g. 10000')),
+      prop(n, 'upstreamMaxAttempts', 'upstream_max_attempts', {
+        ...posInt('Set it to a whole number of attempts from 1 to 10, e.g. 3 (1: no retry)'),
+        maximum: 10,
+      }),
+      prop(n, 'upstreamRetryBaseMs', 'upstream_retry_base_ms', { ...ms(0, 'from 0 to 10000, e.g. 250'), maximum: 10000 }),
+    ]),
+    fix: 'Write an object of worker settings',
+  };
+}
+
+/** Key and id prefixes, the body limit and the worker tuning (top level, or `responses_polling`). */
+export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> {
+  return Object.fromEntries([
+    prop(n, 'keyPrefix', 'key_prefix', {
+      type: 'string',
+      maxLength: 64,
+      pattern: '^[^{}\\s]*$',
+      fix: 'Use a short prefix without spaces or braces (braces would break the Redis Cluster hash tag), e.g. "rp:"',
+    }),
+    prop(n, 'idPrefix', 'id_prefix', {
+      type: 'string',
+      minLength: 1,
+      maxLength: 32,
+      pattern: '^[A-Za-z0-9_-]+$',
+      fix: 'Use 1 to 32 letters, digits, _ or -, e.g. "resp_"',
+    }),
+    prop(n, 'maxBodyBytes', 'max_body_bytes', posInt('Set it to a whole number of bytes, e.g. 1048576')),
+    same(n, 'worker', workerSchema(n)),
+  ]);
+}
+
+/** One entry of `virtualKeys` (options) or `general_settings.virtual_keys` (YAML). */
+export function virtualKeySchema(n: ConfigNaming): SchemaObject {
+  const y = n === 'yaml';
+  const name: SchemaObject = {
+    type: 'string',
+    minLength: 1,
+    maxLength: 128,
+    fix: 'Set it to a stable name for the key, e.g. "team-a" (its responses are owned by this name)',
+  };
+  return {
+    type: 'object',
+    additionalProperties: false,
+    check: y ? 'oneKeyYaml' : 'oneKeyOptions',
+    fix: y
+      ? 'Give each entry exactly one of key (the key clients send, or os.environ/NAME) and key_hash (its SHA-256 hex digest)'
+      : 'Give each entry exactly one of key (the key clients send) and keyHash (its SHA-256 hex digest)',
+    properties: Object.fromEntries([
+      same(n, 'key', {
+        type: 'string',
+        minLength: 1,
+        secret: true,
+        fix: y ? 'Set key to the key clients send, or os.environ/NAME' : 'Set key to the key clients send, as a string',
+      }),
+      prop(n, 'keyHash', 'key_hash', {
+        type: 'string',
+        pattern: '^[0-9a-fA-F]{64}$',
+        secret: true,
+        fix: 'Write the SHA-256 digest of the key as 64 hex digits (e.g. the output of: printf %s "$KEY" | sha256sum)',
+      }),
+      same(n, 'id', name),
+      // LiteLLM names a key by key_alias; both are read into id (the check refuses both at once).
+      ...(y ? [prop(n, 'id', 'key_alias', name)] : []),
+      prop(n, 'rpmLimit', 'rpm_limit', posInt(RPM_FIX)),
+      prop(n, 'tpmLimit', 'tpm_limit', posInt(TPM_FIX)),
+      prop(n, 'maxParallelRequests', 'max_parallel_requests', posInt('Set it to a whole number of running background responses, e.g. 5')),
+      prop(n, 'maxBudget', 'max_budget', { type: 'number', minimum: 0, fix: 'Set it to the spend limit as a number, e.g. 10.5' }),
+      same(n, 'models', {
+        type: 'array',
+        minItems: 1,
+        items: MODEL_NAME,
+        fix: 'List the model names this key may use, e.g. ["gpt-4o-mini"]; leave models out to allow every model',
+      }),
+    ]),
+  };
+}
