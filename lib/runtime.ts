@@ -58,8 +58,6 @@ export class Runtime {
   /** Limiter bookkeeping (usage, slot release) of workers that ended, still being written. */
   private readonly settling = new Set<Promise<void>>();
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
-  /** Workers told to stop because their response was deleted (reported as `deleted` when they end). */
-  private readonly deleted = new WeakSet<StreamingWorker>();
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
@@ -106,12 +104,12 @@ export class Runtime {
     return work;
   }
 
-  /** Stops the worker of `id` if it runs here; a worker stopped for a delete is reported as `deleted` when it ends. */
+  /**
+   * Stops the worker of `id` if it runs here. A stopped worker reports nothing: the cancel or
+   * delete that won the store's transition reports the end, on whichever instance made it.
+   */
   stopWorker(id: string, reason: StopReason): void {
-    const worker = this.workers.get(id);
-    if (!worker) return;
-    if (reason === 'deleted') this.deleted.add(worker);
-    worker.stop(reason);
+    this.workers.get(id)?.stop(reason);
   }
 
   /**
@@ -137,7 +135,7 @@ export class Runtime {
    * Reports a terminal transition this instance made (metrics, log line, lifecycle hook). Call it
    * only where an atomic store step said this caller made the transition, so that it happens
    * once across every instance: the worker's terminal append, a cancel answered `cancelled`, a
-   * read answered `leaseSwept`. For the native path too: `runtime.responseEnded({ path: 'native', … })`.
+   * delete answered with `ended`, a read answered `leaseSwept`. For the native path too: `runtime.responseEnded({ path: 'native', … })`.
    */
   responseEnded(input: EndedInput): void {
     const { logger, metrics, lifecycleHooks } = this.config;
@@ -176,14 +174,12 @@ export class Runtime {
     metrics.running.inc();
     metrics.queued.inc();
     let queued = true;
-    let gone = false;
     const leaveQueue = () => {
       if (!queued) return;
       queued = false;
       metrics.queued.dec();
     };
     worker.on('flush', (info: FlushInfo) => {
-      if (info.outcome === 'gone') gone = true;
       if (info.outcome !== 'ok' || !info.events) return;
       metrics.flushed(info.ms, info.events, info.bytes);
       if (queued) {
@@ -200,10 +196,10 @@ export class Runtime {
       leaveQueue();
       metrics.running.dec();
       const response = worker.state;
+      // Only a worker whose own terminal write won reports here; a cancel, delete or lease sweep
+      // that ended the response was reported by whoever made that transition.
       if (worker.finished && isTerminalStatus(response.status)) {
         this.responseEnded({ id: worker.id, path: 'polling', status: response.status as EndedInput['status'], response, owner });
-      } else if (this.deleted.has(worker) || gone) {
-        this.responseEnded({ id: worker.id, path: 'polling', status: 'deleted', response, owner });
       }
     });
   }

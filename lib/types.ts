@@ -128,6 +128,13 @@ export interface AppendInput {
  */
 export type AppendOutcome = 'ok' | 'cancelled' | 'terminal' | 'gone' | 'fenced';
 
+/**
+ * Result of {@link ResponseStore.delete}. `ended` is the record as it stood when the delete removed
+ * it, present only when it was not terminal then: that delete ended the response, and its caller
+ * (and nobody else, on any instance) reports the end as `deleted`.
+ */
+export type DeleteResult = { deleted: false } | { deleted: true; ended?: StoredResponse };
+
 /** Result of {@link ResponseStore.cancel}. */
 export type CancelOutcome =
   | { outcome: 'cancelled'; response: StoredResponse }
@@ -198,8 +205,11 @@ export interface ResponseStore {
   append(id: string, input: AppendInput): Promise<AppendOutcome>;
   /** Cancels a non-terminal response and publishes a `cancel` control message. */
   cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome>;
-  /** Deletes every key of a response and publishes a `delete` control message. */
-  delete(id: string, owner: string | null): Promise<boolean>;
+  /**
+   * Deletes every key of a response and publishes a `delete` control message. The answer says
+   * whether this call ended a response that was not terminal yet (see {@link DeleteResult}).
+   */
+  delete(id: string, owner: string | null): Promise<DeleteResult>;
   /**
    * Remembers a provider's own background response `id` for `ttlSeconds` (replacing an earlier
    * record of the same id). Not a response record: `read`, `cancel` and `delete` ignore it.

@@ -60,7 +60,7 @@ export function describeNativeRecords(store: () => ResponseStore): void {
       expect(await store().read(id, null)).toBeNull();
       expect(await store().readEvents(id, null, -1)).toBeNull();
       expect((await store().cancel(id, null, 60)).outcome).toBe('not_found');
-      expect(await store().delete(id, null)).toBe(false);
+      expect((await store().delete(id, null)).deleted).toBe(false);
       expect(await store().lookupNative(id, 'owner-a')).toEqual(nativeRecord());
     });
 

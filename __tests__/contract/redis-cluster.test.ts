@@ -117,7 +117,7 @@ describe('Redis Cluster store: cluster specifics', () => {
         await borrowed.create(input);
         expect((await borrowed.cancel(input.id, null, 60)).outcome).toBe('cancelled');
       }
-      expect(await borrowed.delete(inputs[0]!.id, null)).toBe(true);
+      expect((await borrowed.delete(inputs[0]!.id, null)).deleted).toBe(true);
       await waitFor(() => received.length === inputs.length + 1, 5000, 'every control message');
       // Messages published on different masters reach the subscriber's node over the cluster bus,
       // so their order across masters is not defined.

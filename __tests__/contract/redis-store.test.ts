@@ -153,7 +153,7 @@ describe('Redis store: Redis specifics', () => {
     await admin.scriptFlush();
     expect((await store.cancel(input.id, null, 60)).outcome).toBe('cancelled');
     await admin.scriptFlush();
-    expect(await store.delete(input.id, null)).toBe(true);
+    expect((await store.delete(input.id, null)).deleted).toBe(true);
     // EVAL cached the script, so the next call is an EVALSHA hit again.
     expect(await admin.scriptExists([SCRIPTS.delete.sha])).toEqual([1]);
   });

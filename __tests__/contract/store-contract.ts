@@ -318,7 +318,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.read(input.id, 'owner-b')).toBeNull();
         expect(await store.readEvents(input.id, 'owner-b', -1)).toBeNull();
         expect(await store.cancel(input.id, 'owner-b', 60)).toEqual({ outcome: 'not_found' });
-        expect(await store.delete(input.id, 'owner-b')).toBe(false);
+        expect((await store.delete(input.id, 'owner-b')).deleted).toBe(false);
         expect((await store.read(input.id, 'owner-a'))!.meta.status).toBe('queued');
       });
 
@@ -328,7 +328,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.read(input.id, null))!.meta.owner).toBe('owner-a');
         expect((await store.readEvents(input.id, null, -1))!.events).toEqual(input.events);
         expect((await store.cancel(input.id, null, 60)).outcome).toBe('cancelled');
-        expect(await store.delete(input.id, null)).toBe(true);
+        expect((await store.delete(input.id, null)).deleted).toBe(true);
         expect(await store.read(input.id, null)).toBeNull();
       });
     });
@@ -337,12 +337,43 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       test('a deleted response reads as null and its worker is told it is gone; an unknown id deletes as false', async () => {
         const input = createInput();
         await store.create(input);
-        expect(await store.delete(newId(), null)).toBe(false);
-        expect(await store.delete(input.id, 'owner-a')).toBe(true);
+        expect((await store.delete(newId(), null)).deleted).toBe(false);
+        expect((await store.delete(input.id, 'owner-a')).deleted).toBe(true);
         expect(await store.read(input.id, 'owner-a')).toBeNull();
         expect(await store.readEvents(input.id, 'owner-a', -1)).toBeNull();
         expect(await store.append(input.id, appendInput({ events: events(1, 1) }))).toBe('gone');
         expect(await store.cancel(input.id, 'owner-a', 60)).toEqual({ outcome: 'not_found' });
+      });
+
+      test('a delete says it ended the response only when the response was not terminal yet, with the record as it stood', async () => {
+        const running = createInput();
+        await store.create(running);
+        await store.append(running.id, appendInput({ events: events(1, 2), status: 'in_progress' }));
+        const ended = await store.delete(running.id, null);
+        expect(ended.deleted && ended.ended?.meta).toMatchObject({ status: 'in_progress', owner: 'owner-a', lastSeq: 2 });
+        expect(ended.deleted && ended.ended?.tail.length).toBeGreaterThan(0);
+
+        const finished = createInput();
+        await store.create(finished);
+        await store.append(finished.id, appendInput({ events: events(1, 2), status: 'completed' }));
+        expect(await store.delete(finished.id, null)).toEqual({ deleted: true });
+
+        const cancelled = createInput();
+        await store.create(cancelled);
+        await store.cancel(cancelled.id, null, 60);
+        expect(await store.delete(cancelled.id, null)).toEqual({ deleted: true });
+      });
+
+      test('cancel and delete racing on a running response: exactly one of them reports its end, in every trial', async () => {
+        for (let trial = 0; trial < 40; trial++) {
+          const input = createInput();
+          await store.create(input);
+          await store.append(input.id, appendInput({ events: events(1, 1), status: 'in_progress' }));
+          const [c, d] = await Promise.all([store.cancel(input.id, null, 60), store.delete(input.id, null)]);
+          const reports = (c.outcome === 'cancelled' ? 1 : 0) + (d.deleted && d.ended ? 1 : 0);
+          expect(reports).toBe(1);
+          expect(d.deleted).toBe(true);
+        }
       });
 
       test('an id can be created again after it was deleted', async () => {

@@ -108,12 +108,16 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
     byId,
     asyncHandler(async function deleteResponse(req: Request, res: Response) {
       const id = String(req.params.id);
-      const deleted = await callStore(config, () => config.store.delete(id, ownerFilter(principalOf(req))));
-      if (!deleted) {
+      const result = await callStore(config, () => config.store.delete(id, ownerFilter(principalOf(req))));
+      if (!result.deleted) {
         if (await forwardNative(runtime, req, res, id, 'delete')) return;
         throw responseNotFound(id);
       }
       runtime.stopWorker(id, 'deleted');
+      if (result.ended) {
+        // Only the delete that ended a running response reports it, whichever instance runs its worker.
+        runtime.responseEnded({ id, path: 'polling', status: 'deleted', response: materialize(result.ended), owner: result.ended.meta.owner });
+      }
       res.status(200).json({ id, object: 'response', deleted: true });
     }),
   );

@@ -25,7 +25,7 @@ export interface ResponseFinishedEvent {
   status: EndStatus;
   /**
    * The final Response. For `cancelled`, the state stored when the cancel won; for `deleted`,
-   * the last state the worker folded (its status is still `in_progress` or `queued`).
+   * the state stored when the delete removed it (its status is still `in_progress` or `queued`).
    */
   response: ResponseObject;
   /** Hash of the principal that created the response (see `ownerHash`); never a key. */

@@ -12,6 +12,7 @@ import {
   type CancelOutcome,
   type ControlMessage,
   type CreateRecordInput,
+  type DeleteResult,
   type Logger,
   type NativeResponseRecord,
   type ResponseErrorObject,
@@ -205,12 +206,16 @@ export class MemoryStore implements ResponseStore {
     return { outcome: 'cancelled', response: stored(record) };
   }
 
-  async delete(id: string, owner: string | null): Promise<boolean> {
+  async delete(id: string, owner: string | null): Promise<DeleteResult> {
     this.#assertOpen();
-    if (!this.#owned(id, owner)) return false;
+    const record = this.#owned(id, owner);
+    if (!record) return { deleted: false };
+    // A response that was not terminal is ended by this delete; only this caller reports it.
+    const running = !isTerminalStatus((JSON.parse(record.meta) as MetaRecord).status);
+    const result: DeleteResult = running ? { deleted: true, ended: stored(record) } : { deleted: true };
     this.#records.delete(id);
     this.#publish({ id, action: 'delete' });
-    return true;
+    return result;
   }
 
   async rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   CancelOutcome,
   ControlMessage,
   CreateRecordInput,
+  DeleteResult,
   Logger,
   NativeResponseRecord,
   ResponseMeta,
@@ -146,10 +147,13 @@ class RedisResponseStore implements RedisStore {
     return { outcome, response: storedFromReply(reply) };
   }
 
-  async delete(id: string, owner: string | null): Promise<boolean> {
+  async delete(id: string, owner: string | null): Promise<DeleteResult> {
     const message = JSON.stringify({ id, action: 'delete' } satisfies ControlMessage);
-    const code = await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message]);
-    return SCRIPT_CODES.delete[code as 0 | 1] === 'deleted';
+    const reply = asArray(await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message]));
+    const outcome = SCRIPT_CODES.delete[reply[0] as keyof typeof SCRIPT_CODES.delete];
+    if (outcome === undefined) throw new Error(`redis store: unexpected delete reply ${String(reply[0])}`);
+    if (outcome === 'not_found') return { deleted: false };
+    return outcome === 'ended' ? { deleted: true, ended: storedFromReply(reply) } : { deleted: true };
   }
 
   async rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void> {

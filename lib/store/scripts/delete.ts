@@ -6,7 +6,8 @@ import { LUA_HELPERS } from './lua-helpers';
 export const DELETE_SCRIPT = `
 --[[
   Deletes every key of a response and publishes a control message, so a worker still running
-  it stops.
+  it stops. A response that was not terminal is ended by this delete: the reply says so, with
+  the record as it stood, so that exactly one caller reports that end.
 
   KEYS[1] meta hash
   KEYS[2] snapshot string
@@ -18,14 +19,19 @@ export const DELETE_SCRIPT = `
   ARGV[4] control message JSON
 
   Returns
-   1  deleted
-   0  missing, or owned by someone else; nothing changed
+   { 0 }                                    missing, or owned by someone else; nothing changed
+   { 1 }                                    deleted; it was terminal already
+   { 2, meta pairs, snapshot, tail entries } deleted while not terminal: this call ended it
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
-  return 0
+  return { 0 }
+end
+local reply = { 1 }
+if not TERMINAL[redis.call('HGET', KEYS[1], 'status')] then
+  reply = storedReply(2)
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
-return 1
+return reply
 `;

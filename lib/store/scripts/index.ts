@@ -45,5 +45,5 @@ export const SCRIPT_CODES = {
     [-5]: 'fenced',
   } satisfies Record<number, AppendOutcome>,
   cancel: { 0: 'cancelled', 1: 'already_cancelled', 2: 'terminal', [-1]: 'not_found' },
-  delete: { 1: 'deleted', 0: 'not_found' },
+  delete: { 0: 'not_found', 1: 'deleted', 2: 'ended' },
 } as const;
