@@ -1,4 +1,66 @@
-// One error base with a stable code and HTTP status, and the OpenAI-shaped error body.
+// The errors of the package: HTTP answers (ApiError, with the OpenAI-shaped body), and one base with
+// stable codes for the errors raised outside HTTP (configuration, store, upstream), with the codes
+// of start-up warnings beside them.
+
+/**
+ * Stable codes of the errors raised outside HTTP answers, one per kind; match on `err.code`, never
+ * on the message.
+ */
+export const ERROR_CODES = {
+  /** The options or the YAML configuration are invalid ({@link ConfigError}). */
+  configInvalid: 'config_invalid',
+  /** The store could not be reached in time (the Redis store's `RedisStoreUnavailableError`). */
+  storeUnavailable: 'store_unavailable',
+  /** A store's `create` found the id already present ({@link StoreConflictError}). */
+  storeConflict: 'store_conflict',
+  /** An upstream request ended without a usable answer (`UpstreamError`; its `kind` says how). */
+  upstreamFailed: 'upstream_failed',
+} as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** The base of the errors raised outside HTTP answers: a message safe to log, and a stable code. */
+export class ResponsesPollingError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ResponsesPollingError';
+    this.code = code;
+  }
+}
+
+/**
+ * Stable codes of the warnings logged at start-up (in the `code` field of the log line): settings
+ * that work, but not as their author probably meant.
+ */
+export const WARNING_CODES = {
+  /** No Redis is configured: the in-memory store serves one process only. */
+  memoryStore: 'memory_store',
+  /** A store was given without a limiter: limits are counted per process. */
+  limiterPerProcess: 'limiter_per_process',
+  /** `pollingViaCache` names providers that no deployment uses. */
+  pollingProviderUnused: 'polling_provider_unused',
+  /** `nativeBackgroundMode` names models that match no deployment. */
+  nativeModelUnmatched: 'native_model_unmatched',
+  /** A virtual key allows models that match no deployment. */
+  virtualKeyModelUnserved: 'virtual_key_model_unserved',
+  /** A YAML file sets LiteLLM settings this package does not use. */
+  yamlSettingIgnored: 'yaml_setting_ignored',
+  /** An `os.environ/` variable that a setting reads is not set. */
+  yamlVariableUnset: 'yaml_variable_unset',
+  /** A YAML deployment names a model without a provider prefix (read as openai). */
+  yamlModelInferred: 'yaml_model_inferred',
+  /** A YAML deployment cannot be served (no model name) or reached (no api_base): skipped. */
+  yamlDeploymentSkipped: 'yaml_deployment_skipped',
+  /** `router_settings.routing_strategy` is not implemented here. */
+  yamlRoutingStrategy: 'yaml_routing_strategy',
+  /** `cache_params.type` is not redis: the in-memory store is used. */
+  yamlCacheType: 'yaml_cache_type',
+} as const;
+
+/** One of {@link WARNING_CODES}. */
+export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES];
 
 /** The body OpenAI sends for an HTTP error. */
 export interface OpenAIErrorBody {
@@ -74,18 +136,18 @@ export function limiterUnavailable(): ApiError {
 }
 
 /** Thrown by a store when `create` finds the id already present. */
-export class StoreConflictError extends Error {
+export class StoreConflictError extends ResponsesPollingError {
   constructor(id: string) {
-    super(`a record with id ${id} already exists`);
+    super(ERROR_CODES.storeConflict, `a record with id ${id} already exists`);
     this.name = 'StoreConflictError';
   }
 }
 
 /** Thrown when the options or the YAML configuration are invalid; lists every problem. */
-export class ConfigError extends Error {
+export class ConfigError extends ResponsesPollingError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    super(ERROR_CODES.configInvalid, `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }

@@ -15,7 +15,7 @@ export { createRedisStore, type RedisStore } from './store/redis-store';
 export { applyEvent, foldEvents } from './worker/reducer';
 export { materialize } from './worker/materialize';
 export { WORKER_ERROR_CODES, RESPONSE_ERROR_CODES, RESPONSE_STATUSES, FINAL_EVENT_TYPES, isResponseStatus } from './response-vocabulary';
-export { ApiError, ConfigError, StoreConflictError } from './errors';
+export { ApiError, ConfigError, StoreConflictError, ResponsesPollingError, ERROR_CODES, WARNING_CODES, type ErrorCode, type WarningCode } from './errors';
 export { createRedisLimiter, type RedisLimiter } from './limiter/redis-limiter';
 export { MemoryLimiter } from './limiter/memory-limiter';
 export type * from './limiter/types';

@@ -433,7 +433,7 @@ describe('warnings about settings that cannot take effect', () => {
       models: [{ modelName: 'o3-deep-research', model: 'openai/o3-deep-research' }],
       backgroundMode: { nativeBackgroundMode: ['o3-deep-research', 'openai/o3-deep-research'] },
     });
-    expect(lines).toEqual([expect.objectContaining({ fields: { models: ['openai/o3-deep-research'] } })]);
+    expect(lines).toEqual([expect.objectContaining({ fields: { code: 'native_model_unmatched', models: ['openai/o3-deep-research'] } })]);
   });
 });
 
@@ -537,7 +537,7 @@ describe('authentication', () => {
       virtualKeys: [{ key: KEY_A, id: 'team-a', models: ['gpt-4o-mini', 'gpt-4o-mnii', 'o*'] }],
     });
     const aboutKeys = lines.filter((l) => l.fields?.keyId !== undefined);
-    expect(aboutKeys).toEqual([expect.objectContaining({ level: 'warn', fields: { keyId: 'team-a', models: ['gpt-4o-mnii'] } })]);
+    expect(aboutKeys).toEqual([expect.objectContaining({ level: 'warn', fields: { code: 'virtual_key_model_unserved', keyId: 'team-a', models: ['gpt-4o-mnii'] } })]);
   });
 
   test('a runtime without any authentication warns once that its routes are open; with auth none it does not', async () => {

@@ -4,6 +4,7 @@
 // `responses_polling` section is strict, since a typo there would otherwise go unnoticed.
 
 import type { SchemaObject, ValidateFunction } from 'ajv';
+import { WARNING_CODES, type WarningCode } from '../errors';
 import { ajv } from './ajv';
 import { formatErrors } from './format-errors';
 import {
@@ -159,8 +160,8 @@ let validator: ValidateFunction | undefined;
 export interface LiteLLMValidation {
   /** Fatal problems, one line each, with the YAML path and the fix. */
   problems: string[];
-  /** Things that work but not as a LiteLLM user may expect. */
-  warnings: string[];
+  /** Things that work but not as a LiteLLM user may expect, each with its code. */
+  warnings: { code: WarningCode; message: string }[];
 }
 
 /**
@@ -170,14 +171,16 @@ export interface LiteLLMValidation {
 export function validateLiteLLMConfig(doc: unknown, where: string): LiteLLMValidation {
   validator ??= ajv.compile(liteLLMSchema);
   const problems = validator(doc) ? [] : formatErrors(validator.errors ?? [], doc, 'yaml', where);
-  const warnings: string[] = [];
+  const warnings: LiteLLMValidation['warnings'] = [];
   const cache = (doc as { litellm_settings?: { cache_params?: { type?: unknown } } })?.litellm_settings?.cache_params;
   if (cache && typeof cache === 'object' && cache.type !== 'redis') {
     const what = cache.type === undefined ? 'is not set (LiteLLM then uses its local cache)' : `is ${JSON.stringify(cache.type)}`;
-    warnings.push(
-      `${where}: litellm_settings.cache_params.type ${what}; only redis is supported, so the in-memory store is used ` +
+    warnings.push({
+      code: WARNING_CODES.yamlCacheType,
+      message:
+        `${where}: litellm_settings.cache_params.type ${what}; only redis is supported, so the in-memory store is used ` +
         '(one process only). Write type: redis with host and port (or url) to share responses between instances.',
-    );
+    });
   }
   return { problems, warnings };
 }

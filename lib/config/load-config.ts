@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
-import { ConfigError } from '../errors';
+import { ConfigError, WARNING_CODES } from '../errors';
 import { createStderrLogger } from '../logger';
 import type { Logger } from '../types';
 import { liteLLMSchema, validateLiteLLMConfig } from './litellm-schema';
@@ -57,10 +57,11 @@ export function loadConfig(file: string, opts: LoadConfigOptions = {}): Response
   mapped.problems.push(...authProblems(mapped.options, 'yaml', file));
   warnUnsetVariables(file, unset, ignored, logger);
   if (mapped.problems.length > 0) throw new ConfigError(mapped.problems);
-  for (const warning of validation.warnings) logger.warn(warning, { file });
+  for (const { code, message } of validation.warnings) logger.warn(message, { code, file });
   if (ignored.length > 0) {
     const paths = [...new Set(ignored.map(collapseIndices))];
     logger.warn(`${file}: ignoring ${paths.length} LiteLLM setting(s) that this package does not use: ${paths.join(', ')}.`, {
+      code: WARNING_CODES.yamlSettingIgnored,
       file,
       ignored: paths,
     });
@@ -77,7 +78,7 @@ function warnAboutDeployments(file: string, notes: ReadingNotes, logger: Logger)
     logger.warn(
       `${file}: router_settings.routing_strategy "${strategy}" is not implemented here; simple-shuffle is used. ` +
         'Write simple-shuffle or round-robin to silence this warning.',
-      { file },
+      { code: WARNING_CODES.yamlRoutingStrategy, file },
     );
   }
   if (inferred.length > 0) {
@@ -86,21 +87,21 @@ function warnAboutDeployments(file: string, notes: ReadingNotes, logger: Logger)
       `${file}: ${inferred.length} deployment(s) name a model without a provider prefix: ${list}. ` +
         'They are read as openai/<name>, as LiteLLM infers for OpenAI model names. ' +
         'Write litellm_params.model as openai/<name> to silence this warning (or with the right provider prefix if it is not an OpenAI model).',
-      { file, paths: inferred.map((n) => n.path) },
+      { code: WARNING_CODES.yamlModelInferred, file, paths: inferred.map((n) => n.path) },
     );
   }
   if (unservable.length > 0) {
     logger.warn(
       `${file}: skipping ${unservable.length} deployment(s) whose model cannot be served: ${unservable.join('; ')}. ` +
         'Write litellm_params.model as provider/name, e.g. azure/<deployment name>, to use them.',
-      { file, skipped: unservable },
+      { code: WARNING_CODES.yamlDeploymentSkipped, file, skipped: unservable },
     );
   }
   if (skipped.length > 0) {
     logger.warn(
       `${file}: skipping ${skipped.length} deployment(s) without api_base: ${skipped.join('; ')}. ` +
         'Only OpenAI-compatible APIs are reached; add api_base (the provider’s OpenAI-compatible URL ending in /v1) to use them.',
-      { file, skipped },
+      { code: WARNING_CODES.yamlDeploymentSkipped, file, skipped },
     );
   }
 }
@@ -197,6 +198,7 @@ function warnUnsetVariables(file: string, unset: EnvRef[], notUsed: string[][], 
   }
   for (const [name, paths] of byName) {
     logger.warn(`${file}: os.environ/${name} is not set; ${paths.join(', ')} left empty. Set ${name} in the environment.`, {
+      code: WARNING_CODES.yamlVariableUnset,
       file,
       variable: name,
       paths,

@@ -1,7 +1,7 @@
 // Turns the options a user passes into the complete configuration the parts use: validated once,
 // defaults applied, deployments split into provider and upstream model, the store built.
 
-import { ConfigError } from '../errors';
+import { ConfigError, WARNING_CODES } from '../errors';
 import { createStderrLogger } from '../logger';
 import { ResponsesMetrics } from '../observability/metrics';
 import { withLogContext } from '../observability/request-id';
@@ -189,6 +189,7 @@ function warnAboutUnreachableSettings(
     const unknown = backgroundMode.pollingViaCache.filter((p) => !providers.has(p));
     if (unknown.length > 0) {
       logger.warn('backgroundMode.pollingViaCache names providers that no deployment uses; requests for them are never polled.', {
+        code: WARNING_CODES.pollingProviderUnused,
         providers: unknown,
         configuredProviders: [...providers],
       });
@@ -199,6 +200,7 @@ function warnAboutUnreachableSettings(
   const unmatched = backgroundMode.nativeBackgroundMode.filter((m) => !served(m));
   if (unmatched.length > 0) {
     logger.warn('backgroundMode.nativeBackgroundMode names models that match no deployment (the match is exact, as in LiteLLM).', {
+      code: WARNING_CODES.nativeModelUnmatched,
       models: unmatched,
     });
   }
@@ -207,6 +209,7 @@ function warnAboutUnreachableSettings(
     const unserved = (vk.models ?? []).filter((m) => !m.endsWith('*') && !served(m));
     if (unserved.length > 0) {
       logger.warn('a virtual key allows models that match no deployment; requests for them fail with model_not_found.', {
+        code: WARNING_CODES.virtualKeyModelUnserved,
         keyId: vk.id,
         models: unserved,
       });
@@ -236,7 +239,10 @@ function buildLimiter(
     (options.models ?? []).some((d) => d && (d.rpm !== undefined || d.tpm !== undefined)) ||
     (options.virtualKeys ?? []).some((k) => k && (k.rpmLimit !== undefined || k.tpmLimit !== undefined || k.maxParallelRequests !== undefined || k.maxBudget !== undefined));
   if (limitsConfigured && options.store && !(options.store instanceof MemoryStore)) {
-    logger.warn('A store was given without a limiter: rate limits, parallel slots and budgets are counted per process. Pass limiter: createRedisLimiter({...}) to share them.');
+    logger.warn(
+      'A store was given without a limiter: rate limits, parallel slots and budgets are counted per process. Pass limiter: createRedisLimiter({...}) to share them.',
+      { code: WARNING_CODES.limiterPerProcess },
+    );
   }
   return { limiter: new MemoryLimiter(), ownsLimiter: true };
 }
@@ -262,6 +268,7 @@ function buildStore(
       '(responses are lost on restart and not visible to other instances). For production, pass ' +
       "redis: 'redis://host:6379' (or a store), set REDIS_URL, or in YAML set litellm_settings.cache_params " +
       'to type: redis with host and port.',
+    { code: WARNING_CODES.memoryStore },
   );
   return { store: new MemoryStore({ logger }), ownsStore: true };
 }

@@ -3,6 +3,7 @@
 
 import { createClient, createCluster, ErrorReply, type RedisClusterOptions } from 'redis';
 import type { RedisConnectionOptions } from '../config/options';
+import { ERROR_CODES, ResponsesPollingError } from '../errors';
 import type { Logger } from '../types';
 import type { LuaScript } from './scripts';
 
@@ -162,10 +163,9 @@ export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
 }
 
 /** Rejection of a store call because Redis could not be reached in time. */
-export class RedisStoreUnavailableError extends Error {
-  readonly code = 'store_unavailable';
+export class RedisStoreUnavailableError extends ResponsesPollingError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(ERROR_CODES.storeUnavailable, message, options);
     this.name = 'RedisStoreUnavailableError';
   }
 }

@@ -3,12 +3,13 @@
 
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { DeploymentConfig } from '../config/options';
+import { ERROR_CODES, ResponsesPollingError } from '../errors';
 
 /** Why an upstream request ended without a usable answer. */
 export type UpstreamFailureKind = 'http' | 'connection' | 'connect_timeout' | 'idle_timeout';
 
 /** An upstream failure with a message safe for clients and logs. */
-export class UpstreamError extends Error {
+export class UpstreamError extends ResponsesPollingError {
   readonly kind: UpstreamFailureKind;
   /** HTTP status of the upstream answer, for `http` failures. */
   readonly status: number | undefined;
@@ -17,7 +18,7 @@ export class UpstreamError extends Error {
   /** The upstream's `retry-after` (seconds or an HTTP date) in ms, when it sent one. */
   readonly retryAfterMs: number | undefined;
   constructor(kind: UpstreamFailureKind, message: string, status?: number, upstreamCode?: string, retryAfterMs?: number) {
-    super(message);
+    super(ERROR_CODES.upstreamFailed, message);
     this.name = 'UpstreamError';
     this.kind = kind;
     this.status = status;
