@@ -5,7 +5,7 @@ export { auth, presentedKey, assertModelAllowed, modelAllowed } from './middlewa
 export { preCallLimiter } from './middleware/pre-call-limiter';
 export { backgroundModeRouter } from './middleware/background-mode-router';
 export { pollingHandler } from './middleware/polling-handler';
-export { principalOf } from './middleware/http';
+export { principalOf } from './middleware/request-context';
 export { Runtime, runtimeFor, ownerHash, type Principal, type PrincipalLimits } from './runtime';
 export { loadConfig } from './config/load-config';
 export { resolveOptions } from './config/resolve';

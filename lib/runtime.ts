@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { resolveOptions } from './config/resolve';
 import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/options';
 import { isTerminalStatus, type ControlMessage, type ResponseObject, type StoredResponse } from './types';
-import type { AdmissionInput } from './limiter/types';
+import type { Admission } from './limiter/admission';
 import { StreamingWorker, type FlushInfo, type StopReason, type WorkerStart } from './worker/streaming-worker';
 import { reportEnded, usageCharge, type EndedInput } from './observability/lifecycle';
 import { currentLogContext, runWithLogContext } from './observability/request-id';
@@ -58,6 +58,8 @@ export class Runtime {
   /** Limiter bookkeeping (usage, slot release) of workers that ended, still being written. */
   private readonly settling = new Set<Promise<void>>();
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
+  /** Round-robin positions of this runtime, by model name. */
+  readonly rotations = new Map<string, number>();
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
@@ -115,17 +117,18 @@ export class Runtime {
   /**
    * Starts a worker detached from any request and tracks it until it is done. A worker whose
    * record was written while `close()` ran is stopped at once and ends as `server_shutdown`.
-   * `owner` (the owner hash) is handed to the lifecycle hook. The worker's log lines carry its
-   * response id and the request id of the create.
+   * `owner` (the owner hash) is handed to the lifecycle hook; `admission` (committed) is held while
+   * the worker runs and settled when it ends. The worker's log lines carry its response id and the
+   * request id of the create.
    */
-  startWorker(start: WorkerStart, info: { owner?: string } = {}): StreamingWorker {
+  startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission } = {}): StreamingWorker {
     const worker = new StreamingWorker(this.config, start);
     this.workers.set(start.id, worker);
     worker.once('done', () => {
       if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
     });
     this.observe(worker, info.owner ?? '');
-    if (start.admission) this.holdAdmission(worker, start.admission);
+    if (info.admission) this.holdAdmission(worker, info.admission);
     runWithLogContext({ requestId: currentLogContext()?.requestId, responseId: start.id }, () => worker.run());
     if (this.closing) worker.stop('shutdown');
     return worker;
@@ -205,38 +208,19 @@ export class Runtime {
   }
 
   /**
-   * Keeps the worker's parallel slot alive while it runs (renewed with its lease) and, once it
-   * ends for any reason, records its usage and spend (when it finished the response itself) and
-   * releases the slot. The limiter makes both happen at most once per admission.
+   * Keeps the worker's admission alive while it runs (renewed with its lease) and, once it ends
+   * for any reason, settles it: usage and spend when it finished the response itself (priced at
+   * the deployment that served it, after a failover not the one admitted), then the slot release.
    */
-  private holdAdmission(worker: StreamingWorker, admission: AdmissionInput): void {
-    const { limiter, logger, worker: w } = this.config;
-    const keys = admission.subjects.map((s) => s.key);
-    let lastRenew = Date.now();
-    const onRenewed = () => {
-      if (Date.now() - lastRenew < w.leaseMs / 4) return;
-      lastRenew = Date.now();
-      limiter.renew(admission.id, keys, w.leaseMs).catch((err) => logger.warn('could not renew a parallel slot', { id: worker.id, error: String(err) }));
-    };
+  private holdAdmission(worker: StreamingWorker, admission: Admission): void {
+    const onRenewed = () => admission.renew(worker.id);
     worker.on('renewed', onRenewed);
     worker.once('done', () => {
       worker.off('renewed', onRenewed);
-      const settle = this.settleAdmission(worker, admission.id, keys).finally(() => this.settling.delete(settle));
+      const charge = worker.finished ? usageCharge(worker.state.usage, worker.deployment) : null;
+      const settle = admission.settle(worker.id, charge).finally(() => this.settling.delete(settle));
       this.settling.add(settle);
     });
-  }
-
-  private async settleAdmission(worker: StreamingWorker, admissionId: string, keys: string[]): Promise<void> {
-    const { limiter, logger } = this.config;
-    try {
-      // Priced at the deployment that served it (after a failover, not the one admitted).
-      const charge = worker.finished ? usageCharge(worker.state.usage, worker.deployment) : null;
-      if (charge) await limiter.record(admissionId, keys, charge);
-      await limiter.release(admissionId, keys);
-    } catch (err) {
-      // The slot still expires with its lease; usage of this response is not counted.
-      logger.warn('could not settle a limiter admission', { id: worker.id, error: String(err) });
-    }
   }
 
   /**

@@ -8,7 +8,8 @@ import { ApiError, unauthorized } from '../errors';
 import type { ResponsesPollingOptions } from '../config/options';
 import type { Logger } from '../types';
 import { runtimeFor, type Principal, type Runtime } from '../runtime';
-import { contextOf, sendError } from './http';
+import { sendError } from './http';
+import { requestContext } from './request-context';
 
 /** The key a request presents: `Authorization: Bearer <key>`, or Azure-style `api-key`. */
 export function presentedKey(req: Request): string | undefined {
@@ -155,7 +156,7 @@ export function auth(options: ResponsesPollingOptions | Runtime = {}) {
 
   return function responsesAuth(req: Request, res: Response, next: NextFunction): void {
     if (config.auth !== 'required') {
-      contextOf(req).principal = { id: 'anonymous', admin: false };
+      requestContext(req).authenticated({ id: 'anonymous', admin: false });
       next();
       return;
     }
@@ -164,7 +165,7 @@ export function auth(options: ResponsesPollingOptions | Runtime = {}) {
         sendError(res, principal);
         return;
       }
-      contextOf(req).principal = principal;
+      requestContext(req).authenticated(principal);
       next();
     };
     if (!authenticate) {

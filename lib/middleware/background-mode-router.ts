@@ -2,29 +2,28 @@
 // creates background records and starts their workers.
 
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { DeploymentConfig, ResponsesPollingOptions } from '../config/options';
+import type { ResponsesPollingOptions } from '../config/options';
 import { encodeEvent } from '../store/event-codec';
 import { ownerHash, runtimeFor, type Runtime } from '../runtime';
-import type { AdmissionInput } from '../limiter/types';
-import { asyncHandler, callStore, errorResponder, jsonBody, principalOf } from './http';
-import { initialResponse, type CreateResponseBody } from './create-request';
-import { prepareCreate } from './create-context';
+import { asyncHandler, callStore, errorResponder, jsonBody } from './http';
+import { initialResponse } from './create-request';
+import { createRequestOf } from './create-context';
+import { createCallOf, type CreateCall } from './request-context';
 import { streamEvents } from './event-stream';
 import { newResponseId } from './ids';
-import { isNativeBackgroundRequest } from '../config/routing';
-import { createNative } from './native-background';
+import { createNative } from './native-create';
 import { chatPassThrough } from './chat-pass-through';
-import { countPassThrough, passThrough } from './pass-through';
-import { refuseWhileClosing, rollback } from './pre-call-limiter';
+import { passThrough } from './pass-through';
+import { refuseWhileClosing } from './pre-call-limiter';
 
 /** The paths this package answers, below wherever the router is mounted. */
 export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
 
 /**
  * Handles `POST /v1/responses` and `POST /responses`: background requests that polling covers get
- * a stored record and a worker; every other request is passed through to the deployment. An
- * admission the limiter made for the request is handed to the worker (which releases it at the
- * terminal state), or rolled back when the record cannot be created.
+ * a stored record and a worker; native-background requests go to the provider's background mode;
+ * every other request is passed through to the deployment. The admission the limiter made for the
+ * request is given back on any refusal before it was committed, else settled by the path.
  */
 export function backgroundModeRouter(options: ResponsesPollingOptions | Runtime = {}): Router {
   const runtime = runtimeFor(options);
@@ -44,31 +43,25 @@ export function addCreateRoute(router: Router, runtime: Runtime, ...before: Requ
     ...before,
     jsonBody(runtime.config.maxBodyBytes),
     asyncHandler(async function createResponse(req: Request, res: Response) {
-      const ctx = prepareCreate(runtime, req);
-      if (ctx.polling) {
-        await createBackground(runtime, req, res, ctx.body, ctx.deployments, ctx.admission);
-      } else if (isNativeBackgroundRequest(runtime.config, ctx.body)) {
-        await createNative(runtime, req, res, ctx.body, ctx.deployment, ctx.admission);
-      } else if (ctx.deployment.upstreamApi === 'chat_completions') {
-        countPassThrough(runtime, res);
-        await chatPassThrough(runtime, req, res, ctx.body, ctx.deployments);
-      } else {
-        await passThrough(runtime, req, res, ctx.body, ctx.deployment);
+      const call = createCallOf(req, createRequestOf(runtime, req));
+      try {
+        if (call.polling) await createBackground(runtime, req, res, call);
+        else if (call.native) await createNative(runtime, res, call);
+        else if (call.deployments[0].upstreamApi === 'chat_completions') await chatPassThrough(runtime, res, call);
+        else await passThrough(runtime, res, call);
+      } catch (err) {
+        // Any refusal before the admission was committed (to a record, a worker or a provider call) gives it back.
+        await call.admission.refuse();
+        throw err;
       }
     }),
   );
 }
 
-async function createBackground(
-  runtime: Runtime,
-  req: Request,
-  res: Response,
-  body: CreateResponseBody,
-  deployments: DeploymentConfig[],
-  admission: AdmissionInput | undefined,
-): Promise<void> {
+async function createBackground(runtime: Runtime, req: Request, res: Response, call: CreateCall): Promise<void> {
   const { config } = runtime;
-  await refuseWhileClosing(runtime, admission);
+  const { body, admission } = call;
+  refuseWhileClosing(runtime);
   const stream = body.stream === true;
   void runtime.ensureSubscribed();
   const id = newResponseId(config.idPrefix);
@@ -79,11 +72,12 @@ async function createBackground(
     encodeEvent({ type: 'response.created', sequence_number: 0, response }),
     encodeEvent({ type: 'response.queued', sequence_number: 1, response }),
   ];
-  const owner = ownerHash(principalOf(req));
+  const owner = ownerHash(call.principal);
   // close() waits for this step: a record written while it runs still gets its worker.
   await runtime.track(
     (async () => {
-      const created = callStore(config, () =>
+      // No record, no response: a failure here reaches the create route, which gives the admission back.
+      const { fence } = await callStore(config, () =>
         config.store.create({
           id,
           owner,
@@ -94,23 +88,14 @@ async function createBackground(
           ttlSeconds: config.backgroundMode.ttl,
         }),
       );
-      // No record, no response: the admission is given back.
-      const { fence } = await created.catch(async (err: unknown) => {
-        if (admission) await rollback(runtime, admission);
-        throw err;
-      });
+      // From here the admission belongs to the response: its worker holds it and settles it.
+      admission.commit();
       // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
       // that disconnects right after receiving the id does not affect it.
-      runtime.startWorker({
-        id,
-        fence,
-        state: response,
-        nextSeq: events.length,
-        snapshotBytes: snapshot.length,
-        deployments,
-        request: body,
-        admission,
-      }, { owner });
+      runtime.startWorker(
+        { id, fence, state: response, nextSeq: events.length, snapshotBytes: snapshot.length, deployments: call.deployments, request: body },
+        { owner, admission },
+      );
     })(),
   );
   config.logger.info('background response created', { id, model: body.model });

@@ -3,8 +3,7 @@
 // chunk adapter, failover and reducer serve them; nothing reaches the shared store. The client
 // gets the events as SSE while they are flushed (`stream: true`) or the final Response.
 
-import type { Request, Response } from 'express';
-import type { DeploymentConfig } from '../config/options';
+import type { Response } from 'express';
 import { ApiError } from '../errors';
 import { silentLogger } from '../logger';
 import type { Runtime } from '../runtime';
@@ -15,18 +14,16 @@ import { isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { ResponseObject } from '../types';
 import { materialize } from '../worker/materialize';
 import { StreamingWorker } from '../worker/streaming-worker';
-import { initialResponse, type CreateResponseBody } from './create-request';
+import { initialResponse } from './create-request';
+import { startPassThrough } from './pass-through';
+import type { CreateCall } from './request-context';
 import { newResponseId } from './ids';
 
-/** Serves `body` from `deployments` (in failover order) without storing anything. */
-export async function chatPassThrough(
-  runtime: Runtime,
-  req: Request,
-  res: Response,
-  body: CreateResponseBody,
-  deployments: DeploymentConfig[],
-): Promise<void> {
+/** Serves the call's body from its deployments (in failover order) without storing anything. */
+export async function chatPassThrough(runtime: Runtime, res: Response, call: CreateCall): Promise<void> {
   const { config } = runtime;
+  const { body, deployments } = call;
+  startPassThrough(runtime, res, call.admission);
   const store = new MemoryStore({ logger: silentLogger });
   const id = newResponseId(config.idPrefix);
   const response: ResponseObject = { ...initialResponse(id, body, Math.floor(Date.now() / 1000)), status: 'in_progress', background: false };

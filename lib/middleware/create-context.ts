@@ -1,37 +1,15 @@
-// The checked form of a `POST /responses` request, worked out once and shared by the parts that
-// need it (the limiter admits against the deployment; the router creates or passes through).
+// The checked form of a `POST /responses` request, worked out once per request by its context:
+// the limiter admits against its deployments; the create route serves it.
 
 import type { Request } from 'express';
 import type { DeploymentConfig } from '../config/options';
 import { findDeployments, isNativeBackgroundRequest, shouldUsePolling } from '../config/routing';
 import { ApiError } from '../errors';
-import type { Runtime } from '../runtime';
-import type { AdmissionInput } from '../limiter/types';
+import type { Principal, Runtime } from '../runtime';
+import { requestContext, type CreateRequest } from './request-context';
 import { assertModelAllowed } from './auth';
 import { toChatCompletionsRequest } from '../worker/chat-request';
 import { checkCreateBody, type CreateResponseBody } from './create-request';
-import { principalOf } from './http';
-
-/** A validated create request: its body, its deployment and its path. */
-export interface CreateContext {
-  body: CreateResponseBody;
-  /** The deployment that serves the request (the limiter may move it along `deployments`). */
-  deployment: DeploymentConfig;
-  /**
-   * Every deployment of the model name, in the order they are tried: the first admitted one
-   * serves, the others are the failover order for attempts that fail before any event.
-   */
-  deployments: DeploymentConfig[];
-  /** True when the request is served by polling via the store. */
-  polling: boolean;
-  /** Set by the limiter once admitted; rolled back if the create does not happen. */
-  admission?: AdmissionInput;
-}
-
-const prepared = new WeakMap<Request, CreateContext>();
-
-/** Round-robin positions, per runtime and model name. */
-const rotations = new WeakMap<Runtime, Map<string, number>>();
 
 /**
  * The deployments serving `model` in the order a request tries them, per the routing strategy:
@@ -45,10 +23,8 @@ export function orderDeployments(runtime: Runtime, model: string): DeploymentCon
   }
   if (candidates.length === 1) return candidates;
   if (runtime.config.routingStrategy === 'round-robin') {
-    let positions = rotations.get(runtime);
-    if (!positions) rotations.set(runtime, (positions = new Map()));
-    const at = positions.get(model) ?? 0;
-    positions.set(model, (at + 1) % candidates.length);
+    const at = runtime.rotations.get(model) ?? 0;
+    runtime.rotations.set(model, (at + 1) % candidates.length);
     return [...candidates.slice(at), ...candidates.slice(0, at)];
   }
   for (let i = candidates.length - 1; i > 0; i -= 1) {
@@ -91,18 +67,20 @@ function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], 
 }
 
 /**
- * Validates the body (400 naming the field), checks the principal may use the model (403), and
- * resolves the deployment (400 for an unknown model). Runs once per request.
+ * Validates the body (400 naming the field), checks `principal` may use the model (403), and
+ * resolves the deployments (400 for an unknown model). Run once per request, by its context.
  */
-export function prepareCreate(runtime: Runtime, req: Request): CreateContext {
-  const existing = prepared.get(req);
-  if (existing) return existing;
-  const body = checkCreateBody(req.body);
+export function prepareCreate(runtime: Runtime, principal: Principal, raw: unknown): CreateRequest {
+  const body = checkCreateBody(raw);
   if (body instanceof ApiError) throw body;
-  assertModelAllowed(principalOf(req), body.model);
+  assertModelAllowed(principal, body.model);
   const polling = shouldUsePolling(runtime.config, body);
   const deployments = servableDeployments(runtime, orderDeployments(runtime, body.model), body, polling);
-  const ctx: CreateContext = { body, deployment: deployments[0], deployments, polling };
-  prepared.set(req, ctx);
-  return ctx;
+  return { body, polling, native: !polling && isNativeBackgroundRequest(runtime.config, body), deployments };
+}
+
+/** The validated create request of `req`, worked out once per request (by the limiter or the create route). */
+export function createRequestOf(runtime: Runtime, req: Request): CreateRequest {
+  const ctx = requestContext(req);
+  return ctx.create(() => prepareCreate(runtime, ctx.principal, req.body));
 }

@@ -1,38 +1,12 @@
 // Small HTTP helpers shared by the middlewares: the async wrapper, OpenAI-shaped error answers,
-// the per-request context, and the JSON body parser.
+// the store call guard, and the JSON body parser.
 
 import { AsyncResource } from 'node:async_hooks';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError, storeUnavailable, toApiError } from '../errors';
 import type { Logger } from '../types';
-import type { Principal } from '../runtime';
 import type { ResponsesMetrics } from '../observability/metrics';
-
-/** What the parts learn about a request, kept off the request object itself. */
-export interface RequestContext {
-  principal?: Principal;
-}
-
-const contexts = new WeakMap<Request, RequestContext>();
-
-/** The context of `req`, created on first use. */
-export function contextOf(req: Request): RequestContext {
-  let ctx = contexts.get(req);
-  if (!ctx) {
-    ctx = {};
-    contexts.set(req, ctx);
-  }
-  return ctx;
-}
-
-/**
- * The principal that `auth` set for this request. Without the `auth` part in front (a host app
- * that protects the mount point itself), every caller is the same anonymous principal.
- */
-export function principalOf(req: Request): Principal {
-  return contextOf(req).principal ?? { id: 'anonymous', admin: false };
-}
 
 /** Sends an OpenAI-shaped error, with its headers. */
 export function sendError(res: Response, err: ApiError): void {

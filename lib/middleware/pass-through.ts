@@ -1,13 +1,14 @@
 // Requests that polling does not cover go to the deployment as they are: JSON in, JSON out, or
 // SSE relayed chunk by chunk. The client's disconnect aborts the upstream request.
 
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
 import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../worker/upstream';
 import { copyUpstreamHeaders, pipeRest, upstreamUnreachable } from './relay';
-import type { CreateResponseBody } from './create-request';
+import type { Admission } from '../limiter/admission';
+import type { CreateCall } from './request-context';
 
 /**
  * A non-streaming upstream sends its headers only when the whole answer is ready, so the header
@@ -16,30 +17,33 @@ import type { CreateResponseBody } from './create-request';
 const NON_STREAM_TIMEOUT_MS = 600_000;
 
 /**
- * Counts a pass-through request in the metrics: created now, and once its answer ends,
- * `completed` (answered below 400), `failed` (an error answer) or `cancelled` (the client left).
+ * Starts a pass-through request: its admission counts from now on (the request goes to the
+ * provider whatever it answers) and is settled when the answer ends, with no usage (the answer
+ * is relayed, not read) and no slot (pass-through holds none). Counts it in the metrics: created
+ * now, and once its answer ends, `completed` (answered below 400), `failed` (an error answer) or
+ * `cancelled` (the client left).
  */
-export function countPassThrough(runtime: Runtime, res: Response): void {
+export function startPassThrough(runtime: Runtime, res: Response, admission: Admission): void {
   const { metrics } = runtime.config;
+  admission.commit();
   metrics.responseCreated('pass_through');
-  res.once('close', () => metrics.responseEnded('pass_through', !res.writableFinished ? 'cancelled' : res.statusCode < 400 ? 'completed' : 'failed'));
+  res.once('close', () => {
+    metrics.responseEnded('pass_through', !res.writableFinished ? 'cancelled' : res.statusCode < 400 ? 'completed' : 'failed');
+    void admission.settle('pass-through', null);
+  });
 }
 
-/** Forwards `body` to `deployment` and relays its answer. */
-export async function passThrough(
-  runtime: Runtime,
-  req: Request,
-  res: Response,
-  body: CreateResponseBody,
-  deployment: DeploymentConfig,
-): Promise<void> {
+/** Forwards the call's body to its first deployment and relays the answer. */
+export async function passThrough(runtime: Runtime, res: Response, call: CreateCall): Promise<void> {
+  const { body } = call;
+  const deployment = call.deployments[0];
   const controller = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
   };
   res.on('close', onClose);
   const { metrics } = runtime.config;
-  countPassThrough(runtime, res);
+  startPassThrough(runtime, res, call.admission);
   let upstream: globalThis.Response;
   try {
     upstream = await openUpstream({

@@ -6,9 +6,10 @@ import { ApiError, invalidRequest, responseNotFound } from '../errors';
 import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
 import { isTerminalStatus } from '../types';
 import { materialize, materializedJson } from '../worker/materialize';
-import { asyncHandler, callStore, errorResponder, principalOf } from './http';
+import { asyncHandler, callStore, errorResponder } from './http';
+import { principalOf } from './request-context';
 import { streamEvents } from './event-stream';
-import { forwardNative } from './native-background';
+import { forwardNative } from './native-forward';
 import { RESPONSES_PATHS } from './background-mode-router';
 
 const byId = RESPONSES_PATHS.map((p) => `${p}/:id`);

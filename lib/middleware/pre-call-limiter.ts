@@ -7,11 +7,13 @@ import type { NextFunction, Request, Response } from 'express';
 import type { DeploymentConfig, PreCallHookContext, ResponsesPollingOptions } from '../config/options';
 import { ApiError, limiterUnavailable, toApiError } from '../errors';
 import { rateLimitHeaders } from '../limiter/rate-headers';
+import { Admission } from '../limiter/admission';
 import type { AdmissionInput, AdmissionResult, LimitSubject, RateState } from '../limiter/types';
 import { ownerHash, runtimeFor, type Principal, type Runtime } from '../runtime';
-import { prepareCreate } from './create-context';
+import { createRequestOf } from './create-context';
 import { newAdmissionId } from './ids';
-import { jsonBody, principalOf, sendError } from './http';
+import { jsonBody, sendError } from './http';
+import { requestContext } from './request-context';
 
 /**
  * The limiter key of a deployment: stable across instances that share the configuration, and
@@ -86,19 +88,21 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
   const parse = jsonBody(config.maxBodyBytes);
   const admit = async function responsesAdmission(req: Request, res: Response, next: NextFunction): Promise<void> {
     if (runtime.isClosing) {
-      sendError(res, new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down', headers: { 'retry-after': '1' } }));
+      sendError(res, shuttingDown());
       return;
     }
-    const ctx = prepareCreate(runtime, req);
-    const principal = principalOf(req);
-    let admission: AdmissionInput | undefined;
+    const ctx = requestContext(req);
+    const create = createRequestOf(runtime, req);
+    const { principal } = ctx;
+    let admission = Admission.none();
     let rateState: RateState | undefined;
+    let serving = create.deployments[0];
     // Deployments over their own rpm/tpm are skipped for the next in order; a refusal by the
     // caller's own limits (or by the last deployment) is the answer. Skipped ones are not failed over to.
     const skipped = new Set<DeploymentConfig>();
-    for (const [index, deployment] of ctx.deployments.entries()) {
-      const subjects = limitSubjects(principal, deployment, ctx.polling);
-      ctx.deployment = deployment;
+    for (const [index, deployment] of create.deployments.entries()) {
+      const subjects = limitSubjects(principal, deployment, create.polling);
+      serving = deployment;
       if (!subjects.length) break;
       const input: AdmissionInput = { id: newAdmissionId(), subjects, leaseMs: config.worker.leaseMs };
       let result: AdmissionResult | undefined;
@@ -113,7 +117,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         }
       }
       if (result && !result.admitted) {
-        if (result.subject.startsWith('deployment:') && index < ctx.deployments.length - 1) {
+        if (result.subject.startsWith('deployment:') && index < create.deployments.length - 1) {
           skipped.add(deployment);
           continue;
         }
@@ -122,23 +126,23 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         throw refusal(result);
       }
       if (result) {
-        admission = input;
+        admission = Admission.admitted(config.limiter, config.logger, input, create.polling);
         rateState = result.state;
       }
       break;
     }
-    ctx.deployments = [ctx.deployment, ...ctx.deployments.filter((d) => d !== ctx.deployment && !skipped.has(d))];
-    const hookContext: PreCallHookContext = { req, principal, body: ctx.body, model: ctx.body.model, polling: ctx.polling };
+    const deployments = [serving, ...create.deployments.filter((d) => d !== serving && !skipped.has(d))];
+    const hookContext: PreCallHookContext = { req, principal, body: create.body, model: create.body.model, polling: create.polling };
     try {
       for (const hook of config.preCallHooks) await hook(hookContext);
     } catch (err) {
-      if (admission) await rollback(runtime, admission);
+      await admission.refuse();
       config.metrics.limiterRefusal('hook');
       throw hookRefusal(err);
     }
     // Only now: a hook's refusal rolls the admission back, so headers counting it would be wrong.
     if (rateState) for (const [name, value] of Object.entries(rateLimitHeaders(rateState))) res.setHeader(name, value);
-    ctx.admission = admission;
+    ctx.admitted({ admission, deployments });
     next();
   };
   // Refusals are answered here, OpenAI-shaped, whatever error handler the host app has.
@@ -162,20 +166,15 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
 }
 
 /**
- * Refuses a create that passed admission while `close()` runs: the admission is given back and
- * the client gets a 503 to retry elsewhere.
+ * Refuses a create that passed admission while `close()` runs: the client gets a 503 to retry
+ * elsewhere (the create route gives the admission back).
  */
-export async function refuseWhileClosing(runtime: Runtime, admission: AdmissionInput | undefined): Promise<void> {
+export function refuseWhileClosing(runtime: Runtime): void {
   if (!runtime.isClosing) return;
-  if (admission) await rollback(runtime, admission);
-  throw new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down' });
+  throw shuttingDown();
 }
 
-/** Undoes an admission; a failure is logged (the slot still expires with its lease). */
-export async function rollback(runtime: Runtime, admission: AdmissionInput): Promise<void> {
-  try {
-    await runtime.config.limiter.rollback(admission);
-  } catch (err) {
-    runtime.config.logger.warn('could not roll back an admission; its slot expires with its lease', { error: String(err) });
-  }
+/** The 503 of a create while `close()` runs. */
+function shuttingDown(): ApiError {
+  return new ApiError(503, 'The server is shutting down and accepts no new responses.', { code: 'server_shutting_down', headers: { 'retry-after': '1' } });
 }

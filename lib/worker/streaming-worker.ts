@@ -4,7 +4,6 @@
 import { EventEmitter } from 'node:events';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import { encodeEvent, ItemIdTable } from '../store/event-codec';
-import type { AdmissionInput } from '../limiter/types';
 import type { AppendInput, AppendOutcome, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { isFinalEventType, isStartEventType, isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
 import { applyEvent, foldEvent } from './reducer';
@@ -59,8 +58,6 @@ export interface WorkerStart {
    * `stream: true` (without `background`), as a Responses request or mapped onto Chat Completions.
    */
   request: CreateResponseBody;
-  /** The limiter admission this response holds (released by the runtime when the worker ends). */
-  admission?: AdmissionInput;
 }
 
 /**
@@ -163,7 +160,7 @@ export class StreamingWorker extends EventEmitter {
     return this.wroteTerminal;
   }
 
-  /** The start record (deployments, admission). */
+  /** The start record (deployments). */
   get startInfo(): WorkerStart {
     return this.start;
   }

@@ -1,0 +1,147 @@
+// One limiter admission from `admit` to its end: given back on a refusal, kept alive while its
+// response runs, settled once (usage, spend, slot release). The only caller of the limiter's
+// rollback, renew, record and release.
+
+import type { Logger } from '../types';
+import type { AdmissionInput, LimiterStore } from './types';
+
+/** What a finished response costs: its tokens and its spend (USD). */
+export interface UsageCharge {
+  tokens: number;
+  spend: number;
+}
+
+/** The admission fields a native record keeps, to settle it on whichever instance sees the end. */
+export interface AdmissionRecord {
+  id: string;
+  /** The subject keys (never a secret). */
+  subjects: string[];
+}
+
+/**
+ * Where an admission is in its life: `open` (admitted; refusing now gives it back), `committed`
+ * (it counts: the request reached the provider or became a response), `rolledBack`, `settled`.
+ */
+export type AdmissionState = 'open' | 'committed' | 'rolledBack' | 'settled';
+
+/** Attempts at each settlement write (100, 300 ms apart): a limiter blip is retried. */
+const SETTLE_ATTEMPTS = 3;
+
+/**
+ * A limiter admission. A create that was not counted (no limits apply, no limiter in front, or
+ * the limiter failed open) gets {@link Admission.none}, whose steps change nothing, so every
+ * create path handles an admission the same way.
+ */
+export class Admission {
+  #state: AdmissionState;
+  #lastRenew = Date.now();
+
+  private constructor(
+    private readonly limiter: LimiterStore | undefined,
+    private readonly logger: Logger | undefined,
+    private readonly input: AdmissionInput | AdmissionRecord | undefined,
+    /** True when the admission holds parallel slots, freed at settlement. */
+    private readonly holdsSlots: boolean,
+    state: AdmissionState,
+  ) {
+    this.#state = state;
+  }
+
+  /** An admission `limiter.admit(input)` granted; `holdsSlots` for a response served by polling. */
+  static admitted(limiter: LimiterStore, logger: Logger, input: AdmissionInput, holdsSlots: boolean): Admission {
+    return new Admission(limiter, logger, input, holdsSlots, 'open');
+  }
+
+  /** The admission a native record was created under, to settle on any instance. Holds no slot. */
+  static recorded(limiter: LimiterStore, logger: Logger, record: AdmissionRecord): Admission {
+    return new Admission(limiter, logger, record, false, 'committed');
+  }
+
+  /** The admission of a create nothing counted. */
+  static none(): Admission {
+    return new Admission(undefined, undefined, undefined, false, 'open');
+  }
+
+  /** Where this admission is in its life. */
+  get state(): AdmissionState {
+    return this.#state;
+  }
+
+  /** What a native record keeps of this admission; undefined when nothing was counted. */
+  get record(): AdmissionRecord | undefined {
+    if (!this.input) return undefined;
+    return { id: this.input.id, subjects: this.subjectKeys() };
+  }
+
+  /** Marks the admission as counted: from now on only {@link rollback} gives it back. */
+  commit(): void {
+    if (this.#state === 'open') this.#state = 'committed';
+  }
+
+  /** Gives the admission back if it was not committed yet: the guard around every create path. */
+  async refuse(): Promise<void> {
+    if (this.#state === 'open') await this.rollback();
+  }
+
+  /**
+   * Gives the admission back (its request count and slots), at most once and never after
+   * settlement. A failure is logged: the slots still expire with their lease.
+   */
+  async rollback(): Promise<void> {
+    if (this.#state === 'rolledBack' || this.#state === 'settled') return;
+    this.#state = 'rolledBack';
+    if (!this.limiter || !this.input || !('leaseMs' in this.input)) return;
+    try {
+      await this.limiter.rollback(this.input);
+    } catch (err) {
+      this.logger?.warn('could not roll back an admission; its slot expires with its lease', { error: String(err) });
+    }
+  }
+
+  /** Keeps the slots alive while the response runs: renewed at most every quarter lease. */
+  renew(responseId: string): void {
+    if (this.#state !== 'committed' || !this.holdsSlots || !this.limiter || !this.input || !('leaseMs' in this.input)) return;
+    const { leaseMs } = this.input;
+    if (Date.now() - this.#lastRenew < leaseMs / 4) return;
+    this.#lastRenew = Date.now();
+    this.limiter.renew(this.input.id, this.subjectKeys(), leaseMs).catch((err: unknown) => {
+      this.logger?.warn('could not renew a parallel slot', { id: responseId, error: String(err) });
+    });
+  }
+
+  /**
+   * Ends the admission once: records `charge` (when the response finished with usage) and frees
+   * its slots. Each write is retried on a limiter blip; the limiter makes both happen at most
+   * once per admission id, across instances. Never rejects: a failure is logged (the slots expire
+   * with their lease; the usage goes uncounted).
+   */
+  async settle(responseId: string, charge: UsageCharge | null): Promise<void> {
+    if (this.#state === 'rolledBack' || this.#state === 'settled') return;
+    this.#state = 'settled';
+    const { limiter, input } = this;
+    if (!limiter || !input) return;
+    const keys = this.subjectKeys();
+    if (charge) await this.retried(responseId, 'record the usage of', () => limiter.record(input.id, keys, charge));
+    if (this.holdsSlots) await this.retried(responseId, 'release the parallel slot of', () => limiter.release(input.id, keys));
+  }
+
+  private subjectKeys(): string[] {
+    const input = this.input as AdmissionInput | AdmissionRecord;
+    return input.subjects.map((s) => (typeof s === 'string' ? s : s.key));
+  }
+
+  private async retried(responseId: string, what: string, write: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await write();
+        return;
+      } catch (err) {
+        if (attempt >= SETTLE_ATTEMPTS) {
+          this.logger?.warn(`could not ${what} a response`, { id: responseId, error: String(err) });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * 3 ** (attempt - 1)));
+      }
+    }
+  }
+}
