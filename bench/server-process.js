@@ -7,7 +7,7 @@ const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { randomBytes } = require('node:crypto');
 const express = require('express');
-const { createClient } = require('redis');
+const { createClient } = require('@redis/client');
 const { createParser } = require('eventsource-parser');
 
 const config = JSON.parse(process.env.BENCH_SERVER_CONFIG);

@@ -1,7 +1,7 @@
 // Runs the limiter contract against the Redis limiter, plus what only Redis has: limits shared
 // between instances, one hash slot, key expiry, the script cache, and a server that goes away.
 
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { limiterKeys } from '../../lib/limiter/keys';
 import { createRedisLimiter, type RedisLimiter } from '../../lib/limiter/redis-limiter';
 import { LIMITER_SCRIPTS } from '../../lib/limiter/scripts';

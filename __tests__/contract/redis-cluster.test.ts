@@ -2,7 +2,7 @@
 // the store contract, keys spread across the masters, pub/sub between instances, the script
 // cache per node, and the limiter's one slot.
 
-import { createClient, createCluster, type RedisClientType } from 'redis';
+import { createClient, createCluster, type RedisClientType } from '@redis/client';
 import { limiterKeys } from '../../lib/limiter/keys';
 import { createRedisLimiter, type RedisLimiter } from '../../lib/limiter/redis-limiter';
 import { responseKeys } from '../../lib/store/keys';

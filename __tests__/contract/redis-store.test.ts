@@ -1,7 +1,7 @@
 // Runs the store contract against the Redis store, plus what only Redis has: hash slots,
 // key expiry, the script cache, pub/sub between instances, and a server that goes away.
 
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { responseKeys, controlChannel } from '../../lib/store/keys';
 import { createRedisStore, RedisStoreUnavailableError, type RedisStore } from '../../lib/store/redis-store';
 import { SCRIPTS } from '../../lib/store/scripts';

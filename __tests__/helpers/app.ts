@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import OpenAI from 'openai';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from '@redis/client';
 import { responsesPolling, type ResponsesPollingRouter } from '../../lib';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
 import { createRedisStore } from '../../lib/store/redis-store';
@@ -58,7 +58,7 @@ export async function startApp(options: ResponsesPollingOptions, prefix = '/llm'
 export function redisStoreForTest(): {
   store: ResponseStore;
   prefix: string;
-  inspect: ReturnType<typeof createClient>;
+  inspect: RedisClientType;
   /** Every key under the store's prefix. */
   keys(): Promise<string[]>;
   close(): Promise<void>;

@@ -3,7 +3,7 @@
 // slots are released exactly once on every terminal path; limits hold across two instances.
 
 import OpenAI from 'openai';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { ownerHash, type ResponsesPollingOptions } from '../../lib';
 import type { DeploymentOptions, PreCallHookContext, VirtualKeyOptions } from '../../lib/config/options';
 import { ApiError } from '../../lib/errors';

@@ -5,7 +5,7 @@
 const { spawn, fork } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
-const { createClient } = require('redis');
+const { createClient } = require('@redis/client');
 
 const INSTALL_HINT = 'redis-server was not found on PATH: install it (Debian/Ubuntu: `apt-get install redis-server`).';
 

@@ -1,7 +1,7 @@
 // Connection plumbing shared by the Redis store and the Redis limiter: the client they accept,
 // one command within a deadline, EVALSHA with EVAL on NOSCRIPT, and closing.
 
-import { createClient, createCluster, ErrorReply, type RedisClusterOptions } from 'redis';
+import { createClient, createCluster, ErrorReply, type RedisClusterOptions } from '@redis/client';
 import type { RedisConnectionOptions } from '../config/options';
 import { ERROR_CODES, ResponsesPollingError } from '../errors';
 import type { Logger } from '../types';
