@@ -1,8 +1,9 @@
 // The built package as users get it: the CLI started as a process with a YAML file, the entry
-// points for CommonJS `require` and ESM `import`, and the documentation it ships.
+// points for CommonJS `require` and ESM `import`, a tarball packed from a clean clone and
+// installed into fresh apps, its types as `@arethetypeswrong/cli` sees them, and its documentation.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -116,6 +117,92 @@ describe('the package entry points', () => {
   test('type declarations are shipped beside the CommonJS build', () => {
     expect(existsSync(path.join(ROOT, 'dist/cjs/index.d.ts'))).toBe(true);
   });
+});
+
+/** The versions the lockfile pins, so a fresh app installs from the local npm cache. */
+function lockedVersion(name: string): string {
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+  return lock.packages[`node_modules/${name}`].version;
+}
+
+// One background response through the installed package, with the official client, against the
+// package's own demo upstream; prints what it saw as one JSON line.
+const APP_BODY = `
+  const demo = await startDemoUpstream({ wordDelayMs: 1 });
+  const app = express();
+  const polling = responsesPolling({ models: [{ modelName: 'demo', model: 'openai/demo', apiBase: demo.url }], masterKey: 'sk-fresh-app' });
+  app.use('/llm', polling);
+  const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  const client = new OpenAI({ baseURL: 'http://127.0.0.1:' + server.address().port + '/llm/v1', apiKey: 'sk-fresh-app', maxRetries: 0 });
+  const created = await client.responses.create({ model: 'demo', input: 'hello', background: true });
+  let now = created;
+  for (let i = 0; i < 200 && !['completed', 'failed', 'cancelled', 'incomplete'].includes(now.status); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    now = await client.responses.retrieve(created.id);
+  }
+  process.stdout.write(JSON.stringify({ first: created.status, status: now.status, text: now.output_text.length > 0, id: now.id === created.id }));
+  await polling.close();
+  server.close();
+  await demo.close();
+`;
+
+describe('a tarball packed from a clean clone', () => {
+  let dir: string;
+  let tarball: string;
+  const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund'], { cwd, env: { ...process.env, npm_config_loglevel: 'error' }, maxBuffer: 1 << 24 });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rp-pack-'));
+    // A clone holds only what is committed: no dist/. Its build tools are this checkout's
+    // node_modules, linked rather than installed again (`npm ci` of the lockfile is what
+    // .ci/run does; here it would only add a minute of disk work).
+    await run('git', ['clone', '--quiet', ROOT, path.join(dir, 'clone')]);
+    expect(existsSync(path.join(dir, 'clone/dist'))).toBe(false);
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'clone/node_modules'), 'dir');
+    const { stdout } = await npm(['pack', '--pack-destination', dir], path.join(dir, 'clone'));
+    tarball = path.join(dir, stdout.trim().split('\n').pop()!);
+  }, 240000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('holds the build, the types for both conditions, the docs and the license, and no sources or tests', async () => {
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+    for (const f of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/cli.js', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'LICENSE', 'README.md', 'CHANGELOG.md', 'docs/README.md', 'docs/configuration.md']) {
+      expect(files).toContain(f);
+    }
+    expect(files.filter((f) => f.startsWith('lib/') || f.startsWith('__tests__/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    // Source maps carry their sources, since lib/ is not shipped.
+    const map = JSON.parse((await run('tar', ['-xzOf', tarball, 'package/dist/cjs/index.js.map'])).stdout) as { sourcesContent?: string[] };
+    expect(map.sourcesContent?.[0]).toContain('export');
+  });
+
+  test('has correct types for require and import by @arethetypeswrong/cli', async () => {
+    const attw = path.join(ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js');
+    // It exits non-zero when it finds a problem; the JSON report names them either way.
+    const { stdout } = await run(process.execPath, [attw, tarball, '--format', 'json']).catch((e: { stdout: string }) => e);
+    const report = JSON.parse(stdout) as { problems: Record<string, unknown[]> };
+    expect(Object.keys(report.problems)).toEqual([]);
+  });
+
+  test.each([
+    ['CommonJS', 'Express 4', 'express4', false],
+    ['ESM', 'Express 5', 'express', true],
+  ])('installs into a fresh %s app on %s and runs a background response with the openai client', async (_kind, _express, lockName, esm) => {
+    const app = path.join(dir, esm ? 'esm-app' : 'cjs-app');
+    mkdirSync(app);
+    writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: path.basename(app), version: '1.0.0', private: true, ...(esm ? { type: 'module' } : {}) }));
+    await npm(['install', '--prefer-offline', tarball, `express@${lockedVersion(lockName)}`, `openai@${lockedVersion('openai')}`], app);
+    const source = esm
+      ? `import express from 'express';\nimport OpenAI from 'openai';\nimport { responsesPolling, startDemoUpstream } from 'express-responses-polling';\n${APP_BODY}`
+      : `const express = require('express');\nconst OpenAI = require('openai');\nconst { responsesPolling, startDemoUpstream } = require('express-responses-polling');\n(async () => {${APP_BODY}})();`;
+    writeFileSync(path.join(app, esm ? 'app.mjs' : 'app.js'), source);
+    const { stdout } = await run(process.execPath, [esm ? 'app.mjs' : 'app.js'], { cwd: app, timeout: 30000 });
+    expect(JSON.parse(stdout)).toEqual({ first: 'queued', status: 'completed', text: true, id: true });
+    const installed = JSON.parse(readFileSync(path.join(app, 'node_modules/express/package.json'), 'utf8')) as { version: string };
+    expect(installed.version.split('.')[0]).toBe(esm ? '5' : '4');
+  }, 120000);
 });
 
 describe('the documentation', () => {
