@@ -100,7 +100,55 @@ export interface CreateRecordInput {
   leaseMs: number;
   /** Retention in seconds once terminal. */
   ttlSeconds: number;
+  /**
+   * Enqueues the response in the same step (see {@link QueueEnqueue}). A queued record is never
+   * swept for its lease while it waits or is claimed and not started: it is claimed again instead.
+   */
+  queue?: QueueEnqueue;
 }
+
+/** How a created response enters the queue of its deployment group. */
+export interface QueueEnqueue {
+  /** The deployment group (a model name): FIFO within it, one Redis Cluster slot per group. */
+  group: string;
+  /** Who the response belongs to (the owner hash): claims go round-robin over principals. */
+  principal: string;
+  /** What a worker needs to run the response (JSON, no secret); handed back by `claim`. */
+  job: string;
+  /** The capacity slot the response takes while it runs (a deployment), or `''` for none. */
+  slot: string;
+  /** How many responses of `slot` may run at once across every instance; 0: no cap. */
+  slotLimit: number;
+  /** Longest wait before a claim, in ms; a read after it ends the response `failed`. 0: no limit. */
+  maxWaitMs: number;
+}
+
+/** A response a worker claimed from the queue (see {@link ResponseStore.claim}). */
+export interface QueueClaim {
+  id: string;
+  /** The `job` given at enqueue. */
+  job: string;
+  /** Claims of this response whose worker died before it started, before this one. */
+  attempts: number;
+  /** Epoch ms at which it was enqueued. */
+  enqueuedAt: number;
+}
+
+/** The answer of {@link ResponseStore.claim}. */
+export interface ClaimResult {
+  /** The claimed response; `null` when nothing is waiting (or every waiting one lacks capacity). */
+  claim: QueueClaim | null;
+  /** Ids whose claims lapsed `maxAttempts` times: the caller ends them with `failQueued`. */
+  exhausted: string[];
+  /** Ids whose lapsed claims went back to the queue by this call. */
+  requeued: string[];
+}
+
+/** The answer of {@link ResponseStore.startQueued}. */
+export type StartQueuedOutcome =
+  | { outcome: 'claimed'; fence: number; response: StoredResponse }
+  /** Cancelled, already terminal, already started by another claim, or gone: drop the claim. */
+  | { outcome: 'cancelled' | 'terminal' | 'started' | 'gone' };
 
 /** Arguments of {@link ResponseStore.append}: one flush of a worker. */
 export interface AppendInput {
@@ -224,6 +272,30 @@ export interface ResponseStore {
    * only, across every instance (atomic), so its end is reported and accounted exactly once.
    */
   claimNativeEnd(id: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Claims the next waiting response of `group` under a lease of `leaseMs`: round-robin over the
+   * principals with waiting responses, FIFO within one, skipping those whose slot is full. First
+   * puts back lapsed claims of responses that never started (or reports them `exhausted` after
+   * `maxAttempts` claims) and drops lapsed claims of started ones.
+   */
+  claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult>;
+  /** Extends a claim's lease (and its capacity slot); `false` when the claim was lost. */
+  renewClaim(group: string, id: string, leaseMs: number): Promise<boolean>;
+  /** Marks a claim started (its upstream sent an event): a lapse no longer puts it back. */
+  markClaimStarted(group: string, id: string): Promise<void>;
+  /** Ends a claim: its slot is free and the job is forgotten. */
+  releaseClaim(group: string, id: string): Promise<void>;
+  /** Puts a claimed, not started response back at the head of its principal's queue at once. */
+  handBack(group: string, id: string): Promise<void>;
+  /** Responses of `group` waiting for a claim. */
+  queueDepth(group: string): Promise<number>;
+  /**
+   * Takes a claimed response's record: when still `queued`, a new fence and lease are set (an
+   * earlier claimant's writes are refused from now on) and the record is returned.
+   */
+  startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome>;
+  /** Ends a `queued` response `failed` with `error`; `true` only for the call that did it. */
+  failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean>;
   /** Listens to control messages from every instance. Resolves to an unsubscribe function. */
   subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>>;
   /** Resolves when the store answers; rejects otherwise. */

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { StoreConflictError } from '../../lib/errors';
 import type { AppendInput, ControlMessage, CreateRecordInput, ResponseStore } from '../../lib/types';
 import { describeNativeRecords } from './native-store-contract';
+import { describeQueueContract } from './queue-store-contract';
 
 /** A fresh store for one test (own key prefix), and how to dispose of it and its data. */
 export interface StoreHarness {
@@ -581,6 +582,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     });
 
     describeNativeRecords(() => store);
+    describeQueueContract(() => store);
 
     describe('close', () => {
       test('close can be called twice, and a closed store rejects further calls', async () => {

@@ -34,3 +34,21 @@ export function nativeEndKey(prefix: string, id: string): string {
 export function controlChannel(prefix: string): string {
   return `${prefix}control`;
 }
+
+/** The keys of one deployment group's queue; all share the hash tag `{q:<group>}` (one slot per group). */
+export interface QueueKeys {
+  /** Prefix of the per-principal lists (`<base>p:<principal>`) and slot sets (`<base>s:<slot>`), built in the scripts. */
+  base: string;
+  /** List: principals with waiting responses, in claim order. */
+  ring: string;
+  /** Hash: response id → JSON of its entry (principal, job, slot, attempts, started). */
+  jobs: string;
+  /** Sorted set: claimed response id → lease expiry (epoch ms). */
+  running: string;
+}
+
+/** Keys of the queue of deployment group `group` under `prefix`. Braces in the name cannot end the hash tag early. */
+export function queueKeys(prefix: string, group: string): QueueKeys {
+  const base = `${prefix}{q:${group.replace(/[{}%]/g, (c) => encodeURIComponent(c))}}:`;
+  return { base, ring: `${base}ring`, jobs: `${base}jobs`, running: `${base}running` };
+}

@@ -4,63 +4,14 @@
 import { EventEmitter } from 'node:events';
 import { StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
-import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
-import {
-  isTerminalStatus,
-  type AppendInput,
-  type AppendOutcome,
-  type CancelOutcome,
-  type ControlMessage,
-  type CreateRecordInput,
-  type DeleteResult,
-  type Logger,
-  type NativeResponseRecord,
-  type ResponseErrorObject,
-  type ResponseMeta,
-  type ResponseStore,
-  type StoredResponse,
-} from '../types';
+import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
+import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
+import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
+import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
+import type { CreateRecordInput, DeleteResult, Logger, NativeResponseRecord, ResponseErrorObject, ResponseMeta } from '../types';
+import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
 
-/** The error a store records on a response whose worker's lease lapsed. Shared by both stores. */
-export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
-  code: RESPONSE_ERROR_CODES.workerLost,
-  message: 'The worker running this response stopped before it finished (its lease expired).',
-});
-
-/** The object `raw` holds as JSON; `null` when it is not JSON or not an object. */
-function jsonObject(raw: string): Record<string, unknown> | null {
-  try {
-    const value: unknown = JSON.parse(raw);
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Parses a control message as published by a store; `null` for anything malformed. */
-export function parseControlMessage(raw: string): ControlMessage | null {
-  const value = jsonObject(raw);
-  if (!value) return null;
-  const { id, action } = value;
-  if (typeof id !== 'string' || id === '' || (action !== 'cancel' && action !== 'delete')) return null;
-  return { id, action };
-}
-
-/** Parses a native response record as stored; `null` for anything malformed. Shared by both stores. */
-export function parseNativeRecord(raw: string): NativeResponseRecord | null {
-  const value = jsonObject(raw);
-  if (!value) return null;
-  const { owner, deployment, model, createdAt } = value;
-  const d = (deployment ?? {}) as Record<string, unknown>;
-  if (typeof owner !== 'string' || typeof model !== 'string' || typeof createdAt !== 'number') return null;
-  if (typeof d.index !== 'number' || typeof d.modelName !== 'string' || typeof d.apiBase !== 'string') return null;
-  const record: NativeResponseRecord = { owner, model, createdAt, deployment: { index: d.index, modelName: d.modelName, apiBase: d.apiBase } };
-  const a = value.admission as Record<string, unknown> | undefined;
-  if (a && typeof a.id === 'string' && Array.isArray(a.subjects) && a.subjects.every((k) => typeof k === 'string')) {
-    record.admission = { id: a.id, subjects: [...(a.subjects as string[])] };
-  }
-  return record;
-}
+export { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 
 /** What `new MemoryStore()` accepts. */
 export interface MemoryStoreOptions {
@@ -74,6 +25,10 @@ export interface MemoryStoreOptions {
 interface MetaRecord extends ResponseMeta {
   snapshotSeq: number;
   ttlSeconds: number;
+  /** Created through the queue: while `queued` its lease is never swept (a lapsed claim is requeued). */
+  viaQueue?: boolean;
+  /** Epoch ms after which a `queued`, unclaimed response fails; 0: none (or claimed). */
+  queueDeadline?: number;
 }
 
 /** One response. Meta is kept as JSON so every read hands out a fresh copy, as Redis would. */
@@ -94,6 +49,7 @@ export class MemoryStore implements ResponseStore {
   readonly #native = new Map<string, { json: string; expiresAt: number }>();
   /** Native ids seen finished, with the epoch ms their mark expires. */
   readonly #nativeEnds = new Map<string, number>();
+  readonly #queue = new MemoryQueue();
   readonly #control = new EventEmitter();
   readonly #logger: Logger;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -122,12 +78,19 @@ export class MemoryStore implements ResponseStore {
       snapshotSeq: lastSeq,
       ttlSeconds: input.ttlSeconds,
     };
+    const q = input.queue;
+    if (q) {
+      meta.viaQueue = true;
+      meta.queueDeadline = q.maxWaitMs > 0 ? now + q.maxWaitMs : 0;
+    }
     this.#records.set(input.id, {
       meta: JSON.stringify(meta),
       snapshot: input.snapshot,
       log: [...input.events],
-      expiresAt: now + input.ttlSeconds * 1000 + input.leaseMs,
+      expiresAt: now + input.ttlSeconds * 1000 + input.leaseMs + (q ? queueLifeMs(q.maxWaitMs) : 0),
     });
+    // The same synchronous step: no caller sees the record without its queue entry.
+    if (q) this.#queue.enqueue(input.id, q, now);
     return { fence: 1 };
   }
 
@@ -252,6 +215,57 @@ export class MemoryStore implements ResponseStore {
     return true;
   }
 
+  async claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
+    return this.#q().claim(group, opts, Date.now());
+  }
+
+  async renewClaim(group: string, id: string, leaseMs: number): Promise<boolean> {
+    return this.#q().renewClaim(group, id, leaseMs, Date.now());
+  }
+
+  async markClaimStarted(group: string, id: string): Promise<void> {
+    this.#q().markClaimStarted(group, id);
+  }
+
+  async releaseClaim(group: string, id: string): Promise<void> {
+    this.#q().releaseClaim(group, id);
+  }
+
+  async handBack(group: string, id: string): Promise<void> {
+    this.#q().handBack(group, id);
+  }
+
+  async queueDepth(group: string): Promise<number> {
+    return this.#q().depth(group);
+  }
+
+  async startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome> {
+    this.#assertOpen();
+    const record = this.#get(id);
+    if (!record) return { outcome: 'gone' };
+    const meta = this.#sweepLease(record).meta;
+    if (meta.status === 'cancelled') return { outcome: 'cancelled' };
+    if (isTerminalStatus(meta.status)) return { outcome: 'terminal' };
+    if (meta.status !== 'queued') return { outcome: 'started' };
+    const now = Date.now();
+    meta.fence += 1;
+    meta.leaseExpiresAt = now + leaseMs;
+    meta.queueDeadline = 0;
+    record.meta = JSON.stringify(meta);
+    record.expiresAt = Math.max(record.expiresAt, now + meta.ttlSeconds * 1000 + leaseMs);
+    return { outcome: 'claimed', fence: meta.fence, response: stored(record) };
+  }
+
+  async failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean> {
+    this.#assertOpen();
+    const record = this.#get(id);
+    if (!record) return false;
+    const meta = JSON.parse(record.meta) as MetaRecord;
+    if (meta.status !== 'queued') return false;
+    endQueued(record, meta, error, ttlSeconds, Date.now());
+    return true;
+  }
+
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
     this.#assertOpen();
     const onMessage = (raw: string): void => {
@@ -279,6 +293,7 @@ export class MemoryStore implements ResponseStore {
     clearInterval(this.#sweepTimer);
     this.#control.removeAllListeners();
     this.#records.clear();
+    this.#queue.clear();
     this.#native.clear();
   }
 
@@ -300,10 +315,18 @@ export class MemoryStore implements ResponseStore {
     return record;
   }
 
-  /** Marks a non-terminal response whose lease lapsed as failed; returns the current meta and whether this call did. */
+  /**
+   * Marks a non-terminal response whose lease lapsed as failed (a queued one: only when its wait
+   * ran out); returns the current meta and whether this call did.
+   */
   #sweepLease(record: MemoryRecord): { meta: MetaRecord; swept: boolean } {
     const meta = JSON.parse(record.meta) as MetaRecord;
     const now = Date.now();
+    if (meta.viaQueue && meta.status === 'queued') {
+      if (!meta.queueDeadline || meta.queueDeadline >= now) return { meta, swept: false };
+      endQueued(record, meta, QUEUE_TIMEOUT_ERROR, meta.ttlSeconds, now);
+      return { meta, swept: true };
+    }
     if (isTerminalStatus(meta.status) || meta.leaseExpiresAt >= now) return { meta, swept: false };
     meta.status = 'failed';
     meta.error = { ...WORKER_LOST_ERROR };
@@ -334,14 +357,27 @@ export class MemoryStore implements ResponseStore {
     }
   }
 
+  /** The queue, once the store is known to be open. */
+  #q(): MemoryQueue {
+    this.#assertOpen();
+    return this.#queue;
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new Error('The memory store is closed.');
   }
 }
 
 function publicMeta(meta: MetaRecord): ResponseMeta {
-  const { snapshotSeq: _s, ttlSeconds: _t, ...rest } = meta;
+  const { snapshotSeq: _s, ttlSeconds: _t, viaQueue: _v, queueDeadline: _d, ...rest } = meta;
   return rest;
+}
+
+/** Ends a queued response `failed` with `error` (in `meta`, written to `record`); retention starts. */
+function endQueued(record: MemoryRecord, meta: MetaRecord, error: ResponseErrorObject, ttlSeconds: number, now: number): void {
+  Object.assign(meta, { status: 'failed', error: { ...error }, leaseExpiresAt: 0, queueDeadline: 0, ttlSeconds });
+  record.meta = JSON.stringify(meta);
+  record.expiresAt = now + ttlSeconds * 1000;
 }
 
 function stored(record: MemoryRecord): StoredResponse {

@@ -3,17 +3,22 @@
 
 import { StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
+import { queueLifeMs } from '../queue/memory-queue';
+import { RedisQueue } from '../queue/redis-queue';
 import type {
   AppendInput,
   AppendOutcome,
   CancelOutcome,
+  ClaimResult,
   ControlMessage,
   CreateRecordInput,
   DeleteResult,
   Logger,
   NativeResponseRecord,
   ResponseMeta,
+  ResponseErrorObject,
   ResponseStore,
+  StartQueuedOutcome,
   StoredResponse,
 } from '../types';
 import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
@@ -23,6 +28,7 @@ import {
   closeClient,
   commandWithin,
   evalScript,
+  isCluster,
   outageLogging,
   RedisStoreUnavailableError,
   whenReady,
@@ -49,6 +55,8 @@ interface RedisStoreConfig {
   keyPrefix: string;
   logger: Logger;
   commandTimeoutMs: number;
+  /** On a Redis Cluster a record and its queue are in different slots: enqueued in a second step. */
+  cluster: boolean;
 }
 
 /**
@@ -62,6 +70,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,
     commandTimeoutMs,
+    cluster: options.cluster !== undefined || (options.client !== undefined && isCluster(options.client)),
   });
 }
 
@@ -75,9 +84,11 @@ class RedisResponseStore implements RedisStore {
   #closing: Promise<void> | undefined;
   readonly #onError: (err: Error) => void;
   readonly #onReady: () => void;
+  readonly #queue: RedisQueue;
 
   constructor(config: RedisStoreConfig) {
     this.#config = config;
+    this.#queue = new RedisQueue(config.keyPrefix, (script, keys, args) => evalScript((c) => this.#command(c), script, keys, args));
     ({ onError: this.#onError, onReady: this.#onReady } = outageLogging(config.logger, 'redis store'));
     this.keyPrefix = config.keyPrefix;
     this.#channel = controlChannel(config.keyPrefix);
@@ -86,17 +97,33 @@ class RedisResponseStore implements RedisStore {
   }
 
   async create(input: CreateRecordInput): Promise<{ fence: number }> {
-    const code = await this.#run(SCRIPTS.create, input.id, [
-      input.owner,
-      input.snapshot,
-      input.stream ? '1' : '0',
-      String(input.leaseMs),
-      String(input.ttlSeconds),
-      ...input.events,
-    ]);
+    const q = input.queue;
+    const qk = q ? this.#queue.keys(q.group) : undefined;
+    // One node: record and queue entry in one script. A cluster: the entry follows in its own slot;
+    // should that step fail, the record's wait deadline ends it (it is never left queued for good).
+    const together = qk !== undefined && !this.#config.cluster;
+    const queueArgs = q && qk ? [qk.base, ...RedisQueue.enqueueArgs(input.id, q)] : ['', '', '', '', '', '0'];
+    const code = await this.#run(
+      SCRIPTS.create,
+      input.id,
+      [
+        input.owner,
+        input.snapshot,
+        input.stream ? '1' : '0',
+        String(input.leaseMs),
+        String(input.ttlSeconds),
+        q ? '1' : '0',
+        String(q ? Math.max(0, Math.trunc(q.maxWaitMs)) : 0),
+        String(q ? queueLifeMs(q.maxWaitMs) : 0),
+        ...queueArgs,
+        ...input.events,
+      ],
+      together && qk ? [qk.ring, qk.jobs] : [],
+    );
     const outcome = SCRIPT_CODES.create[code as 0 | 1];
     if (outcome === 'exists') throw new StoreConflictError(input.id);
     if (outcome !== 'created') throw new Error(`redis store: unexpected create reply ${String(code)}`);
+    if (q && !together) await this.#queue.enqueue(input.id, q);
     return { fence: 1 };
   }
 
@@ -187,6 +214,43 @@ class RedisResponseStore implements RedisStore {
     return (await this.#command(['SET', nativeEndKey(this.keyPrefix, id), '1', 'NX', 'EX', ttl])) === 'OK';
   }
 
+  claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
+    return this.#queue.claim(group, opts);
+  }
+
+  renewClaim(group: string, id: string, leaseMs: number): Promise<boolean> {
+    return this.#queue.renewClaim(group, id, leaseMs);
+  }
+
+  markClaimStarted(group: string, id: string): Promise<void> {
+    return this.#queue.settle(group, id, 'started');
+  }
+
+  releaseClaim(group: string, id: string): Promise<void> {
+    return this.#queue.settle(group, id, 'release');
+  }
+
+  handBack(group: string, id: string): Promise<void> {
+    return this.#queue.settle(group, id, 'hand_back');
+  }
+
+  queueDepth(group: string): Promise<number> {
+    return this.#queue.depth(group);
+  }
+
+  async startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome> {
+    const reply = asArray(await this.#run(SCRIPTS.startQueued, id, [String(leaseMs), WORKER_LOST_JSON]));
+    const outcome = SCRIPT_CODES.startQueued[reply[0] as keyof typeof SCRIPT_CODES.startQueued];
+    if (outcome === undefined) throw new Error(`redis store: unexpected startQueued reply ${String(reply[0])}`);
+    if (outcome !== 'claimed') return { outcome };
+    const response = storedFromReply(reply);
+    return { outcome, fence: response.meta.fence, response };
+  }
+
+  async failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean> {
+    return (await this.#run(SCRIPTS.failQueued, id, [JSON.stringify(error), String(ttlSeconds)])) === 1;
+  }
+
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
     this.#assertOpen();
     this.#listeners.add(listener);
@@ -211,10 +275,10 @@ class RedisResponseStore implements RedisStore {
     return this.#closing;
   }
 
-  /** Runs a script on the keys of response `id` (EVALSHA, EVAL on NOSCRIPT). */
-  #run(script: LuaScript, id: string, args: string[]): Promise<unknown> {
+  /** Runs a script on the keys of response `id`, then `more` keys (EVALSHA, EVAL on NOSCRIPT). */
+  #run(script: LuaScript, id: string, args: string[], more: string[] = []): Promise<unknown> {
     const keys = responseKeys(this.keyPrefix, id);
-    return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log], args);
+    return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log, ...more], args);
   }
 
   /** One command, within `commandTimeoutMs` including the wait for a connection. */

@@ -1,41 +1,68 @@
-// Lua: create a response record (meta hash, snapshot, initial log) unless the id exists.
+// Lua: create a response record (meta hash, snapshot, initial log) unless the id exists, and
+// enqueue it in the same step when its queue's keys are given.
 
+import { LUA_QUEUE_HELPERS } from '../../queue/redis-scripts';
 import { LUA_HELPERS } from './lua-helpers';
 
 /** Creates a record; see the header for KEYS, ARGV and return codes. */
 export const CREATE_SCRIPT = `
 --[[
-  Creates a response record.
+  Creates a response record, and enqueues it when KEYS[4..5] are given (one Redis node; on a
+  Redis Cluster the queue is in another slot and is written by the enqueue script right after).
 
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
+  KEYS[4] (optional) ring list of the queue
+  KEYS[5] (optional) jobs hash of the queue
 
   ARGV[1]  owner hash
   ARGV[2]  snapshot JSON (covers events 0 .. n-1)
   ARGV[3]  stream flag, '1' or '0'
   ARGV[4]  lease in ms
   ARGV[5]  retention in seconds
-  ARGV[6..] the n initial encoded events, from sequence 0
+  ARGV[6]  '1' when created through the queue, else '0'
+  ARGV[7]  longest wait in the queue in ms, 0 for none
+  ARGV[8]  extra life of a queued record in ms (its longest wait, or a day)
+  ARGV[9]  key base of the queue
+  ARGV[10] response id
+  ARGV[11] principal
+  ARGV[12] job JSON
+  ARGV[13] capacity slot, '' for none
+  ARGV[14] slot limit, 0 for none
+  ARGV[15..] the n initial encoded events, from sequence 0
 
   Returns
    1  created (fence 1)
    0  the id exists; nothing written
 ]]
 ${LUA_HELPERS}
+${LUA_QUEUE_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local leaseMs = tonumber(ARGV[4])
-local n = #ARGV - 5
+local n = #ARGV - 14
+local now = nowMs()
+local deadline = 0
+local extra = 0
+if ARGV[6] == '1' then
+  extra = tonumber(ARGV[8])
+  if tonumber(ARGV[7]) > 0 then
+    deadline = now + tonumber(ARGV[7])
+  end
+end
 redis.call('HSET', KEYS[1],
   'status', 'queued', 'owner', ARGV[1], 'lastSeq', int(n - 1), 'fence', '1',
-  'leaseExpiresAt', int(nowMs() + leaseMs), 'stream', ARGV[3], 'error', '',
-  'snapshotSeq', int(n - 1), 'ttlSeconds', ARGV[5])
+  'leaseExpiresAt', int(now + leaseMs), 'stream', ARGV[3], 'error', '',
+  'snapshotSeq', int(n - 1), 'ttlSeconds', ARGV[5], 'viaQueue', ARGV[6], 'queueDeadline', int(deadline))
 redis.call('SET', KEYS[2], ARGV[2])
 -- Without a meta hash a stray log cannot belong to a live record; start it afresh.
 redis.call('DEL', KEYS[3])
-pushFrom(6)
-expireAll(tonumber(ARGV[5]) * 1000 + leaseMs)
+pushFrom(15)
+expireAll(tonumber(ARGV[5]) * 1000 + leaseMs + extra)
+if #KEYS == 5 then
+  enqueue(KEYS[4], KEYS[5], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], now)
+end
 return 1
 `;

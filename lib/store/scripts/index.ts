@@ -6,6 +6,8 @@ import { APPEND_SCRIPT } from './append';
 import { CANCEL_SCRIPT } from './cancel';
 import { CREATE_SCRIPT } from './create';
 import { DELETE_SCRIPT } from './delete';
+import { FAIL_QUEUED_SCRIPT } from './fail-queued';
+import { START_QUEUED_SCRIPT } from './start-queued';
 import { READ_EVENTS_SCRIPT } from './read-events';
 import { READ_SCRIPT } from './read';
 
@@ -29,6 +31,8 @@ export const SCRIPTS = {
   append: defineScript('append', APPEND_SCRIPT),
   cancel: defineScript('cancel', CANCEL_SCRIPT),
   delete: defineScript('delete', DELETE_SCRIPT),
+  startQueued: defineScript('startQueued', START_QUEUED_SCRIPT),
+  failQueued: defineScript('failQueued', FAIL_QUEUED_SCRIPT),
 } as const;
 
 /** Return codes of the scripts, as listed in their headers. */
@@ -46,4 +50,6 @@ export const SCRIPT_CODES = {
   } satisfies Record<number, AppendOutcome>,
   cancel: { 0: 'cancelled', 1: 'already_cancelled', 2: 'terminal', [-1]: 'not_found' },
   delete: { 0: 'not_found', 1: 'deleted', 2: 'ended' },
+  startQueued: { 0: 'claimed', [-1]: 'gone', [-2]: 'cancelled', [-3]: 'terminal', [-4]: 'started' },
+  failQueued: { 1: 'failed', 0: 'unchanged' },
 } as const;

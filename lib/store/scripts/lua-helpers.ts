@@ -2,6 +2,7 @@
 // these helpers, then its body, so every script stays self-contained on the server.
 
 import { TERMINAL_STATUSES } from '../../response-vocabulary';
+import { QUEUE_TIMEOUT_ERROR } from '../../queue/queue-errors';
 
 /** Helpers that touch no key: integer formatting and the server clock. The limiter uses them too. */
 export const LUA_BASE_HELPERS = `
@@ -22,6 +23,7 @@ end
  * log list) of one response, which is the key order of every script.
  */
 export const LUA_HELPERS = `
+local QUEUE_TIMEOUT_JSON = [==[${JSON.stringify(QUEUE_TIMEOUT_ERROR)}]==]
 local TERMINAL = { ${TERMINAL_STATUSES.map((status) => `${status} = true`).join(', ')} }
 ${LUA_BASE_HELPERS}
 -- Every key of the response gets the same expiry. Called after every write, because SET and
@@ -49,11 +51,22 @@ local function ownerMismatch(checkOwner, owner)
 end
 
 -- A non-terminal response whose lease has run out lost its worker: mark it failed, and start
--- its retention now. Returns true only when this call made that transition.
+-- its retention now. A queued one (created through the queue) is never swept for its lease (a
+-- lapsed claim is claimed again); it fails only once its longest wait ran out. Returns true only
+-- when this call made that transition.
 local function sweepLease(workerLostJson)
-  local meta = redis.call('HMGET', KEYS[1], 'status', 'leaseExpiresAt', 'ttlSeconds')
+  local meta = redis.call('HMGET', KEYS[1], 'status', 'leaseExpiresAt', 'ttlSeconds', 'viaQueue', 'queueDeadline')
   if TERMINAL[meta[1]] then
     return false
+  end
+  if meta[4] == '1' and meta[1] == 'queued' then
+    local deadline = tonumber(meta[5]) or 0
+    if deadline == 0 or deadline >= nowMs() then
+      return false
+    end
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'error', QUEUE_TIMEOUT_JSON, 'leaseExpiresAt', '0', 'queueDeadline', '0')
+    expireAll(tonumber(meta[3]) * 1000)
+    return true
   end
   if tonumber(meta[2]) < nowMs() then
     redis.call('HSET', KEYS[1], 'status', 'failed', 'error', workerLostJson, 'leaseExpiresAt', '0')

@@ -1,0 +1,180 @@
+// The queue part of the store contract (create-and-enqueue, claims, capacity, fairness, requeue),
+// registered inside describeStoreContract so it runs against every store.
+
+import { randomBytes } from 'node:crypto';
+import type { CreateRecordInput, QueueEnqueue, ResponseStore } from '../../lib/types';
+import { QUEUE_TIMEOUT_ERROR } from '../../lib/queue/queue-errors';
+import { appendInput, createInput, events, sleep } from './store-contract';
+
+const LEASE = { leaseMs: 30_000, maxAttempts: 3 };
+
+/** Registers the queue tests; `store()` is the current test's store. */
+export function describeQueueContract(store: () => ResponseStore): void {
+  describe('queue', () => {
+    let group: string;
+    beforeEach(() => {
+      group = `gpt-{${randomBytes(4).toString('hex')}}`;
+    });
+
+    function queued(principal = 'owner-a', q: Partial<QueueEnqueue> = {}, more: Partial<CreateRecordInput> = {}): CreateRecordInput {
+      const input = createInput({ owner: principal, ...more });
+      return { ...input, queue: { group, principal, job: JSON.stringify({ id: input.id, n: 'é' }), slot: '', slotLimit: 0, maxWaitMs: 0, ...q } };
+    }
+
+    async function claimIds(n: number, lease = LEASE): Promise<(string | undefined)[]> {
+      const ids: (string | undefined)[] = [];
+      for (let i = 0; i < n; i += 1) ids.push((await store().claim(group, lease)).claim?.id);
+      return ids;
+    }
+
+    test('a queued create is readable as queued and claimable with its job, once', async () => {
+      const input = queued();
+      await store().create(input);
+      expect((await store().read(input.id, 'owner-a'))!.meta.status).toBe('queued');
+      expect(await store().queueDepth(group)).toBe(1);
+      const { claim } = await store().claim(group, LEASE);
+      expect(claim).toMatchObject({ id: input.id, job: input.queue!.job, attempts: 0 });
+      expect(claim!.enqueuedAt).toBeGreaterThan(Date.now() - 60_000);
+      expect(await store().queueDepth(group)).toBe(0);
+      expect((await store().claim(group, LEASE)).claim).toBeNull();
+    });
+
+    test('an empty or unknown group claims nothing', async () => {
+      expect(await store().claim(group, LEASE)).toEqual({ claim: null, exhausted: [], requeued: [] });
+      expect(await store().queueDepth(group)).toBe(0);
+    });
+
+    test('claims are FIFO for one principal and round-robin between principals', async () => {
+      const a = [queued('owner-a'), queued('owner-a'), queued('owner-a')];
+      const b = [queued('owner-b'), queued('owner-b')];
+      for (const input of [...a, ...b]) await store().create(input);
+      expect(await claimIds(5)).toEqual([a[0].id, b[0].id, a[1].id, b[1].id, a[2].id]);
+    });
+
+    test('a full capacity slot holds its responses back until a claim is released', async () => {
+      const inputs = [queued('owner-a', { slot: 'd0', slotLimit: 1 }), queued('owner-a', { slot: 'd0', slotLimit: 1 })];
+      for (const input of inputs) await store().create(input);
+      expect(await claimIds(2)).toEqual([inputs[0].id, undefined]);
+      await store().releaseClaim(group, inputs[0].id);
+      expect(await claimIds(1)).toEqual([inputs[1].id]);
+    });
+
+    test('a principal whose slot is full does not hold back another slot', async () => {
+      const full = [queued('owner-a', { slot: 'd0', slotLimit: 1 }), queued('owner-a', { slot: 'd0', slotLimit: 1 })];
+      const other = queued('owner-b', { slot: 'd1', slotLimit: 1 });
+      for (const input of [...full, other]) await store().create(input);
+      expect(await claimIds(3)).toEqual([full[0].id, other.id, undefined]);
+    });
+
+    test('startQueued bumps the fence so the earlier fence is refused, and returns the record', async () => {
+      const input = queued();
+      await store().create(input);
+      await store().claim(group, LEASE);
+      const started = await store().startQueued(input.id, 30_000);
+      expect(started.outcome).toBe('claimed');
+      if (started.outcome !== 'claimed') return;
+      expect(started.fence).toBe(2);
+      expect(started.response.meta.status).toBe('queued');
+      expect(started.response.snapshot).toBe(input.snapshot);
+      expect(await store().append(input.id, appendInput({ fence: 1, events: events(1, 1) }))).toBe('fenced');
+      expect(await store().append(input.id, appendInput({ fence: 2, events: events(1, 1), status: 'in_progress' }))).toBe('ok');
+      expect(await store().startQueued(input.id, 30_000)).toEqual({ outcome: 'started' });
+    });
+
+    test('startQueued of a cancelled or deleted response says so and the upstream need not be called', async () => {
+      const cancelled = queued();
+      const deleted = queued();
+      await store().create(cancelled);
+      await store().create(deleted);
+      expect((await store().cancel(cancelled.id, 'owner-a', 60)).outcome).toBe('cancelled');
+      expect(await store().delete(deleted.id, 'owner-a')).toBe(true);
+      expect(await store().startQueued(cancelled.id, 30_000)).toEqual({ outcome: 'cancelled' });
+      expect(await store().startQueued(deleted.id, 30_000)).toEqual({ outcome: 'gone' });
+    });
+
+    test('a lapsed claim of a response that never started is put back at the head, and counted', async () => {
+      const first = queued();
+      const second = queued();
+      await store().create(first);
+      await store().create(second);
+      await store().claim(group, { leaseMs: 100, maxAttempts: 3 });
+      await sleep(250);
+      const again = await store().claim(group, LEASE);
+      expect(again.requeued).toEqual([first.id]);
+      expect(again.claim).toMatchObject({ id: first.id, attempts: 1 });
+      // While queued its record is not swept as worker_lost, although its lease ran out.
+      expect((await store().read(first.id, null))!.meta.status).toBe('queued');
+    });
+
+    test('a claim that lapses maxAttempts times is reported exhausted, and failQueued ends it once', async () => {
+      const input = queued();
+      await store().create(input);
+      const short = { leaseMs: 50, maxAttempts: 2 };
+      await store().claim(group, short);
+      await sleep(150);
+      expect((await store().claim(group, short)).requeued).toEqual([input.id]);
+      await sleep(150);
+      const last = await store().claim(group, short);
+      expect(last).toEqual({ claim: null, exhausted: [input.id], requeued: [] });
+      const error = { code: 'server_error', message: 'exhausted' };
+      expect(await store().failQueued(input.id, error, 60)).toBe(true);
+      expect(await store().failQueued(input.id, error, 60)).toBe(false);
+      const read = await store().read(input.id, null);
+      expect(read!.meta).toMatchObject({ status: 'failed', error });
+    });
+
+    test('a lapsed claim of a started response is dropped, not put back', async () => {
+      const input = queued();
+      await store().create(input);
+      await store().claim(group, { leaseMs: 50, maxAttempts: 3 });
+      await store().markClaimStarted(group, input.id);
+      await sleep(150);
+      expect(await store().claim(group, LEASE)).toEqual({ claim: null, exhausted: [], requeued: [] });
+      expect(await store().queueDepth(group)).toBe(0);
+    });
+
+    test('renewClaim keeps a claim alive; a lapsed one cannot be renewed', async () => {
+      const input = queued('owner-a', { slot: 'd0', slotLimit: 1 });
+      await store().create(input);
+      await store().create(queued('owner-a', { slot: 'd0', slotLimit: 1 }));
+      await store().claim(group, { leaseMs: 300, maxAttempts: 3 });
+      for (let i = 0; i < 4; i += 1) {
+        await sleep(120);
+        expect(await store().renewClaim(group, input.id, 300)).toBe(true);
+      }
+      // Still running: the slot stays full and nothing is put back.
+      expect(await store().claim(group, LEASE)).toEqual({ claim: null, exhausted: [], requeued: [] });
+      await sleep(450);
+      expect(await store().renewClaim(group, input.id, 300)).toBe(false);
+    });
+
+    test('handBack puts a claimed response back at the head of the queue at once', async () => {
+      const first = queued();
+      const second = queued();
+      await store().create(first);
+      await store().create(second);
+      await store().claim(group, LEASE);
+      await store().handBack(group, first.id);
+      expect(await store().queueDepth(group)).toBe(2);
+      expect(await claimIds(1)).toEqual([first.id]);
+    });
+
+    test('a queued response not claimed within its longest wait fails with the queue timeout error', async () => {
+      const input = queued('owner-a', { maxWaitMs: 100 });
+      await store().create(input);
+      expect((await store().read(input.id, null))!.meta.status).toBe('queued');
+      await sleep(1300);
+      const read = await store().read(input.id, null);
+      expect(read!.leaseSwept).toBe(true);
+      expect(read!.meta).toMatchObject({ status: 'failed', error: { ...QUEUE_TIMEOUT_ERROR } });
+      expect((await store().read(input.id, null))!.leaseSwept).toBeUndefined();
+    });
+
+    test('a record created without the queue is still swept when its lease lapses', async () => {
+      const input = createInput({ leaseMs: 50 });
+      await store().create(input);
+      await sleep(1200);
+      expect((await store().read(input.id, null))!.meta.error?.code).toBe('worker_lost');
+    });
+  });
+}

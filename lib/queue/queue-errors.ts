@@ -1,0 +1,20 @@
+// The errors the queue writes on a response it ends `failed`: stated once, used by both stores and the worker pool.
+
+import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
+import type { ResponseErrorObject } from '../types';
+
+/** A response that waited longer than `worker.maxQueueMs` for a worker with capacity. */
+export const QUEUE_TIMEOUT_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
+  code: RESPONSE_ERROR_CODES.upstreamRateLimited,
+  message:
+    'The response waited in the queue longer than the longest wait allowed (worker.maxQueueMs) without a worker ' +
+    "with free capacity claiming it: its deployment's max_parallel_requests were all in use, or no worker was running.",
+});
+
+/** A response whose workers died `attempts` times after claiming it, before its upstream sent anything. */
+export function requeueExhaustedError(attempts: number): ResponseErrorObject {
+  return {
+    code: RESPONSE_ERROR_CODES.internal,
+    message: `The response was claimed ${attempts} times by workers that stopped before its upstream answered (worker.maxClaimAttempts); it was not started again.`,
+  };
+}

@@ -1,0 +1,49 @@
+// Lua: a worker takes the record of a response it claimed from the queue: new fence and lease.
+
+import { LUA_HELPERS } from './lua-helpers';
+
+/** Takes a claimed response's record; see the header for KEYS, ARGV and return codes. */
+export const START_QUEUED_SCRIPT = `
+--[[
+  Takes the record of a claimed response while it is still queued: the fence goes up by one (a
+  write of an earlier claimant is refused from now on), the lease starts, the wait deadline is
+  cleared. A queued response whose wait ran out is failed first (see sweepLease).
+
+  KEYS[1] meta hash
+  KEYS[2] snapshot string
+  KEYS[3] event log list
+
+  ARGV[1] lease in ms
+  ARGV[2] JSON of the error recorded when the lease has lapsed
+
+  Returns
+   { 0, meta pairs, snapshot, tail entries }  taken (the new fence is in the meta)
+   { -1 }  missing (deleted or expired)
+   { -2 }  cancelled
+   { -3 }  terminal otherwise
+   { -4 }  no longer queued: started by an earlier claim
+]]
+${LUA_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { -1 }
+end
+sweepLease(ARGV[2])
+local meta = redis.call('HMGET', KEYS[1], 'status', 'ttlSeconds')
+if meta[1] == 'cancelled' then
+  return { -2 }
+end
+if TERMINAL[meta[1]] then
+  return { -3 }
+end
+if meta[1] ~= 'queued' then
+  return { -4 }
+end
+local leaseMs = tonumber(ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'fence', 1)
+redis.call('HSET', KEYS[1], 'leaseExpiresAt', int(nowMs() + leaseMs), 'queueDeadline', '0')
+local life = tonumber(meta[2]) * 1000 + leaseMs
+if redis.call('PTTL', KEYS[1]) < life then
+  expireAll(life)
+end
+return storedReply(0)
+`;
