@@ -87,7 +87,7 @@ export function describeQueueContract(store: () => ResponseStore): void {
       await store().create(cancelled);
       await store().create(deleted);
       expect((await store().cancel(cancelled.id, 'owner-a', 60)).outcome).toBe('cancelled');
-      expect(await store().delete(deleted.id, 'owner-a')).toBe(true);
+      expect((await store().delete(deleted.id, 'owner-a')).deleted).toBe(true);
       expect(await store().startQueued(cancelled.id, 30_000)).toEqual({ outcome: 'cancelled' });
       expect(await store().startQueued(deleted.id, 30_000)).toEqual({ outcome: 'gone' });
     });
