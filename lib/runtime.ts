@@ -1,7 +1,6 @@
 // The state shared by the parts of one mounted router: resolved config, the workers running in
 // this process, the control subscription and the shutdown sequence.
 
-import { createHash } from 'node:crypto';
 import { resolveOptions } from './config/resolve';
 import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/options';
 import { isTerminalStatus, type ControlMessage, type ResponseObject, type StoredResponse } from './types';
@@ -12,39 +11,7 @@ import { currentLogContext, runWithLogContext } from './observability/request-id
 import { UpstreamError } from './worker/upstream';
 import { materialize } from './worker/materialize';
 
-/** Limits of one principal, enforced by the pre-call limiter. Absent fields: no limit. */
-export interface PrincipalLimits {
-  /** Requests per minute. */
-  rpm?: number;
-  /** Tokens per minute (as the upstream reports them in `usage`). */
-  tpm?: number;
-  /** Background responses running at once. */
-  maxParallel?: number;
-  /** Spend limit, in the currency of the configured model prices. */
-  maxBudget?: number;
-}
-
-/** Who is calling. `id` is never a key: it is a stable name or a hash of one. */
-export interface Principal {
-  /** Stable name of the caller; responses are owned by a hash of it. */
-  id: string;
-  /** An administrator may read, cancel and delete any response. */
-  admin: boolean;
-  /** Limits of this caller; absent: none beyond the deployment's. */
-  limits?: PrincipalLimits;
-  /** The model names (a trailing `*` matches any suffix) this caller may use; absent: every model. */
-  models?: string[];
-}
-
-/** The owner hash stored with a response: a one-way hash of the principal id. */
-export function ownerHash(principal: Principal): string {
-  return createHash('sha256').update(`principal:${principal.id}`).digest('hex');
-}
-
-/** The owner argument for store calls: `null` (anyone's) for administrators. */
-export function ownerFilter(principal: Principal): string | null {
-  return principal.admin ? null : ownerHash(principal);
-}
+export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
 
 /** Shared state of one mounted `responsesPolling` (or of parts built from the same options). */
 export class Runtime {

@@ -1,7 +1,7 @@
 // The options a user passes (all optional) and the resolved configuration the parts use.
 
 import type { Request } from 'express';
-import type { PrincipalLimits } from '../runtime';
+import type { PrincipalLimits } from '../principal';
 import type { Logger, ResponseStore } from '../types';
 import type { LimiterStore } from '../limiter/types';
 
@@ -56,7 +56,7 @@ export type RoutingStrategy = 'simple-shuffle' | 'round-robin';
 /** What a pre-call hook sees. It runs after authentication and the limiter, before any id exists. */
 export interface PreCallHookContext {
   req: import('express').Request;
-  principal: import('../runtime').Principal;
+  principal: import('../principal').Principal;
   /** The validated request body (do not change it). */
   body: Readonly<Record<string, unknown>>;
   model: string;

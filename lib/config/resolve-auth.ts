@@ -2,7 +2,7 @@
 // ids and limits settled, and the checks that span several keys (duplicates, reserved ids).
 
 import { createHash } from 'node:crypto';
-import type { PrincipalLimits } from '../runtime';
+import type { PrincipalLimits } from '../principal';
 import type { ResponsesPollingConfig, ResponsesPollingOptions, VirtualKeyConfig, VirtualKeyOptions } from './options';
 import type { ConfigNaming } from './format-errors';
 

@@ -22,6 +22,7 @@ import type {
 } from './options';
 import { authProblems, resolveAuth } from './resolve-auth';
 import { CHAT_COMPLETIONS_PROVIDERS, defaultApiBase, splitModel } from './routing';
+import { anyModelPatternMatches, isWildcard } from './model-pattern';
 import { validateOptions } from './options-schema';
 
 /** The defaults, in one place (the option TSDoc in options.ts states the same values). */
@@ -196,7 +197,7 @@ function warnAboutUnreachableSettings(
     }
   }
   const names = deployments.map((d) => d.modelName);
-  const served = (m: string) => names.some((n) => n === m || (n.endsWith('*') && m.startsWith(n.slice(0, -1))));
+  const served = (m: string) => anyModelPatternMatches(names, m);
   const unmatched = backgroundMode.nativeBackgroundMode.filter((m) => !served(m));
   if (unmatched.length > 0) {
     logger.warn('backgroundMode.nativeBackgroundMode names models that match no deployment (the match is exact, as in LiteLLM).', {
@@ -206,7 +207,7 @@ function warnAboutUnreachableSettings(
   }
   // A key's allowed model that no deployment serves can never be used: most likely a typo.
   for (const vk of virtualKeys) {
-    const unserved = (vk.models ?? []).filter((m) => !m.endsWith('*') && !served(m));
+    const unserved = (vk.models ?? []).filter((m) => !isWildcard(m) && !served(m));
     if (unserved.length > 0) {
       logger.warn('a virtual key allows models that match no deployment; requests for them fail with model_not_found.', {
         code: WARNING_CODES.virtualKeyModelUnserved,

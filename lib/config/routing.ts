@@ -2,6 +2,7 @@
 // deployments serve a model name, and whether a request is served by polling via the store
 // (LiteLLM's `should_use_polling_for_request`).
 
+import { matchModelPattern } from './model-pattern';
 import type { DeploymentConfig, ResponsesPollingConfig } from './options';
 
 /** The parts of the configuration the routing decisions read. */
@@ -77,9 +78,10 @@ export function findDeployments(models: readonly DeploymentConfig[], requestedMo
   let bestPrefix = -1;
   let matches: DeploymentConfig[] = [];
   for (const d of models) {
-    if (!d.modelName.endsWith('*')) continue;
-    const prefix = d.modelName.slice(0, -1);
-    if (!requestedModel.startsWith(prefix) || requestedModel.length === prefix.length) continue;
+    const match = matchModelPattern(d.modelName, requestedModel);
+    // An empty remainder would send no model name upstream.
+    if (match === undefined || match.exact || match.rest === '') continue;
+    const { prefix } = match;
     if (prefix.length > bestPrefix) {
       bestPrefix = prefix.length;
       matches = [];

@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError, unauthorized } from '../errors';
+import { anyModelPatternMatches } from '../config/model-pattern';
 import type { ResponsesPollingOptions } from '../config/options';
 import type { Logger } from '../types';
 import { runtimeFor, type Principal, type Runtime } from '../runtime';
@@ -28,7 +29,7 @@ function sha256(value: string): Buffer {
 
 /** Whether `model` is one of `allowed` (exact, or a trailing `*` matching any suffix). */
 export function modelAllowed(allowed: readonly string[], model: string): boolean {
-  return allowed.some((a) => a === model || (a.endsWith('*') && model.startsWith(a.slice(0, -1))));
+  return anyModelPatternMatches(allowed, model);
 }
 
 /**
