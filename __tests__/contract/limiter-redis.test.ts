@@ -8,7 +8,9 @@ import { LIMITER_SCRIPTS } from '../../lib/limiter/scripts';
 import { RedisStoreUnavailableError } from '../../lib/store/redis-store';
 import { freePort, startRedisServer } from '../helpers/redis-server';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
-import { admission, awayFromWindowEnd, describeLimiterContract, refusal, sleep, subject } from './limiter-contract';
+import { sleep } from '../helpers/flow';
+import { admission, awayFromWindowEnd, refusal, subject } from '../helpers/limiter-inputs';
+import { describeLimiterContract } from './limiter-contract';
 
 const admin = createClient({ url: testRedisUrl() });
 

@@ -10,8 +10,10 @@ import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
 import type { ControlMessage } from '../../lib/types';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { randomPrefix } from '../helpers/redis';
-import { admission, awayFromWindowEnd, refusal, subject } from './limiter-contract';
-import { appendInput, createInput, describeStoreContract, events, waitFor } from './store-contract';
+import { waitFor } from '../helpers/flow';
+import { admission, awayFromWindowEnd, refusal, subject } from '../helpers/limiter-inputs';
+import { appendInput, createInput, events } from '../helpers/store-inputs';
+import { describeStoreContract } from './store-contract';
 
 let cluster: RedisClusterHandle;
 /** One plain client per master, to look at what each node holds. */

@@ -8,7 +8,9 @@ import { SCRIPTS } from '../../lib/store/scripts';
 import type { ControlMessage, Logger } from '../../lib/types';
 import { freePort, startRedisServer } from '../helpers/redis-server';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
-import { appendInput, createInput, describeStoreContract, events, sleep, waitFor } from './store-contract';
+import { sleep, waitFor } from '../helpers/flow';
+import { appendInput, createInput, events } from '../helpers/store-inputs';
+import { describeStoreContract } from './store-contract';
 
 const admin = createClient({ url: testRedisUrl() });
 

@@ -1,8 +1,9 @@
 // The one contract suite every ResponseStore implementation must pass.
 
-import { randomBytes } from 'node:crypto';
 import { StoreConflictError } from '../../lib/errors';
-import type { AppendInput, ControlMessage, CreateRecordInput, ResponseStore } from '../../lib/types';
+import type { ControlMessage, ResponseStore } from '../../lib/types';
+import { sleep, waitFor } from '../helpers/flow';
+import { appendInput, createInput, events, newId } from '../helpers/store-inputs';
 import { describeNativeRecords } from './native-store-contract';
 import { describeQueueContract } from './queue-store-contract';
 
@@ -10,51 +11,6 @@ import { describeQueueContract } from './queue-store-contract';
 export interface StoreHarness {
   store: ResponseStore;
   cleanup: () => Promise<void>;
-}
-
-/** Encoded event `seq` of a text stream. */
-export function event(seq: number, text = `d${seq}`): string {
-  return JSON.stringify({ type: 'response.output_text.delta', sequence_number: seq, delta: text });
-}
-
-/** Events `from..to` inclusive. */
-export function events(from: number, to: number): string[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => event(from + i));
-}
-
-export function newId(): string {
-  return `resp_${randomBytes(16).toString('hex')}`;
-}
-
-/** A create input with one `response.created` event (sequence 0). */
-export function createInput(overrides: Partial<CreateRecordInput> = {}): CreateRecordInput {
-  const id = overrides.id ?? newId();
-  const snapshot = JSON.stringify({ id, object: 'response', status: 'queued', output: [] });
-  return {
-    id,
-    owner: 'owner-a',
-    snapshot,
-    events: [JSON.stringify({ type: 'response.created', sequence_number: 0, response: JSON.parse(snapshot) })],
-    stream: true,
-    leaseMs: 30_000,
-    ttlSeconds: 60,
-    ...overrides,
-  };
-}
-
-export function appendInput(overrides: Partial<AppendInput> = {}): AppendInput {
-  return { fence: 1, firstSeq: 1, events: [], leaseMs: 30_000, ttlSeconds: 60, ...overrides };
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns true, failing after `timeoutMs`. */
-export async function waitFor(check: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** Clocks of the store (Redis TIME) and of the test may disagree a little. */

@@ -13,6 +13,9 @@ import { MemoryStore } from '../../lib/store/memory-store';
 import { silentLogger } from '../../lib/logger';
 import type { ResponseStore } from '../../lib/types';
 import { randomPrefix, testRedisUrl } from './redis';
+import { waitFor } from './flow';
+
+export { waitFor };
 
 /** A running host app. */
 export interface TestApp {
@@ -94,17 +97,6 @@ export function storeOfKind(kind: (typeof STORE_KINDS)[number]): { store: Respon
     return { store, close: () => store.close() };
   }
   return redisStoreForTest();
-}
-
-/** Polls `fn` until it returns a truthy value (or throws after `timeoutMs`). */
-export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10000, label = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Polls `GET /responses/{id}` with `client` until the response has `status`; returns it. */

@@ -1,5 +1,5 @@
-// Small pieces the integration tests share: scripted upstream steps from events, a gate to hold
-// an upstream stream, a Response's text, and reading an SDK stream with a deadline.
+// Small pieces the test suites share: scripted upstream steps from events, a gate to hold an
+// upstream stream, a Response's text, reading an SDK stream with a deadline, sleeping and polling.
 
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { ev, type Step } from './fake-upstream';
@@ -36,5 +36,19 @@ export async function collect(stream: AsyncIterable<ResponseStreamEvent>, timeou
     return await Promise.race([read, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `fn` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10000, label = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
