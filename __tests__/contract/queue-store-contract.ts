@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { CreateRecordInput, QueueEnqueue, ResponseStore } from '../../lib/types';
 import { QUEUE_TIMEOUT_ERROR } from '../../lib/queue/queue-errors';
-import { appendInput, createInput, events, sleep } from './store-contract';
+import { sleep } from '../helpers/flow';
+import { appendInput, createInput, events } from '../helpers/store-inputs';
 
 const LEASE = { leaseMs: 30_000, maxAttempts: 3 };
 
