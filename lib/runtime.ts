@@ -5,10 +5,9 @@ import { resolveOptions } from './config/resolve';
 import type { ResponsesPollingConfig, ResponsesPollingOptions } from './config/options';
 import { isTerminalStatus, type ControlMessage, type ResponseObject, type StoredResponse } from './types';
 import type { Admission } from './limiter/admission';
-import { StreamingWorker, type FlushInfo, type StopReason, type WorkerStart } from './worker/streaming-worker';
+import { StreamingWorker, workerDeps, type StopReason, type WorkerStart } from './worker/streaming-worker';
 import { reportEnded, usageCharge, type EndedInput } from './observability/lifecycle';
 import { currentLogContext, runWithLogContext } from './observability/request-id';
-import { UpstreamError } from './worker/upstream';
 import { materialize } from './worker/materialize';
 
 export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
@@ -89,7 +88,7 @@ export class Runtime {
    * request id of the create.
    */
   startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission } = {}): StreamingWorker {
-    const worker = new StreamingWorker(this.config, start);
+    const worker = new StreamingWorker(workerDeps(this.config), start);
     this.workers.set(start.id, worker);
     worker.once('done', () => {
       if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
@@ -149,7 +148,7 @@ export class Runtime {
       queued = false;
       metrics.queued.dec();
     };
-    worker.on('flush', (info: FlushInfo) => {
+    worker.on('flush', (info) => {
       if (info.outcome !== 'ok' || !info.events) return;
       metrics.flushed(info.ms, info.events, info.bytes);
       if (queued) {
@@ -158,10 +157,8 @@ export class Runtime {
       }
     });
     worker.on('flushError', () => metrics.storeError('flush'));
-    worker.on('upstreamRetry', (err: unknown) => metrics.upstreamRetry(err instanceof UpstreamError ? err.kind : 'other'));
-    worker.on('upstreamError', (err: unknown) => {
-      metrics.upstreamError('polling', err instanceof UpstreamError ? err.kind : 'other');
-    });
+    worker.on('upstreamRetry', (err) => metrics.upstreamRetry(err.kind));
+    worker.on('upstreamError', (err) => metrics.upstreamError('polling', err.kind));
     worker.once('done', () => {
       leaveQueue();
       metrics.running.dec();

@@ -1,6 +1,6 @@
 import { ApiError } from '../../lib/errors';
 import { checkCreateBody, type CreateResponseBody } from '../../lib/middleware/create-request';
-import { toChatCompletionsRequest } from '../../lib/worker/chat-request';
+import { toChatCompletionsRequest } from '../../lib/upstream/chat-request';
 
 /** Validates `body` as the create handler does, then maps it; fails the test on a 400. */
 function mapOk(body: Record<string, unknown>, upstreamModel = 'llama-3.1-8b'): Record<string, unknown> {

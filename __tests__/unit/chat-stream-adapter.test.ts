@@ -1,6 +1,6 @@
 import { initialResponse } from '../../lib/middleware/create-request';
 import type { ResponseObject, ResponseStreamEvent } from '../../lib/types';
-import { ChatStreamAdapter, toUsage } from '../../lib/worker/chat-stream-adapter';
+import { ChatStreamAdapter, toUsage } from '../../lib/upstream/chat-stream-adapter';
 import { applyEvent, foldEvents } from '../../lib/worker/reducer';
 
 type Json = Record<string, unknown>;

@@ -5,7 +5,7 @@ import { ConfigError, ERROR_CODES, ResponsesPollingError, StoreConflictError, WA
 import { loadConfig } from '../../lib/config/load-config';
 import { resolveOptions } from '../../lib/config/resolve';
 import { RedisStoreUnavailableError } from '../../lib/store/redis-store';
-import { UpstreamError } from '../../lib/worker/upstream';
+import { UpstreamError } from '../../lib/upstream/client';
 import type { Logger } from '../../lib/types';
 
 const LITELLM_OWN_FIXTURE = path.join(__dirname, '..', 'fixtures', 'litellm-proxy-server-config.yaml');

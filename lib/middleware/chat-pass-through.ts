@@ -34,7 +34,12 @@ export async function chatPassThrough(runtime: Runtime, res: Response, call: Cre
     const { fence } = await store.create({ id, owner: '', snapshot, events: [opening], stream, leaseMs: config.worker.leaseMs, ttlSeconds: 60 });
     // Without a reader of partial events there is nothing to gain from flushing early.
     const worker = new StreamingWorker(
-      { ...config, store, worker: { ...config.worker, flushIntervalMs: stream ? config.worker.flushIntervalMs : 1000 } },
+      {
+        store,
+        logger: config.logger,
+        tuning: { ...config.worker, flushIntervalMs: stream ? config.worker.flushIntervalMs : 1000 },
+        ttlSeconds: config.backgroundMode.ttl,
+      },
       { id, fence, state: response, nextSeq: 1, snapshotBytes: snapshot.length, deployments, request: body },
     );
     const onClose = () => {

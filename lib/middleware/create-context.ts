@@ -8,7 +8,7 @@ import { ApiError } from '../errors';
 import type { Principal, Runtime } from '../runtime';
 import { requestContext, type CreateRequest } from './request-context';
 import { assertModelAllowed } from './auth';
-import { toChatCompletionsRequest } from '../worker/chat-request';
+import { toChatCompletionsRequest } from '../upstream/chat-request';
 import { checkCreateBody, type CreateResponseBody } from './create-request';
 
 /**

@@ -4,7 +4,7 @@
 
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import type { NativeDeploymentRef } from '../types';
-import { UpstreamError, upstreamUrl } from '../worker/upstream';
+import { UpstreamError, upstreamUrl } from '../upstream/client';
 
 /**
  * The least time a native id is remembered: 30 days, OpenAI's retention of stored responses.

@@ -8,7 +8,7 @@ import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import { ownerHash, type Runtime } from '../runtime';
 import type { NativeResponseRecord } from '../types';
-import { openUpstream, requestUpstream } from '../worker/upstream';
+import { openUpstream, requestUpstream } from '../upstream/client';
 import { callStore } from './http';
 import { relayableError } from './pass-through';
 import { copyUpstreamHeaders, pipeRest, upstreamUnreachable, writeChunk } from './relay';

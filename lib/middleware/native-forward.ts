@@ -4,7 +4,7 @@
 import type { Request, Response } from 'express';
 import { ApiError } from '../errors';
 import { ownerFilter, type Runtime } from '../runtime';
-import { requestUpstream } from '../worker/upstream';
+import { requestUpstream } from '../upstream/client';
 import { callStore } from './http';
 import { relayableError } from './pass-through';
 import { copyUpstreamHeaders, pipeRest, upstreamUnreachable } from './relay';

@@ -5,7 +5,7 @@ import type { Response } from 'express';
 import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
-import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../worker/upstream';
+import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
 import { copyUpstreamHeaders, pipeRest, upstreamUnreachable } from './relay';
 import type { Admission } from '../limiter/admission';
 import type { CreateCall } from './request-context';

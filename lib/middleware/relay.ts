@@ -3,7 +3,7 @@
 
 import type { Response } from 'express';
 import { ApiError } from '../errors';
-import { UpstreamError } from '../worker/upstream';
+import { UpstreamError } from '../upstream/client';
 
 /** The answer when the provider could not be reached (no connection, no headers in time): a 502. */
 export function upstreamUnreachable(err: unknown): ApiError {

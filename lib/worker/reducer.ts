@@ -1,5 +1,6 @@
 // Folds Responses stream events into a Response object: a pure reducer with structural sharing.
 
+import { deepEqual, isRecord, shallowEqual } from '../json';
 import { isFinalEventType, isIndex, isResponseStatus, isTerminalStatus, LIFECYCLE_EVENT_STATUS } from '../response-vocabulary';
 import {
   type OutputItem,
@@ -375,33 +376,4 @@ function outputOf(state: ResponseObject): OutputItem[] {
 
 function stringOr(value: unknown): string {
   return typeof value === 'string' ? value : '';
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function shallowEqual(a: Json, b: Json): boolean {
-  const keys = Object.keys(b);
-  if (keys.length !== Object.keys(a).length) return false;
-  for (const key of keys) if (a[key] !== b[key]) return false;
-  return true;
-}
-
-/** Structural equality of JSON values. */
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const key of ka) {
-    if (!Object.prototype.hasOwnProperty.call(b, key)) return false;
-    if (!deepEqual((a as Json)[key], (b as Json)[key])) return false;
-  }
-  return true;
 }

@@ -1,5 +1,6 @@
 // Maps a validated Responses create body to a streaming Chat Completions request, or refuses it.
 
+import { isRecord } from '../json';
 import { invalidRequest, type ApiError } from '../errors';
 import type { CreateResponseBody } from '../middleware/create-request';
 
@@ -292,8 +293,4 @@ function mapReasoning(reasoning: unknown, chat: Json): void {
     if (key === 'effort') chat.reasoning_effort = reasoning.effort;
     else refuse(`'reasoning.${key}' is not supported: ${CHAT_ONLY}, which has no reasoning summaries; only 'reasoning.effort' is.`, `reasoning.${key}`);
   }
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,7 @@
 // Turns Chat Completions stream chunks into the Responses stream events OpenAI would have sent.
 
 import { randomBytes } from 'node:crypto';
+import { isRecord } from '../json';
 import { isIndex } from '../response-vocabulary';
 import type { OutputItem, ResponseStreamEvent } from '../types';
 
@@ -340,7 +341,3 @@ function nonEmpty(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

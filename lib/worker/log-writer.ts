@@ -1,0 +1,278 @@
+// The log writer of one background response: encodes its events, batches them, flushes them to the
+// store (retrying while it is unreachable), rewrites the snapshot now and then and renews the lease.
+
+import type { ResponsesPollingConfig } from '../config/options';
+import { isTerminalStatus } from '../response-vocabulary';
+import { encodeEvent, ItemIdTable } from '../store/event-codec';
+import type { AppendInput, AppendOutcome, Logger, ResponseObject, ResponseStatus, ResponseStore, ResponseStreamEvent } from '../types';
+
+/** The worker tuning the log writer uses. */
+export type WriterTuning = Pick<
+  ResponsesPollingConfig['worker'],
+  'flushIntervalMs' | 'flushMaxEvents' | 'flushMaxBytes' | 'leaseMs' | 'storeRetryGraceMs'
+>;
+
+/** What the `flush` event carries: one store answer to a flush. */
+export interface FlushInfo {
+  /** Time of the append, retries included, in ms. */
+  ms: number;
+  events: number;
+  /** Length of the encoded events. */
+  bytes: number;
+  outcome: AppendOutcome;
+}
+
+/** What the writer reports to, and asks of, the worker that owns it. */
+export interface WriterHost {
+  /** True once nothing more may be written (stopped, refused, or the terminal state written). */
+  closed(): boolean;
+  /** True while the worker stops for a shutdown: the store gets a shorter grace. */
+  shuttingDown(): boolean;
+  /** The store answered a flush (any outcome). */
+  flushed(info: FlushInfo, input: AppendInput): void;
+  /** One flush attempt failed; it is retried. */
+  flushFailed(error: unknown): void;
+  /** The store stayed unreachable past the grace: the response is given up. */
+  gaveUp(): void;
+}
+
+/** How long a worker stopped for shutdown keeps retrying a flush against an unreachable store. */
+const SHUTDOWN_FLUSH_GRACE_MS = 2000;
+/** Below this many bytes of tail the snapshot is never rewritten mid-stream. */
+const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
+/**
+ * The snapshot is rewritten when the log since the last one reaches this many times its size:
+ * snapshot writes then add at most half the log's bytes (bench scenario 3), while a read folds a
+ * tail of at most two snapshots' worth of (compact) events. 4 writes a little less (0.01 to 0.02
+ * of the upstream bytes) and makes polls of long running responses fold twice as much.
+ */
+const SNAPSHOT_TAIL_FACTOR = 2;
+
+/** Where a writer starts: the record `create` wrote. */
+export interface WriterStart {
+  id: string;
+  fence: number;
+  /** Sequence number of the next event. */
+  nextSeq: number;
+  /** Size of the snapshot written at creation, in bytes. */
+  snapshotBytes: number;
+  /** Retention of the finished response, in seconds. */
+  ttlSeconds: number;
+}
+
+/** Batches one response's events and writes them to the store. */
+export class LogWriter {
+  private pending: string[] = [];
+  private pendingFirstSeq: number;
+  private pendingBytes = 0;
+  private pendingStatus: ResponseStatus | undefined;
+  private bytesSinceSnapshot = 0;
+  private snapshotBytes: number;
+  private nextSeq: number;
+  private flushing: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastWriteAt = Date.now();
+  private readonly tick: FlushTick;
+  private readonly onFlushTick = (): void => this.requestFlush();
+  /** Item ids by output index as a reader of the log learns them (see ItemIdTable). */
+  private readonly announced = new ItemIdTable();
+
+  constructor(
+    private readonly start: WriterStart,
+    private readonly store: ResponseStore,
+    private readonly tuning: WriterTuning,
+    private readonly logger: Logger,
+    /** The Response as folded so far (its snapshot). */
+    private readonly state: () => ResponseObject,
+    private readonly host: WriterHost,
+  ) {
+    this.nextSeq = start.nextSeq;
+    this.pendingFirstSeq = start.nextSeq;
+    this.snapshotBytes = start.snapshotBytes;
+    this.tick = flushTick(tuning.flushIntervalMs);
+  }
+
+  /** Starts renewing the lease while no event is written. */
+  open(): void {
+    const { leaseMs } = this.tuning;
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(50, Math.floor(leaseMs / 8)));
+  }
+
+  /** Stops the timers; pending events are no longer flushed on their own. */
+  close(): void {
+    clearInterval(this.heartbeatTimer);
+    this.tick.delete(this.onFlushTick);
+  }
+
+  /**
+   * Queues `event` (numbered, already folded into the state) for the log; `status` is written
+   * with it when the event moves the response to a new status. `before` is the Response before
+   * the fold: an item id is left out only when every reader resolves it from what precedes the
+   * entry (see ItemIds).
+   */
+  write(event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject): void {
+    const encoded = encodeEvent(event, (outputIndex) => this.knownItemId(outputIndex, before));
+    this.announced.note(event);
+    this.nextSeq = event.sequence_number + 1;
+    this.pending.push(encoded);
+    this.pendingBytes += encoded.length;
+    this.bytesSinceSnapshot += encoded.length;
+    if (status) this.pendingStatus = status;
+    const t = this.tuning;
+    if ((status && isTerminalStatus(status)) || this.pending.length >= t.flushMaxEvents || this.pendingBytes >= t.flushMaxBytes) {
+      this.requestFlush();
+    } else {
+      this.tick.add(this.onFlushTick);
+    }
+  }
+
+  /** Waits for every pending event to be written (or dropped because the worker closed). */
+  async drain(): Promise<void> {
+    while (this.flushing || (this.pending.length && !this.host.closed())) {
+      if (!this.flushing) this.requestFlush();
+      await this.flushing;
+    }
+  }
+
+  /** Drops what is pending: the store refused the response. */
+  discard(): void {
+    this.pending = [];
+  }
+
+  /**
+   * The id an entry may leave out: the one a log reader knows for the output index and a
+   * snapshot reader finds at that position of the Response, when both agree.
+   */
+  private knownItemId(outputIndex: number, before: ResponseObject): string | undefined {
+    const id = this.announced.get(outputIndex);
+    const output = Array.isArray(before.output) ? before.output : [];
+    return id !== undefined && output[outputIndex]?.id === id ? id : undefined;
+  }
+
+  private heartbeat(): void {
+    if (this.host.closed() || this.flushing) return;
+    // Renewed at least every quarter lease, so a worker that waits out a store outage still holds
+    // its lease when the store returns (resolve() checks storeRetryGraceMs against leaseMs).
+    if (Date.now() - this.lastWriteAt < this.tuning.leaseMs / 8) return;
+    this.requestFlush(true);
+  }
+
+  private requestFlush(heartbeat = false): void {
+    this.tick.delete(this.onFlushTick);
+    if (this.flushing) return;
+    this.flushing = this.flushLoop(heartbeat).finally(() => {
+      this.flushing = undefined;
+      // Events that arrived while the last write was in flight.
+      if (this.pending.length && !this.host.closed()) this.requestFlush();
+    });
+  }
+
+  private async flushLoop(heartbeat: boolean): Promise<void> {
+    while (!this.host.closed() && (this.pending.length || heartbeat)) {
+      heartbeat = false;
+      const bytes = this.pendingBytes;
+      const input = this.takeBatch();
+      const flushStarted = performance.now();
+      const outcome = await this.appendWithRetry(input);
+      if (outcome === undefined) return;
+      this.lastWriteAt = Date.now();
+      this.host.flushed({ ms: performance.now() - flushStarted, events: input.events.length, bytes, outcome }, input);
+      if (outcome !== 'ok') return;
+    }
+  }
+
+  private takeBatch(): AppendInput {
+    const input: AppendInput = {
+      fence: this.start.fence,
+      firstSeq: this.pendingFirstSeq,
+      events: this.pending,
+      leaseMs: this.tuning.leaseMs,
+      ttlSeconds: this.start.ttlSeconds,
+    };
+    if (this.pendingStatus) input.status = this.pendingStatus;
+    const finalBatch = this.pendingStatus !== undefined && isTerminalStatus(this.pendingStatus);
+    // The snapshot is rewritten only when the tail outgrows it, so total bytes stay O(n).
+    if (this.pending.length && (finalBatch || this.bytesSinceSnapshot >= Math.max(SNAPSHOT_TAIL_FACTOR * this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
+      const json = JSON.stringify(this.state());
+      input.snapshot = { json, seq: this.nextSeq - 1 };
+      this.snapshotBytes = json.length;
+      this.bytesSinceSnapshot = 0;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingFirstSeq = this.nextSeq;
+    this.pendingStatus = undefined;
+    return input;
+  }
+
+  /**
+   * Writes one batch, retrying with backoff while the store is unreachable. The same batch is
+   * retried as it was (the store ignores an already-applied one), so nothing is lost or doubled.
+   * Gives up after `storeRetryGraceMs`; the lease then lapses and readers see `worker_lost`.
+   */
+  private async appendWithRetry(input: AppendInput): Promise<AppendOutcome | undefined> {
+    const started = Date.now();
+    let delay = 50;
+    for (;;) {
+      try {
+        return await this.store.append(this.start.id, input);
+      } catch (err) {
+        if (this.host.closed()) return undefined;
+        // During shutdown the grace is short: close() must stay bounded when the store is down.
+        const grace = this.host.shuttingDown() ? Math.min(SHUTDOWN_FLUSH_GRACE_MS, this.tuning.storeRetryGraceMs) : this.tuning.storeRetryGraceMs;
+        if (Date.now() - started > grace) {
+          this.logger.error('store unreachable for too long; giving up on this response', { id: this.start.id, error: String(err) });
+          this.host.gaveUp();
+          return undefined;
+        }
+        this.host.flushFailed(err);
+        this.logger.warn('flush failed; retrying', { id: this.start.id, error: String(err), retryInMs: delay });
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+}
+
+/**
+ * One timer per flush window for all the workers of the process: those with events waiting flush
+ * in the same tick, so their appends leave in one socket write, and a thousand streams cost one
+ * timer instead of a thousand. An event still waits at most one window.
+ */
+class FlushTick {
+  private readonly waiting = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly ms: number) {}
+
+  add(flush: () => void): void {
+    this.waiting.add(flush);
+    this.timer ??= setTimeout(() => this.fire(), this.ms);
+  }
+
+  delete(flush: () => void): void {
+    this.waiting.delete(flush);
+    if (this.waiting.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const due = [...this.waiting];
+    this.waiting.clear();
+    for (const flush of due) flush();
+  }
+}
+
+const flushTicks = new Map<number, FlushTick>();
+
+function flushTick(ms: number): FlushTick {
+  let tick = flushTicks.get(ms);
+  if (!tick) flushTicks.set(ms, (tick = new FlushTick(ms)));
+  return tick;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,160 @@
+// Upstream attempts and failover for one background response: each attempt opens the stream on a
+// deployment and hands its messages on; a failure before any message is retried on the next one.
+
+import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
+import { ApiError } from '../errors';
+import type { CreateResponseBody } from '../middleware/create-request';
+import { WORKER_ERROR_CODES } from '../response-vocabulary';
+import type { Logger } from '../types';
+import { toChatCompletionsRequest } from '../upstream/chat-request';
+import { openUpstream, readSse, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
+
+/** The worker tuning the attempts use. */
+export type AttemptTuning = Pick<
+  ResponsesPollingConfig['worker'],
+  'upstreamMaxAttempts' | 'upstreamRetryBaseMs' | 'upstreamConnectTimeoutMs' | 'upstreamIdleTimeoutMs'
+>;
+
+/** What the attempts tell the worker. */
+export interface AttemptHandlers {
+  /** An attempt starts on `deployment`; `chat` when it speaks Chat Completions. */
+  begin(deployment: DeploymentConfig, chat: boolean): void;
+  /** The data of one upstream SSE message. */
+  message(data: string): void;
+  /** The attempt's stream ended without an error. */
+  end(): void;
+  /** True once any upstream message arrived: from then on a failure is final (its events are visible). */
+  received(): boolean;
+  /** An attempt failed and another follows after `delayMs`. */
+  retry(error: UpstreamError, delayMs: number): void;
+}
+
+/** The code of an attempt whose deployment could not take the request (no request was sent). */
+const UNSERVABLE = 'deployment_cannot_take_request';
+/** Longest backoff between attempts, in ms. */
+const MAX_RETRY_DELAY_MS = 8000;
+
+/** Runs the upstream attempts of one response, in deployment order, with backoff between them. */
+export class UpstreamAttempts {
+  /** Number of upstream attempts made so far. */
+  attempts = 0;
+  /** The deployment of the current (or last) attempt. */
+  serving: DeploymentConfig;
+
+  constructor(
+    private readonly deployments: DeploymentConfig[],
+    private readonly request: CreateResponseBody,
+    private readonly tuning: AttemptTuning,
+    private readonly signal: AbortSignal,
+    private readonly logger: Logger,
+    private readonly id: string,
+  ) {
+    this.serving = deployments[0];
+  }
+
+  /**
+   * Streams from the deployments in order. An attempt that fails before any upstream message
+   * arrived (no connection, no headers in time, 429, 5xx, a stream that ends empty) is retried on
+   * the next deployment after a backoff; once a message has arrived, a failure is final, since
+   * its events are already stored and visible. Rejects with the last {@link UpstreamError}, or
+   * with the abort reason.
+   */
+  async run(handlers: AttemptHandlers): Promise<void> {
+    const { deployments } = this;
+    const { upstreamMaxAttempts, upstreamRetryBaseMs } = this.tuning;
+    for (;;) {
+      const deployment = deployments[this.attempts % deployments.length];
+      this.attempts += 1;
+      try {
+        await this.streamFrom(deployment, handlers);
+        return;
+      } catch (err) {
+        const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE);
+        if (!retryable || handlers.received() || this.signal.aborted || this.attempts >= upstreamMaxAttempts) throw err;
+        const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
+        this.logger.warn('upstream attempt failed; retrying', {
+          id: this.id,
+          kind: err.kind,
+          status: err.status,
+          attempt: this.attempts,
+          retryInMs: delay,
+          nextDeployment: deployments[this.attempts % deployments.length].modelName,
+        });
+        handlers.retry(err, delay);
+        await abortableSleep(delay, this.signal);
+      }
+    }
+  }
+
+  /** One attempt against `deployment`: opens the stream and hands on its messages to its end. */
+  private async streamFrom(deployment: DeploymentConfig, handlers: AttemptHandlers): Promise<void> {
+    const t = this.tuning;
+    this.serving = deployment;
+    const chat = deployment.upstreamApi === 'chat_completions';
+    let body: Record<string, unknown>;
+    if (chat) {
+      const mapped = toChatCompletionsRequest(this.request, deployment.upstreamModel);
+      // The create path keeps only deployments that can take the request; should one not, it is
+      // a failure of this attempt (retried on the next deployment), not of the response's input.
+      if (mapped instanceof ApiError) {
+        throw new UpstreamError('http', `The request cannot be sent to a Chat Completions deployment: ${mapped.message}`, 400, UNSERVABLE);
+      }
+      body = mapped.body;
+    } else {
+      const { background: _background, ...rest } = this.request;
+      body = { ...rest, model: deployment.upstreamModel, stream: true };
+    }
+    handlers.begin(deployment, chat);
+    const res = await openUpstream({
+      url: upstreamUrl(deployment, chat ? 'chat/completions' : 'responses'),
+      deployment,
+      body,
+      accept: 'text/event-stream',
+      signal: this.signal,
+      connectTimeoutMs: t.upstreamConnectTimeoutMs,
+    });
+    if (!res.ok) throw await upstreamHttpError(res, deployment, t.upstreamIdleTimeoutMs);
+    await readSse(res, { onMessage: (m) => handlers.message(m.data) }, { signal: this.signal, idleTimeoutMs: t.upstreamIdleTimeoutMs });
+    handlers.end();
+    if (!handlers.received() && !this.signal.aborted) {
+      throw new UpstreamError('connection', 'The upstream provider ended the stream without sending any event');
+    }
+  }
+}
+
+/** The error code a response gets when its upstream request failed for good. */
+export function codeForUpstreamError(err: UpstreamError): string {
+  if (err.kind === 'http') return err.status === 429 ? WORKER_ERROR_CODES.upstreamRateLimited : WORKER_ERROR_CODES.upstreamHttp;
+  if (err.kind === 'connection') return WORKER_ERROR_CODES.upstreamConnection;
+  return WORKER_ERROR_CODES.upstreamTimeout;
+}
+
+/** Failures worth another attempt: nothing was received and another try (or deployment) may succeed. */
+function isRetryable(err: UpstreamError): boolean {
+  if (err.kind !== 'http') return true;
+  const status = err.status ?? 0;
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/** Exponential backoff with full jitter, at least the upstream's `retry-after`, capped at 8 s. */
+function retryDelay(attempt: number, baseMs: number, retryAfterMs: number | undefined): number {
+  const exp = Math.min(baseMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+  const jittered = exp / 2 + Math.random() * (exp / 2);
+  return Math.min(Math.max(jittered, retryAfterMs ?? 0), MAX_RETRY_DELAY_MS);
+}
+
+/** Waits `ms`, or rejects with the abort reason as soon as `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

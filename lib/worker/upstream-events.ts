@@ -1,0 +1,192 @@
+// Turning upstream messages into our events: parses each SSE message (Responses events, or Chat
+// Completions chunks through the adapter), numbers it, scrubs secrets and folds it into the Response.
+
+import type { DeploymentConfig } from '../config/options';
+import { isFinalEventType, isStartEventType } from '../response-vocabulary';
+import type { Logger, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
+import { ChatStreamAdapter } from '../upstream/chat-stream-adapter';
+import { redactSecrets } from '../upstream/client';
+import { applyEvent, foldEvent } from './reducer';
+
+/**
+ * Where our events go, each once it is folded into the Response. `status` is the status the
+ * event moves the response to, when it moves it (`in_progress` at the start, the terminal one at
+ * the end); `before` is the Response before the fold (a delta folded in place changes only text,
+ * so its item ids are still those that preceded the event).
+ */
+export type EventSink = (event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject) => void;
+
+/** How far our events have taken the response. */
+export type Progress = 'queued' | 'in_progress' | 'ended';
+
+/** Turns the messages of one response's upstream attempts into our numbered, folded events. */
+export class UpstreamEvents {
+  /** Number of upstream SSE messages that were not valid JSON and were skipped. */
+  malformedEvents = 0;
+  private current: ResponseObject;
+  private nextSeq: number;
+  private progress: Progress = 'queued';
+  /** The deployment of the current attempt: its key is scrubbed from what it sends. */
+  private deployment: DeploymentConfig | undefined;
+  /** Turns Chat Completions chunks into Responses events, for chat deployments. */
+  private chat: ChatStreamAdapter | undefined;
+
+  constructor(
+    state: ResponseObject,
+    nextSeq: number,
+    private readonly sink: EventSink,
+    private readonly logger: Logger,
+    private readonly id: string,
+  ) {
+    this.current = state;
+    this.nextSeq = nextSeq;
+  }
+
+  /** The Response as folded so far. */
+  get state(): ResponseObject {
+    return this.current;
+  }
+
+  /** Sequence number of the next event. */
+  get next(): number {
+    return this.nextSeq;
+  }
+
+  /** True once a terminal event was produced: nothing more is. */
+  get ended(): boolean {
+    return this.progress === 'ended';
+  }
+
+  /** A new attempt on `deployment` begins; `chat` when it sends Chat Completions chunks. */
+  begin(deployment: DeploymentConfig, chat: boolean): void {
+    this.deployment = deployment;
+    this.chat = chat ? new ChatStreamAdapter() : undefined;
+  }
+
+  /** One upstream SSE message's data. */
+  message(data: string): void {
+    if (this.ended || data === '[DONE]') return;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(data) as Record<string, unknown>;
+      if (!event || typeof event !== 'object' || Array.isArray(event)) throw new Error('not an object');
+    } catch {
+      this.malformedEvents += 1;
+      this.logger.warn('skipped a malformed upstream event', { id: this.id, bytes: data.length, skipped: this.malformedEvents });
+      return;
+    }
+    if (this.chat) {
+      // The adapter turns an error frame into `error` + `response.failed` itself.
+      for (const adapted of this.chat.push(event)) this.upstreamEvent(adapted);
+      return;
+    }
+    // A bare `{"error": {...}}` frame (as Chat Completions servers send) is an error event.
+    if (typeof event.type !== 'string') {
+      if (event.error && typeof event.error === 'object') event = { type: 'error', error: event.error };
+      else {
+        this.malformedEvents += 1;
+        this.logger.warn('skipped an upstream event without a type', { id: this.id, skipped: this.malformedEvents });
+        return;
+      }
+    }
+    this.upstreamEvent(event as ResponseStreamEvent);
+  }
+
+  /** The attempt's stream ended: a chat adapter produces its terminal event now (usage comes last). */
+  end(): void {
+    if (!this.chat || this.ended) return;
+    for (const event of this.chat.end()) this.upstreamEvent(event);
+  }
+
+  /** Ends the response as `failed` with a synthesized `response.failed` event. */
+  fail(code: string, message: string): void {
+    this.start(undefined);
+    const merged = applyEvent(this.current, {
+      type: 'response.failed',
+      sequence_number: this.nextSeq,
+      response: { status: 'failed', error: { code, message } },
+    });
+    this.progress = 'ended';
+    this.log({ type: 'response.failed', sequence_number: this.nextSeq, response: merged }, merged.status);
+  }
+
+  private upstreamEvent(event: ResponseStreamEvent): void {
+    if (event.type === 'keepalive' || this.ended) return;
+    if (isStartEventType(event.type)) {
+      // The record already has its own `response.created`; the upstream's start events only
+      // contribute their fields, once, to our `response.in_progress`.
+      this.start(event.response as Record<string, unknown> | undefined);
+      return;
+    }
+    this.start(undefined);
+    if (isFinalEventType(event.type)) {
+      const merged = redactResponseError(normalizeUsage(applyEvent(this.current, { ...event, sequence_number: this.nextSeq })), this.deployment);
+      this.progress = 'ended';
+      this.log({ type: event.type, sequence_number: this.nextSeq, response: merged }, merged.status);
+      return;
+    }
+    if (event.type === 'error') {
+      this.log({ ...sanitizeErrorEvent(event, this.deployment), sequence_number: this.nextSeq });
+      return;
+    }
+    this.log({ ...event, sequence_number: this.nextSeq });
+  }
+
+  private start(upstream: Record<string, unknown> | undefined): void {
+    if (this.progress !== 'queued') return;
+    this.progress = 'in_progress';
+    const merged = applyEvent(this.current, {
+      type: 'response.in_progress',
+      sequence_number: this.nextSeq,
+      // Only an object's fields are taken: a malformed `response` (a string, an array) adds nothing.
+      response: { ...(upstream && typeof upstream === 'object' && !Array.isArray(upstream) ? upstream : {}), status: 'in_progress' },
+    });
+    this.log({ type: 'response.in_progress', sequence_number: this.nextSeq, response: merged }, 'in_progress');
+  }
+
+  /** Folds an event (already numbered) into the state, then hands it to the sink. */
+  private log(event: ResponseStreamEvent, status?: ResponseStatus): void {
+    const before = this.current;
+    // Parsed upstream events belong to this worker alone, so deltas may be folded in place; the
+    // chat adapter keeps the objects it hands out, so its events are folded by copy.
+    this.current = this.chat ? applyEvent(this.current, event) : foldEvent(this.current, event);
+    this.nextSeq = event.sequence_number + 1;
+    this.sink(event, status, before);
+  }
+}
+
+/** Keeps an upstream `error` event's shape but scrubs anything credential-like from its message. */
+function sanitizeErrorEvent(event: ResponseStreamEvent, deployment: DeploymentConfig | undefined): ResponseStreamEvent {
+  const nested = event.error && typeof event.error === 'object' ? (event.error as Record<string, unknown>) : undefined;
+  if (nested) {
+    const message = typeof nested.message === 'string' ? redactSecrets(nested.message, deployment) : 'The upstream provider reported an error';
+    return { ...event, error: { ...nested, message } };
+  }
+  const message = typeof event.message === 'string' ? redactSecrets(event.message, deployment) : 'The upstream provider reported an error';
+  return { ...event, message };
+}
+
+/** Scrubs credential-like text from the `error.message` an upstream put on its Response. */
+function redactResponseError(response: ResponseObject, deployment: DeploymentConfig | undefined): ResponseObject {
+  if (!response.error || typeof response.error.message !== 'string') return response;
+  return { ...response, error: { ...response.error, message: redactSecrets(response.error.message, deployment) } };
+}
+
+/**
+ * Fills the usage detail fields the current API requires and older upstreams omit
+ * (`cache_write_tokens`, `cached_tokens`, `reasoning_tokens`) with 0.
+ */
+function normalizeUsage(response: ResponseObject): ResponseObject {
+  const usage = response.usage as Record<string, unknown> | null | undefined;
+  if (!usage || typeof usage !== 'object') return response;
+  const input = (usage.input_tokens_details ?? {}) as Record<string, unknown>;
+  const output = (usage.output_tokens_details ?? {}) as Record<string, unknown>;
+  return {
+    ...response,
+    usage: {
+      ...usage,
+      input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0, ...input },
+      output_tokens_details: { reasoning_tokens: 0, ...output },
+    },
+  };
+}
