@@ -5,6 +5,7 @@ import type { ResponsesPollingOptions } from './config/options';
 import { auth } from './middleware/auth';
 import { addCreateRoute, RESPONSES_PATHS } from './middleware/background-mode-router';
 import { errorResponder } from './middleware/http';
+import { noRoute } from './middleware/no-route';
 import { addLifecycleRoutes } from './middleware/polling-handler';
 import { preCallLimiter } from './middleware/pre-call-limiter';
 import { runtimeFor, type Runtime } from './runtime';
@@ -43,7 +44,7 @@ export function responsesPolling(options: ResponsesPollingOptions | Runtime = {}
   router.use(RESPONSES_PATHS, requestId(), auth(runtime));
   addCreateRoute(router, runtime, preCallLimiter(runtime));
   addLifecycleRoutes(router, runtime);
-  router.use(RESPONSES_PATHS, errorResponder(runtime.config.logger));
+  router.use(RESPONSES_PATHS, noRoute(), errorResponder(runtime.config.logger));
   router.runtime = runtime;
   router.close = (graceMs?: number) => runtime.close(graceMs);
   router.metrics = runtime.config.metrics;

@@ -221,6 +221,11 @@ export interface ResponsesPollingOptions {
   idPrefix?: string;
   /** Largest accepted request body, in bytes. Default 1048576 (1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Deepest nesting of objects and arrays accepted in a create body (the body object is level 1).
+   * Deeper bodies get a 400 naming the field. Default 64.
+   */
+  maxJsonDepth?: number;
   worker?: WorkerOptions;
   /** Where log lines go. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
@@ -288,6 +293,7 @@ export interface ResponsesPollingConfig {
   keyPrefix: string;
   idPrefix: string;
   maxBodyBytes: number;
+  maxJsonDepth: number;
   worker: Required<WorkerOptions>;
   /** The logger given (or the default), adding `request_id` / `response_id` of the current context to each line. */
   logger: Logger;

@@ -32,6 +32,7 @@ export const DEFAULTS = {
   keyPrefix: 'rp:',
   idPrefix: 'resp_',
   maxBodyBytes: 1_048_576,
+  maxJsonDepth: 64,
   worker: {
     flushIntervalMs: 100,
     flushMaxEvents: 256,
@@ -93,6 +94,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     keyPrefix,
     idPrefix: options.idPrefix ?? DEFAULTS.idPrefix,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    maxJsonDepth: options.maxJsonDepth ?? DEFAULTS.maxJsonDepth,
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
     // Stores keep the plain logger: their outage lines belong to no request.
     logger: withLogContext(logger),

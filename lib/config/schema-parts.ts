@@ -147,6 +147,7 @@ export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> 
       fix: 'Use 1 to 32 letters, digits, _ or -, e.g. "resp_"',
     }),
     prop(n, 'maxBodyBytes', 'max_body_bytes', posInt('Set it to a whole number of bytes, e.g. 1048576')),
+    prop(n, 'maxJsonDepth', 'max_json_depth', posInt('Set it to a whole number of nesting levels, e.g. 64')),
     same(n, 'worker', workerSchema(n)),
   ]);
 }

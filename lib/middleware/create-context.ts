@@ -71,7 +71,7 @@ function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], 
  * resolves the deployments (400 for an unknown model). Run once per request, by its context.
  */
 export function prepareCreate(runtime: Runtime, principal: Principal, raw: unknown): CreateRequest {
-  const body = checkCreateBody(raw);
+  const body = checkCreateBody(raw, runtime.config);
   if (body instanceof ApiError) throw body;
   assertModelAllowed(principal, body.model);
   const polling = shouldUsePolling(runtime.config, body);

@@ -66,10 +66,51 @@ function describe(error: ErrorObject): { param: string; message: string } {
   return { param, message: `Invalid value for '${param}': ${error.message ?? 'not allowed'}.` };
 }
 
-/** Checks a create body; returns an ApiError naming the bad field, or the typed body. */
-export function checkCreateBody(body: unknown): CreateResponseBody | ApiError {
+/**
+ * The field holding the first object or array nested deeper than `maxDepth` (the body is level 1),
+ * as a param (`input[0].content`: array indices after the last key are left out); undefined when
+ * none is. Walks with an explicit stack, so no depth can overflow the call stack.
+ */
+export function tooDeep(body: object, maxDepth: number): string | undefined {
+  interface Node {
+    value: object;
+    depth: number;
+    parent: Node | undefined;
+    /** The key or index this node has in its parent. */
+    key: string | number | undefined;
+  }
+  const stack: Node[] = [{ value: body, depth: 1, parent: undefined, key: undefined }];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    if (node.depth > maxDepth) return paramOf(node);
+    const entries: Array<[string | number, unknown]> = Array.isArray(node.value) ? node.value.map((v, i) => [i, v]) : Object.entries(node.value);
+    for (const [key, value] of entries) {
+      if (value !== null && typeof value === 'object') stack.push({ value, depth: node.depth + 1, parent: node, key });
+    }
+  }
+  return undefined;
+
+  function paramOf(node: Node): string {
+    const keys: Array<string | number> = [];
+    for (let at: Node | undefined = node; at?.key !== undefined; at = at.parent) keys.unshift(at.key);
+    const lastName = keys.map((k) => typeof k === 'string').lastIndexOf(true);
+    return keys
+      .slice(0, lastName + 1)
+      .map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`))
+      .join('');
+  }
+}
+
+/**
+ * Checks a create body; returns an ApiError naming the bad field, or the typed body. Objects and
+ * arrays nested deeper than `maxJsonDepth` are refused first (later steps serialise the body).
+ */
+export function checkCreateBody(body: unknown, limits: { maxJsonDepth: number } = { maxJsonDepth: Infinity }): CreateResponseBody | ApiError {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     return invalidRequest('The request body must be a JSON object.', null, 'invalid_body');
+  }
+  const deep = tooDeep(body, limits.maxJsonDepth);
+  if (deep !== undefined) {
+    return invalidRequest(`Invalid '${deep}': objects and arrays may be nested at most ${limits.maxJsonDepth} levels deep.`, deep, 'nesting_too_deep');
   }
   if (!validateCreate(body)) {
     const first = validateCreate.errors?.[0];

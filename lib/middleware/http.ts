@@ -4,7 +4,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError, storeUnavailable, toApiError } from '../errors';
+import { ApiError, invalidRequest, storeUnavailable, toApiError } from '../errors';
 import type { Logger } from '../types';
 import type { ResponsesMetrics } from '../observability/metrics';
 
@@ -28,7 +28,11 @@ export function asyncHandler(fn: (req: Request, res: Response, next: NextFunctio
 /** The error middleware of every part: OpenAI-shaped bodies, details only in the log. */
 export function errorResponder(logger: Logger) {
   return function responsesErrorResponder(err: unknown, req: Request, res: Response, _next: NextFunction): void {
-    const apiError = toApiError(err);
+    // The router could not decode a path parameter (the id): the client's mistake, not a 500.
+    const apiError =
+      err instanceof URIError
+        ? invalidRequest("Invalid 'response_id': the path holds an invalid percent-encoding.", 'response_id', 'invalid_value')
+        : toApiError(err);
     if (apiError.status >= 500 && !(err instanceof ApiError)) {
       logger.error('request failed', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
     }
