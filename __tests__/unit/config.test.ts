@@ -100,6 +100,7 @@ describe('defaults', () => {
       keyPrefix: 'rp:',
       idPrefix: 'resp_',
       maxBodyBytes: 1048576,
+      maxJsonDepth: 64,
       worker: {
         flushIntervalMs: 100,
         flushMaxEvents: 256,
