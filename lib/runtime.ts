@@ -9,6 +9,7 @@ import { StreamingWorker, workerDeps, type StopReason, type WorkerStart } from '
 import { reportEnded, usageCharge, type EndedInput } from './observability/lifecycle';
 import { currentLogContext, runWithLogContext } from './observability/request-id';
 import { materialize } from './worker/materialize';
+import { FollowerRegistry } from './middleware/followers';
 
 export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
 
@@ -17,6 +18,8 @@ export class Runtime {
   readonly config: ResponsesPollingConfig;
   /** Workers running in this process, by response id. */
   readonly workers = new Map<string, StreamingWorker>();
+  /** Event-stream followers in this process, counted against their caps. */
+  readonly followers: FollowerRegistry;
   private closing = false;
   private closed: Promise<void> | undefined;
   /** Creates that passed admission and are still writing their record. */
@@ -29,6 +32,7 @@ export class Runtime {
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
+    this.followers = new FollowerRegistry(config.streamFollowers);
     // Once per runtime, i.e. at start-up: open routes must be a decision, not an accident.
     if (config.auth === 'unconfigured') {
       config.logger.warn(

@@ -86,6 +86,33 @@ export interface StoredResponse {
   leaseSwept?: true;
 }
 
+/** How much {@link ResponseStore.readEvents} returns. */
+export interface ReadEventsOptions {
+  /** At most this many entries (a page). Default: every entry after the cursor. */
+  limit?: number;
+  /**
+   * Fewer entries when they would exceed about this many bytes together; the first entry is
+   * returned whatever its size. Default: no such bound.
+   */
+  maxBytes?: number;
+  /** Also return the item-id notes of the log ({@link EventsPage.itemIds}). Default false. */
+  itemIds?: boolean;
+}
+
+/** What {@link ResponseStore.readEvents} returns: a page of the log, read in one step with the meta. */
+export interface EventsPage {
+  meta: ResponseMeta;
+  /** Encoded events after the cursor, in order, at most `limit` of them. */
+  events: string[];
+  /** See {@link StoredResponse.leaseSwept}. */
+  leaseSwept?: true;
+  /**
+   * With `itemIds`: every item-id note of the log, in log order (see `itemIdNotes` in
+   * event-codec.ts), from which a reader starting mid-log rebuilds the ids the log leaves out.
+   */
+  itemIds?: string[];
+}
+
 /** Arguments of {@link ResponseStore.create}. */
 export interface CreateRecordInput {
   id: string;
@@ -248,7 +275,7 @@ export interface ResponseStore {
    * Encoded events with sequence number above `afterSeq`, with the current meta. Sweeps a lapsed
    * lease as `read` does, with the same `leaseSwept` flag.
    */
-  readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[]; leaseSwept?: true } | null>;
+  readEvents(id: string, owner: string | null, afterSeq: number, options?: ReadEventsOptions): Promise<EventsPage | null>;
   /** One flush of the worker; see {@link AppendOutcome}. */
   append(id: string, input: AppendInput): Promise<AppendOutcome>;
   /** Cancels a non-terminal response and publishes a `cancel` control message. */

@@ -6,6 +6,8 @@ import { sleep, waitFor } from '../helpers/flow';
 import { appendInput, createInput, events, newId } from '../helpers/store-inputs';
 import { describeNativeRecords } from './native-store-contract';
 import { describeQueueContract } from './queue-store-contract';
+import { encodeEvent, eventJson, ItemIdTable } from '../../lib/store/event-codec';
+import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
 
 /** A fresh store for one test (own key prefix), and how to dispose of it and its data. */
 export interface StoreHarness {
@@ -100,6 +102,64 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.readEvents(input.id, 'owner-a', 4))!.events).toEqual([]);
         expect((await store.readEvents(input.id, 'owner-a', 99))!.events).toEqual([]);
         expect((await store.read(input.id, 'owner-a'))!.tail).toEqual(events(1, 4));
+      });
+
+      test('readEvents with a limit returns one page after the cursor, with the current meta', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ firstSeq: 1, events: events(1, 9) }));
+        const page = await store.readEvents(input.id, 'owner-a', 2, { limit: 4 });
+        expect(page!.events).toEqual(events(3, 6));
+        expect(page!.meta.lastSeq).toBe(9);
+        expect((await store.readEvents(input.id, 'owner-a', 6, { limit: 4 }))!.events).toEqual(events(7, 9));
+        expect((await store.readEvents(input.id, 'owner-a', 9, { limit: 4 }))!.events).toEqual([]);
+        expect((await store.readEvents(input.id, 'owner-a', -1, { limit: 1 }))!.events).toEqual(input.events);
+        expect((await store.readEvents(input.id, 'owner-a', 2))!.itemIds).toBeUndefined();
+        // A byte bound cuts the page short, but never below one entry.
+        const size = event(3).length;
+        expect((await store.readEvents(input.id, 'owner-a', 2, { limit: 4, maxBytes: size * 2 + 1 }))!.events).toEqual(events(3, 4));
+        expect((await store.readEvents(input.id, 'owner-a', 2, { limit: 4, maxBytes: 1 }))!.events).toEqual(events(3, 3));
+      });
+
+      test('the item-id notes rebuild, at any cursor, the table a reader of the whole log holds there', async () => {
+        const input = createInput();
+        await store.create(input);
+        const turn = [...textTurnEvents('one two three four', { chunkSize: 3 }), ...functionCallEvents({ name: 'f', arguments: '{"a":1}' })]
+          .slice(1)
+          .map((e, i) => ({ ...e, sequence_number: i + 1 }));
+        // Encoded as the worker does: an id is left out where the writer's table knows it.
+        const writer = new ItemIdTable();
+        const encoded = turn.map((event) => {
+          const entry = encodeEvent(event, writer.get);
+          writer.note(event);
+          return entry;
+        });
+        // Two flushes, split inside the text item.
+        await store.append(input.id, appendInput({ firstSeq: 1, events: encoded.slice(0, 6) }));
+        await store.append(input.id, appendInput({ firstSeq: 7, events: encoded.slice(6) }));
+        const all = [...input.events, ...encoded];
+        for (let cursor = 0; cursor < all.length - 1; cursor++) {
+          const fromStart = new ItemIdTable();
+          all.slice(0, cursor + 1).forEach((entry) => eventJson(entry, fromStart));
+          const page = await store.readEvents(input.id, 'owner-a', cursor, { limit: 3, itemIds: true });
+          const table = ItemIdTable.fromNotes(page!.itemIds!, cursor);
+          page!.events.forEach((entry) => expect(eventJson(entry, table).json).toBe(eventJson(entry, fromStart).json));
+        }
+        // A few notes per output item, not one per entry.
+        const notes = (await store.readEvents(input.id, 'owner-a', 0, { limit: 1, itemIds: true }))!.itemIds!;
+        expect(notes.length).toBeGreaterThan(0);
+        expect(notes.length).toBeLessThan(all.length / 2);
+      });
+
+      test('a record created again after a delete starts without the old item-id notes', async () => {
+        const input = createInput();
+        await store.create(input);
+        const added = JSON.stringify({ type: 'response.output_item.added', sequence_number: 1, output_index: 0, item: { type: 'message', id: 'msg_old' } });
+        await store.append(input.id, appendInput({ firstSeq: 1, events: [added] }));
+        expect((await store.readEvents(input.id, 'owner-a', 1, { itemIds: true }))!.itemIds).toHaveLength(1);
+        expect((await store.delete(input.id, 'owner-a')).deleted).toBe(true);
+        await store.create(input);
+        expect((await store.readEvents(input.id, 'owner-a', 0, { itemIds: true }))!.itemIds).toEqual([]);
       });
 
       test('a retried flush that was already written succeeds without writing its events twice', async () => {

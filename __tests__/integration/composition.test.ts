@@ -131,7 +131,7 @@ describe('close()', () => {
         return memory.create(input);
       },
       read: (id, owner) => memory.read(id, owner),
-      readEvents: (id, owner, after) => memory.readEvents(id, owner, after),
+      readEvents: (id, owner, after, options) => memory.readEvents(id, owner, after, options),
       append: (id, input) => memory.append(id, input),
       cancel: (id, owner, ttl) => memory.cancel(id, owner, ttl),
       delete: (id, owner) => memory.delete(id, owner),

@@ -113,6 +113,7 @@ describe('defaults', () => {
         storeRetryGraceMs: 30000,
         shutdownGraceMs: 10000,
       },
+      streamFollowers: { maxPerResponse: 100, maxPerPrincipal: 1000, stallTimeoutMs: 30000, pageEvents: 500, pageBytes: 262144 },
       // The given logger, wrapped to add the request id of the current context.
       logger: expect.objectContaining({ info: expect.any(Function) }),
       metrics: expect.any(ResponsesMetrics),

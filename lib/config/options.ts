@@ -136,6 +136,26 @@ export interface WorkerOptions {
 }
 
 /**
+ * Bounds on the clients that follow a response's events (`GET …?stream=true`, and a create with
+ * `stream: true`), counted in this process. See docs/limits.md.
+ */
+export interface StreamFollowerOptions {
+  /** Followers of one response at once; one more is refused with 429 `too_many_followers`. Default 100. */
+  maxPerResponse?: number;
+  /** Followers of one principal (key or host-app caller) at once; one more gets 429. Default 1000. */
+  maxPerPrincipal?: number;
+  /**
+   * A follower whose client reads nothing for this many ms while its socket is full is closed, so
+   * a stalled client holds no memory or socket for ever. Default 30000.
+   */
+  stallTimeoutMs?: number;
+  /** Log entries read from the store per page: a follower holds one page at a time. Default 500. */
+  pageEvents?: number;
+  /** A page stops short of this many bytes of entries (one entry larger than that is a page of its own). Default 262144. */
+  pageBytes?: number;
+}
+
+/**
  * One virtual key (LiteLLM's `general_settings.virtual_keys[]` here): a key clients send, with its
  * own owner id, limits and allowed models. Give exactly one of `key` and `keyHash`.
  */
@@ -227,6 +247,8 @@ export interface ResponsesPollingOptions {
    */
   maxJsonDepth?: number;
   worker?: WorkerOptions;
+  /** Bounds on event-stream followers (see {@link StreamFollowerOptions}). */
+  streamFollowers?: StreamFollowerOptions;
   /** Where log lines go. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /**
@@ -295,6 +317,7 @@ export interface ResponsesPollingConfig {
   maxBodyBytes: number;
   maxJsonDepth: number;
   worker: Required<WorkerOptions>;
+  streamFollowers: Required<StreamFollowerOptions>;
   /** The logger given (or the default), adding `request_id` / `response_id` of the current context to each line. */
   logger: Logger;
   metrics: import('../observability/metrics').ResponsesMetrics;

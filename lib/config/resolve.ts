@@ -17,6 +17,7 @@ import type {
   DeploymentOptions,
   ResponsesPollingConfig,
   ResponsesPollingOptions,
+  StreamFollowerOptions,
   VirtualKeyConfig,
   WorkerOptions,
 } from './options';
@@ -45,6 +46,13 @@ export const DEFAULTS = {
     upstreamMaxAttempts: 3,
     upstreamRetryBaseMs: 250,
   } satisfies Required<WorkerOptions>,
+  streamFollowers: {
+    maxPerResponse: 100,
+    maxPerPrincipal: 1000,
+    stallTimeoutMs: 30_000,
+    pageEvents: 500,
+    pageBytes: 262_144,
+  } satisfies Required<StreamFollowerOptions>,
   routingStrategy: 'simple-shuffle' as const,
 };
 
@@ -96,6 +104,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     maxJsonDepth: options.maxJsonDepth ?? DEFAULTS.maxJsonDepth,
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
+    streamFollowers: { ...DEFAULTS.streamFollowers, ...definedOnly(options.streamFollowers ?? {}) },
     // Stores keep the plain logger: their outage lines belong to no request.
     logger: withLogContext(logger),
     metrics: new ResponsesMetrics(typeof options.metrics === 'object' ? options.metrics : {}, options.metrics !== false),

@@ -9,7 +9,7 @@ import { asyncHandler, callStore, errorResponder, jsonBody } from './http';
 import { initialResponse } from './create-request';
 import { createRequestOf } from './create-context';
 import { createCallOf, type CreateCall } from './request-context';
-import { streamEvents } from './event-stream';
+import { acquireFollower, streamEvents } from './event-stream';
 import { newResponseId } from './ids';
 import { createNative } from './native-create';
 import { chatPassThrough } from './chat-pass-through';
@@ -65,6 +65,8 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const stream = body.stream === true;
   void runtime.ensureSubscribed();
   const id = newResponseId(config.idPrefix);
+  // A stream's follower slot is taken before the record exists, so a refusal (429) leaves nothing.
+  const slot = stream ? acquireFollower(runtime, call.principal, id) : undefined;
   const response = initialResponse(id, body, Math.floor(Date.now() / 1000));
   const snapshot = JSON.stringify(response);
   // The log opens as a background stream does: created (queued), then queued.
@@ -87,7 +89,10 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           leaseMs: config.worker.leaseMs,
           ttlSeconds: config.backgroundMode.ttl,
         }),
-      );
+      ).catch((err: unknown) => {
+        slot?.release();
+        throw err;
+      });
       // From here the admission belongs to the response: its worker holds it and settles it.
       admission.commit();
       // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
@@ -100,8 +105,8 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   );
   config.logger.info('background response created', { id, model: body.model });
 
-  if (stream) {
-    await streamEvents(runtime, req, res, id, owner, { opening: events });
+  if (slot) {
+    await streamEvents(runtime, req, res, id, owner, { opening: events, slot });
   } else {
     res.status(200).json(response);
   }

@@ -1,33 +1,55 @@
-// Serving a response's event log as SSE: replay after a cursor, then follow live events until the
-// response is terminal. Used by `POST` with `stream: true` and by `GET ?stream=true`.
+// Serving a response's event log as SSE: replay after a cursor, read in pages as the client drains
+// them, then follow live events until the response is terminal. Used by `POST` with
+// `stream: true` and by `GET ?stream=true`.
 
 import type { Request, Response } from 'express';
 import { eventJson, eventType, ItemIdTable } from '../store/event-codec';
-import type { ResponseMeta } from '../types';
+import type { EventsPage, ResponseMeta } from '../types';
 import { isFinalEventType, isTerminalStatus } from '../response-vocabulary';
-import { responseNotFound } from '../errors';
+import { ERROR_CODES, responseNotFound } from '../errors';
 import type { Runtime } from '../runtime';
+import { ownerHash, type Principal } from '../principal';
 import { materialize } from '../worker/materialize';
 import { callStore } from './http';
+import { principalOf } from './request-context';
 import { sseFrame } from '../sse';
+import type { FollowerSlot } from './followers';
+import { SseOutput } from './sse-output';
 
 /** How often a follower re-reads the store when the worker runs on another instance. */
 const FOLLOW_POLL_MS = 200;
-/** An SSE comment on idle streams keeps proxies and clients from timing out. */
-const KEEPALIVE_MS = 15000;
+
+/** Why a follower's stream ended early, as the closing `error` event's `code`. */
+export const STREAM_END_CODES = {
+  /** The response was deleted, expired, or its record lost while the stream followed it. */
+  gone: 'not_found',
+  /** The store could not be read; the client may resume later from its last sequence number. */
+  storeUnavailable: ERROR_CODES.storeUnavailable,
+} as const;
 
 /** Where a stream starts: after a cursor read from the store, or with events already in hand. */
 export type StreamStart =
   | { afterSeq: number }
-  /** The creation events (numbered from 0), sent without a store read: the record was just written. */
-  | { opening: string[] };
+  /**
+   * The creation events (numbered from 0), sent without a store read: the record was just
+   * written. The follower's slot was taken before the record was (see {@link acquireFollower}).
+   */
+  | { opening: string[]; slot: FollowerSlot };
+
+/** Takes a follower slot for `principal` on response `id`; throws 429 beyond a cap. */
+export function acquireFollower(runtime: Runtime, principal: Principal, id: string): FollowerSlot {
+  return runtime.followers.acquire(ownerHash(principal), id);
+}
 
 /**
  * Streams the events of `id` after the start point, then follows live events until the response
  * is terminal. With `afterSeq`, the first store read happens before any byte is sent, so an
- * unknown id is still a plain 404. A response that ended without a final event in its log
- * (cancelled, or its worker lost) gets one closing `response.failed` event carrying the Response
- * (status `cancelled` or `failed`), so SDK stream helpers end with the right snapshot.
+ * unknown id is still a plain 404 (and a follower over a cap a 429). The log is read a page at a
+ * time, the next page only once the client took the last, so a slow client holds one page. A
+ * response that ended without a final event in its log (cancelled, or its worker lost) gets a
+ * closing `response.failed` event carrying the Response (status `cancelled` or `failed`, the
+ * latter after an `error` event), so SDK stream helpers end with the right snapshot; a response
+ * deleted or lost meanwhile, or a store that cannot be read, ends the stream with an `error` event.
  */
 export async function streamEvents(
   runtime: Runtime,
@@ -37,106 +59,89 @@ export async function streamEvents(
   owner: string | null,
   start: StreamStart,
 ): Promise<void> {
-  const { store, logger, metrics } = runtime.config;
-  let batch: { meta: ResponseMeta | undefined; events: string[] } | null;
-  // `cursor`: the last entry read. Entries up to `skipThrough` are read but not sent: a stream
-  // that starts mid-log reads the log from its beginning, because compact entries name their item
-  // by output index, and the table of those ids is built exactly as the worker built it, entry by
-  // entry (a Response's final output may list its items in another order).
-  let cursor = -1;
-  let skipThrough = -1;
-  const items = new ItemIdTable();
-  if ('opening' in start) {
-    batch = { meta: undefined, events: start.opening };
-  } else {
-    const first = await callStore(runtime.config, () => store.readEvents(id, owner, -1));
-    if (!first) throw responseNotFound(id);
-    runtime.noticeRead(id, first);
-    batch = first;
-    skipThrough = start.afterSeq;
-  }
-
-  res.status(200);
-  res.setHeader('content-type', 'text/event-stream; charset=utf-8');
-  res.setHeader('cache-control', 'no-cache');
-  res.setHeader('connection', 'keep-alive');
-  res.setHeader('x-accel-buffering', 'no');
-  res.flushHeaders();
-
-  let closed = false;
-  let wake: (() => void) | undefined;
-  const onClose = () => {
-    closed = true;
-    wake?.();
-  };
-  res.on('close', onClose);
-  // A client that left during the first store read fired 'close' before the listener existed;
-  // without this check its follower would poll the store until the response ends.
-  if (res.destroyed) closed = true;
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-  metrics.streamFollowers.inc();
-  let lastType: string | undefined;
-
-  /** Writes frames, waiting for the socket to drain so a slow client does not fill memory. */
-  const write = async (frame: string) => {
-    if (closed || res.write(frame)) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        wake = undefined;
-        resolve();
-      };
-      wake = done;
-      res.once('drain', done);
-    });
-  };
-  const writeEvents = async (events: string[]) => {
-    for (const encoded of events) {
-      if (closed) return;
-      const { type, json } = eventJson(encoded, items);
-      lastType = type;
-      cursor += 1;
-      if (cursor > skipThrough) await write(sseFrame(type, json));
-    }
-  };
-
+  const slot = 'slot' in start ? start.slot : acquireFollower(runtime, principalOf(req), id);
   try {
-    for (;;) {
-      if (closed || !batch) return; // client gone, or deleted / expired while streaming
-      await writeEvents(batch.events);
-      if (batch.meta && isTerminalStatus(batch.meta.status)) {
-        // A terminal status may be recorded before the last events are read: read once more.
-        const rest = await callStore(runtime.config, () => store.readEvents(id, owner, cursor));
-        runtime.noticeRead(id, rest);
-        if (rest) {
-          await writeEvents(rest.events);
-          await writeClosingEvent(runtime, id, owner, Math.max(cursor, skipThrough), lastType, write);
-        }
-        return;
-      }
-      await waitForNews(runtime, id, (fn) => (wake = fn));
-      if (closed) return;
-      try {
-        const next = await store.readEvents(id, owner, cursor);
-        runtime.noticeRead(id, next);
-        batch = next;
-      } catch (err) {
-        metrics.storeError('request');
-        // Headers are gone; a follower that cannot read ends, and the client may resume later.
-        logger.warn('event stream ended: store unreachable', { id, error: String(err) });
-        return;
-      }
-    }
+    await follow(runtime, res, id, owner, start);
   } finally {
-    clearInterval(keepalive);
-    metrics.streamFollowers.dec();
-    res.off('close', onClose);
-    if (!res.writableEnded) res.end();
+    slot.release();
   }
 }
 
-/** Resolves at the worker's next flush (same instance) or after the poll interval. */
-function waitForNews(runtime: Runtime, id: string, setWake: (fn: () => void) => void): Promise<void> {
+async function follow(runtime: Runtime, res: Response, id: string, owner: string | null, start: StreamStart): Promise<void> {
+  const { store, logger, metrics, streamFollowers } = runtime.config;
+  const page = { limit: streamFollowers.pageEvents, maxBytes: streamFollowers.pageBytes };
+  // `cursor`: the last entry read. Entries up to `skipThrough` are read but not sent. Compact
+  // entries may name their item by output index; the table of those ids starts from the store's
+  // item-id notes up to the cursor and takes in every entry read after it, so it is exactly the
+  // table the worker had when it wrote each entry.
+  let cursor = -1;
+  let skipThrough = -1;
+  let items = new ItemIdTable();
+  let meta: ResponseMeta | undefined;
+  let events: string[];
+  if ('opening' in start) {
+    events = start.opening;
+  } else {
+    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq, { ...page, itemIds: true }));
+    if (!first) throw responseNotFound(id);
+    runtime.noticeRead(id, first);
+    // A cursor past the stored end reads on from the end, noting the entries up to the cursor
+    // without sending them (they may announce an item the client already saw).
+    cursor = Math.min(start.afterSeq, first.meta.lastSeq);
+    skipThrough = start.afterSeq;
+    items = ItemIdTable.fromNotes(first.itemIds ?? [], cursor);
+    meta = first.meta;
+    events = first.events;
+  }
+
+  const out = new SseOutput(res, streamFollowers.stallTimeoutMs, logger);
+  metrics.streamFollowers.inc();
+  let lastType: string | undefined;
+  const sentThrough = () => Math.max(cursor, skipThrough);
+
+  try {
+    for (;;) {
+      for (const encoded of events) {
+        if (out.closed) return;
+        const { type, json } = eventJson(encoded, items);
+        lastType = type;
+        cursor += 1;
+        if (cursor > skipThrough) await out.write(sseFrame(type, json));
+      }
+      if (out.closed) return;
+      const caughtUp = meta === undefined || cursor >= meta.lastSeq;
+      if (caughtUp && meta && isTerminalStatus(meta.status)) {
+        await writeClosingEvents(runtime, id, owner, meta, sentThrough(), cursor === meta.lastSeq ? lastType : undefined, out);
+        return;
+      }
+      if (caughtUp) await waitForNews(runtime, id, out);
+      if (out.closed) return;
+      let next: EventsPage | null;
+      try {
+        next = await store.readEvents(id, owner, cursor, page);
+      } catch (err) {
+        metrics.storeError('request');
+        // Headers are gone: the stream ends with an error event, and the client may resume later.
+        logger.warn('event stream ended: store unreachable', { id, error: String(err) });
+        await writeError(out, sentThrough() + 1, STREAM_END_CODES.storeUnavailable, `The response store could not be read. Resume this stream later with starting_after=${sentThrough()}.`);
+        return;
+      }
+      runtime.noticeRead(id, next);
+      if (!next) {
+        await writeError(out, sentThrough() + 1, STREAM_END_CODES.gone, `Response with id '${id}' was deleted or has expired while this stream followed it.`);
+        return;
+      }
+      meta = next.meta;
+      events = next.events;
+    }
+  } finally {
+    metrics.streamFollowers.dec();
+    out.end();
+  }
+}
+
+/** Resolves at the worker's next flush (same instance), after the poll interval, or when the client leaves. */
+function waitForNews(runtime: Runtime, id: string, out: SseOutput): Promise<void> {
   return new Promise<void>((resolve) => {
     const worker = runtime.workers.get(id);
     const timer = setTimeout(done, FOLLOW_POLL_MS);
@@ -144,38 +149,63 @@ function waitForNews(runtime: Runtime, id: string, setWake: (fn: () => void) => 
       clearTimeout(timer);
       worker?.off('flushed', done);
       worker?.off('done', done);
+      out.onGone(undefined);
       resolve();
     }
-    setWake(done);
+    out.onGone(done);
     worker?.on('flushed', done);
     worker?.on('done', done);
   });
 }
 
+/** Writes the closing `error` event: both the flat fields of the API schema and the nested `error` real streams carry. */
+async function writeError(out: SseOutput, seq: number, code: string, message: string): Promise<void> {
+  const error = { type: 'server_error', code, message, param: null };
+  await out.write(sseFrame('error', JSON.stringify({ type: 'error', sequence_number: seq, code, message, param: null, error })));
+}
+
 /**
  * When the log of a terminal response does not end with a final event (cancel, lease lapse),
- * sends one synthesized `response.failed` with the Response as stored, numbered after the log.
- * It is not stored, so every replay produces the same event.
+ * sends a synthesized `response.failed` with the Response as stored, numbered after the log (a
+ * lapsed lease, whose error the store set, first gets an `error` event). Nothing is stored, so
+ * every replay produces the same events; only those after `sentThrough` are sent. The Response
+ * is read only when such an event is due.
  */
-async function writeClosingEvent(
+async function writeClosingEvents(
   runtime: Runtime,
   id: string,
   owner: string | null,
-  cursor: number,
+  meta: ResponseMeta,
+  sentThrough: number,
   lastType: string | undefined,
-  write: (frame: string) => Promise<void>,
+  out: SseOutput,
 ): Promise<void> {
   const { store } = runtime.config;
-  const stored = await store.read(id, owner).catch(() => null);
-  if (!stored) return;
-  const lastSeq = stored.meta.lastSeq;
-  if (cursor > lastSeq) return; // the client has already seen the closing event
-  let last = cursor === lastSeq ? lastType : undefined;
+  const lastSeq = meta.lastSeq;
+  const closing = meta.error ? 2 : 1;
+  if (sentThrough >= lastSeq + closing) return; // the client has seen every closing event
+  let last = lastType;
   if (last === undefined) {
-    const tail = await store.readEvents(id, owner, lastSeq - 1).catch(() => null);
-    last = tail?.events.length ? eventType(tail.events[tail.events.length - 1]) : undefined;
+    const tail = await store.readEvents(id, owner, lastSeq - 1, { limit: 1 }).catch(() => null);
+    last = tail?.events.length ? eventType(tail.events[0]) : undefined;
   }
   if (isFinalEventType(last)) return;
-  const event = { type: 'response.failed', sequence_number: lastSeq + 1, response: materialize(stored) };
-  await write(sseFrame(event.type, JSON.stringify(event)));
+  let stored;
+  try {
+    stored = await store.read(id, owner);
+  } catch {
+    await writeError(out, sentThrough + 1, STREAM_END_CODES.storeUnavailable, `The response store could not be read. Resume this stream later with starting_after=${sentThrough}.`);
+    return;
+  }
+  if (!stored) {
+    await writeError(out, sentThrough + 1, STREAM_END_CODES.gone, `Response with id '${id}' was deleted or has expired while this stream followed it.`);
+    return;
+  }
+  let seq = lastSeq + 1;
+  if (meta.error) {
+    if (seq > sentThrough) await writeError(out, seq, meta.error.code, meta.error.message);
+    seq += 1;
+  }
+  const event = { type: 'response.failed', sequence_number: seq, response: materialize(stored) };
+  if (seq > sentThrough) await out.write(sseFrame(event.type, JSON.stringify(event)));
 }

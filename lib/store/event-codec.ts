@@ -62,20 +62,95 @@ export type ItemIds = (outputIndex: number) => string | undefined;
 export class ItemIdTable {
   private readonly ids: string[] = [];
 
+  /**
+   * The table a reader that noted every entry up to sequence `throughSeq` holds, rebuilt from the
+   * store's item-id notes (see {@link itemIdNotes}) instead of from the log itself.
+   */
+  static fromNotes(notes: readonly string[], throughSeq: number): ItemIdTable {
+    const table = new ItemIdTable();
+    for (const raw of notes) {
+      const note = parseNote(raw);
+      // Notes are in log order: the first one past the cursor ends the table.
+      if (!note || note[0] > throughSeq) break;
+      table.ids[note[1]] = note[2];
+    }
+    return table;
+  }
+
   /** The id known for `outputIndex`. */
   readonly get: ItemIds = (outputIndex) => this.ids[outputIndex];
 
   /** Takes in the ids an event names. */
   note(event: ResponseStreamEvent): void {
-    const index = event.output_index;
-    if (!isIndex(index)) return;
-    const item = event.item as { id?: unknown } | undefined;
-    if ((event.type === 'response.output_item.added' || event.type === 'response.output_item.done') && item && typeof item.id === 'string') {
-      this.ids[index] = item.id;
-    } else if (typeof event.item_id === 'string') {
-      this.ids[index] = event.item_id;
-    }
+    const named = namedItem(event);
+    if (named) this.ids[named[0]] = named[1];
   }
+}
+
+/** The output index and item id an event sets in a reader's table, if any (see {@link ItemIdTable}). */
+function namedItem(event: ResponseStreamEvent): [number, string] | undefined {
+  const index = event.output_index;
+  if (!isIndex(index)) return undefined;
+  const item = event.item as { id?: unknown } | undefined;
+  if ((event.type === 'response.output_item.added' || event.type === 'response.output_item.done') && item && typeof item.id === 'string') {
+    return [index, item.id];
+  }
+  return typeof event.item_id === 'string' ? [index, event.item_id] : undefined;
+}
+
+/**
+ * The item-id notes of log entries `events` (numbered from `firstSeq`): one JSON
+ * `[seq, outputIndex, itemId]` for each entry that sets an id in a reader's table, except where
+ * it repeats the id an earlier entry of the same batch set. A store keeps them beside the log, so
+ * a reader that starts mid-log rebuilds its table from these few notes (one or a few per output
+ * item) instead of reading the log from its start. An entry whose id was left out sets nothing
+ * new (its id is the one already known), so only JSON entries that carry an output index and
+ * compact entries that kept their id are decoded here.
+ */
+export function itemIdNotes(events: readonly string[], firstSeq: number): string[] {
+  const notes: string[] = [];
+  const lastInBatch = new Map<number, string>();
+  for (let i = 0; i < events.length; i++) {
+    const encoded = events[i];
+    let named: [number, string] | undefined;
+    if (encoded.charCodeAt(0) === 126 /* ~ */) {
+      if (compactIdElided(encoded)) continue;
+      const event = expand(encoded, undefined);
+      named = event ? namedItem(event) : undefined;
+    } else if (encoded.includes('"output_index"')) {
+      named = namedItem(JSON.parse(encoded) as ResponseStreamEvent);
+    }
+    if (!named || lastInBatch.get(named[0]) === named[1]) continue;
+    lastInBatch.set(named[0], named[1]);
+    notes.push(JSON.stringify([firstSeq + i, named[0], named[1]]));
+  }
+  return notes;
+}
+
+/** A stored note as `[seq, outputIndex, itemId]`; undefined for anything malformed. */
+function parseNote(raw: string): [number, number, string] | undefined {
+  try {
+    const note: unknown = JSON.parse(raw);
+    if (Array.isArray(note) && isIndex(note[0]) && isIndex(note[1]) && typeof note[2] === 'string') return [note[0], note[1], note[2]];
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** Whether a compact entry left its item id out (see {@link ItemIds}), read without decoding it. */
+function compactIdElided(encoded: string): boolean {
+  const spec = BY_CODE.get(encoded[1]);
+  const idAt = spec ? spec.fields.indexOf('item_id') : -1;
+  if (idAt < 0) return false;
+  // Pieces after the code: layout, sequence number, then the fields in spec order.
+  let at = 2;
+  for (let skip = 0; skip < 2 + idAt; skip++) {
+    const end = encoded.indexOf(SEP, at);
+    if (end === -1) return false;
+    at = end + 1;
+  }
+  return encoded.startsWith(`${ELIDED}${SEP}`, at);
 }
 
 /** Decodes one log entry; `items` resolves item ids stored by output index. */

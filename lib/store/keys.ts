@@ -9,12 +9,17 @@ export interface ResponseKeys {
   snapshot: string;
   /** List: encoded events, index = sequence number. */
   log: string;
+  /**
+   * List: item-id notes of the log (see `itemIdNotes`), so a reader starting mid-log need not read
+   * the log from its start. Absent while no entry names an output item.
+   */
+  ids: string;
 }
 
 /** Keys of response `id` under `prefix` (for example `rp:`). */
 export function responseKeys(prefix: string, id: string): ResponseKeys {
   const base = `${prefix}{${id}}:`;
-  return { meta: `${base}meta`, snapshot: `${base}snap`, log: `${base}log` };
+  return { meta: `${base}meta`, snapshot: `${base}snap`, log: `${base}log`, ids: `${base}ids` };
 }
 
 /**

@@ -8,8 +8,10 @@ import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
 import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
-import type { CreateRecordInput, DeleteResult, Logger, NativeResponseRecord, ResponseErrorObject, ResponseMeta } from '../types';
+import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeResponseRecord, ReadEventsOptions, ResponseErrorObject, ResponseMeta } from '../types';
 import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
+import { itemIdNotes } from './event-codec';
+import { pageWithin } from './log-pages';
 
 export { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 
@@ -36,6 +38,8 @@ interface MemoryRecord {
   meta: string;
   snapshot: string;
   log: string[];
+  /** Item-id notes of the log (see `itemIdNotes`). */
+  itemIds: string[];
   /** Epoch ms after which the record no longer exists (every key shares one expiry). */
   expiresAt: number;
 }
@@ -87,6 +91,7 @@ export class MemoryStore implements ResponseStore {
       meta: JSON.stringify(meta),
       snapshot: input.snapshot,
       log: [...input.events],
+      itemIds: itemIdNotes(input.events, 0),
       expiresAt: now + input.ttlSeconds * 1000 + input.leaseMs + (q ? queueLifeMs(q.maxWaitMs) : 0),
     });
     // The same synchronous step: no caller sees the record without its queue entry.
@@ -104,15 +109,18 @@ export class MemoryStore implements ResponseStore {
     return result;
   }
 
-  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[]; leaseSwept?: true } | null> {
+  async readEvents(id: string, owner: string | null, afterSeq: number, options: ReadEventsOptions = {}): Promise<EventsPage | null> {
     this.#assertOpen();
     const record = this.#owned(id, owner);
     if (!record) return null;
     const { meta, swept } = this.#sweepLease(record);
-    const result: { meta: ResponseMeta; events: string[]; leaseSwept?: true } = {
+    const first = Math.max(0, Math.trunc(afterSeq) + 1);
+    const limit = options.limit === undefined ? undefined : Math.max(1, Math.trunc(options.limit));
+    const result: EventsPage = {
       meta: publicMeta(meta),
-      events: record.log.slice(Math.max(0, Math.trunc(afterSeq) + 1)),
+      events: pageWithin(record.log.slice(first, limit === undefined ? undefined : first + limit), options.maxBytes),
     };
+    if (options.itemIds) result.itemIds = [...record.itemIds];
     if (swept) result.leaseSwept = true;
     return result;
   }
@@ -132,6 +140,7 @@ export class MemoryStore implements ResponseStore {
     if (n > 0) {
       if (input.firstSeq !== meta.lastSeq + 1) return 'fenced';
       record.log.push(...input.events);
+      record.itemIds.push(...itemIdNotes(input.events, input.firstSeq));
       meta.lastSeq += n;
     }
     if (input.snapshot) {

@@ -21,6 +21,8 @@ import type {
   StartQueuedOutcome,
   StoredResponse,
 } from '../types';
+import type { EventsPage, ReadEventsOptions } from '../types';
+import { pageArgs, withItemIds } from './log-pages';
 import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
 import {
@@ -116,7 +118,7 @@ class RedisResponseStore implements RedisStore {
         String(q ? Math.max(0, Math.trunc(q.maxWaitMs)) : 0),
         String(q ? queueLifeMs(q.maxWaitMs) : 0),
         ...queueArgs,
-        ...input.events,
+        ...withItemIds(input.events, 0),
       ],
       together && qk ? [qk.ring, qk.jobs] : [],
     );
@@ -136,12 +138,11 @@ class RedisResponseStore implements RedisStore {
     return stored;
   }
 
-  async readEvents(id: string, owner: string | null, afterSeq: number): Promise<{ meta: ResponseMeta; events: string[]; leaseSwept?: true } | null> {
-    const args = [...ownerArgs(owner), WORKER_LOST_JSON, String(Math.trunc(afterSeq))];
-    const reply = asArray(await this.#run(SCRIPTS.readEvents, id, args));
+  async readEvents(id: string, owner: string | null, afterSeq: number, options: ReadEventsOptions = {}): Promise<EventsPage | null> {
+    const reply = asArray(await this.#run(SCRIPTS.readEvents, id, [...ownerArgs(owner), WORKER_LOST_JSON, ...pageArgs(afterSeq, options)]));
     const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
     if (outcome === 'not_found') return null;
-    const result: { meta: ResponseMeta; events: string[]; leaseSwept?: true } = { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]) };
+    const result: EventsPage = { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]), ...(options.itemIds && { itemIds: asStrings(reply[3]) }) };
     if (outcome === 'found_swept') result.leaseSwept = true;
     return result;
   }
@@ -157,7 +158,7 @@ class RedisResponseStore implements RedisStore {
       String(input.snapshot?.seq ?? -1),
       String(input.leaseMs),
       String(input.ttlSeconds),
-      ...input.events,
+      ...withItemIds(input.events, input.firstSeq),
     ]);
     const outcome = SCRIPT_CODES.append[code as keyof typeof SCRIPT_CODES.append];
     if (outcome === undefined) throw new Error(`redis store: unexpected append reply ${String(code)}`);
@@ -278,7 +279,7 @@ class RedisResponseStore implements RedisStore {
   /** Runs a script on the keys of response `id`, then `more` keys (EVALSHA, EVAL on NOSCRIPT). */
   #run(script: LuaScript, id: string, args: string[], more: string[] = []): Promise<unknown> {
     const keys = responseKeys(this.keyPrefix, id);
-    return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log, ...more], args);
+    return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log, keys.ids, ...more], args);
   }
 
   /** One command, within `commandTimeoutMs` including the wait for a connection. */

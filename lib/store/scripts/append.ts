@@ -12,6 +12,7 @@ export const APPEND_SCRIPT = `
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
+  KEYS[4] item-id notes list
 
   ARGV[1]  fencing token of the worker
   ARGV[2]  sequence number of the first event
@@ -22,7 +23,9 @@ export const APPEND_SCRIPT = `
   ARGV[7]  sequence number of the last event the snapshot covers
   ARGV[8]  lease in ms
   ARGV[9]  retention in seconds
-  ARGV[10..] encoded events, consecutive from ARGV[2]; none for a heartbeat
+  ARGV[10] k, the number of item-id notes of these events
+  ARGV[11..10+k] those notes
+  ARGV[11+k..] encoded events, consecutive from ARGV[2]; none for a heartbeat
 
   Returns
    0  written
@@ -38,7 +41,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'fence', 'lastSeq')
-local n = #ARGV - 9
+local n = #ARGV - 10 - tonumber(ARGV[10])
 local lastSeq = tonumber(meta[3])
 local firstSeq = tonumber(ARGV[2])
 if n > 0 and tonumber(ARGV[1]) == tonumber(meta[2]) and firstSeq + n - 1 <= lastSeq then
@@ -57,7 +60,7 @@ if n > 0 then
   if firstSeq ~= lastSeq + 1 then
     return -5
   end
-  pushFrom(10)
+  pushFrom(pushItemIds(10))
   redis.call('HSET', KEYS[1], 'lastSeq', int(lastSeq + n))
 end
 if ARGV[5] == '1' then

@@ -13,8 +13,9 @@ export const CREATE_SCRIPT = `
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
-  KEYS[4] (optional) ring list of the queue
-  KEYS[5] (optional) jobs hash of the queue
+  KEYS[4] item-id notes list
+  KEYS[5] (optional) ring list of the queue
+  KEYS[6] (optional) jobs hash of the queue
 
   ARGV[1]  owner hash
   ARGV[2]  snapshot JSON (covers events 0 .. n-1)
@@ -30,7 +31,9 @@ export const CREATE_SCRIPT = `
   ARGV[12] job JSON
   ARGV[13] capacity slot, '' for none
   ARGV[14] slot limit, 0 for none
-  ARGV[15..] the n initial encoded events, from sequence 0
+  ARGV[15] k, the number of item-id notes of the initial events
+  ARGV[16..15+k] those notes
+  ARGV[16+k..] the n initial encoded events, from sequence 0
 
   Returns
    1  created (fence 1)
@@ -42,7 +45,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local leaseMs = tonumber(ARGV[4])
-local n = #ARGV - 14
+local n = #ARGV - 15 - tonumber(ARGV[15])
 local now = nowMs()
 local deadline = 0
 local extra = 0
@@ -58,11 +61,11 @@ redis.call('HSET', KEYS[1],
   'snapshotSeq', int(n - 1), 'ttlSeconds', ARGV[5], 'viaQueue', ARGV[6], 'queueDeadline', int(deadline))
 redis.call('SET', KEYS[2], ARGV[2])
 -- Without a meta hash a stray log cannot belong to a live record; start it afresh.
-redis.call('DEL', KEYS[3])
-pushFrom(15)
+redis.call('DEL', KEYS[3], KEYS[4])
+pushFrom(pushItemIds(15))
 expireAll(tonumber(ARGV[5]) * 1000 + leaseMs + extra)
-if #KEYS == 5 then
-  enqueue(KEYS[4], KEYS[5], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], now)
+if #KEYS == 6 then
+  enqueue(KEYS[5], KEYS[6], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], now)
 end
 return 1
 `;

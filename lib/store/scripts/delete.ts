@@ -12,6 +12,7 @@ export const DELETE_SCRIPT = `
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
+  KEYS[4] item-id notes list
 
   ARGV[1] '1' to check the owner, '0' for an administrator
   ARGV[2] owner hash (ignored unless ARGV[1] is '1')
@@ -31,7 +32,7 @@ local reply = { 1 }
 if not TERMINAL[redis.call('HGET', KEYS[1], 'status')] then
   reply = storedReply(2)
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return reply
 `;

@@ -10,6 +10,7 @@ export const FAIL_QUEUED_SCRIPT = `
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
+  KEYS[4] item-id notes list (only its expiry is touched)
 
   ARGV[1] error JSON
   ARGV[2] retention in seconds

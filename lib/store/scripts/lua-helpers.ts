@@ -19,8 +19,8 @@ end
 `;
 
 /**
- * Helpers every store script may use. They read `KEYS[1..3]` as (meta hash, snapshot string,
- * log list) of one response, which is the key order of every script.
+ * Helpers every store script may use. They read `KEYS[1..4]` as (meta hash, snapshot string,
+ * log list, item-id notes list) of one response, which is the key order of every script.
  */
 export const LUA_HELPERS = `
 local QUEUE_TIMEOUT_JSON = [==[${JSON.stringify(QUEUE_TIMEOUT_ERROR)}]==]
@@ -29,20 +29,33 @@ ${LUA_BASE_HELPERS}
 -- Every key of the response gets the same expiry. Called after every write, because SET and
 -- a first RPUSH create keys without one.
 local function expireAll(ms)
-  for i = 1, 3 do
+  for i = 1, 4 do
     redis.call('PEXPIRE', KEYS[i], int(ms))
   end
 end
 
--- Appends ARGV[first..] to the log. Chunked: unpack() of thousands of values overflows the
--- Lua C stack.
-local function pushFrom(first)
+-- Appends ARGV[first..last] to the list at key. Chunked: unpack() of thousands of values
+-- overflows the Lua C stack.
+local function pushRange(key, first, last)
   local i = first
-  while i <= #ARGV do
-    local last = math.min(i + 999, #ARGV)
-    redis.call('RPUSH', KEYS[3], unpack(ARGV, i, last))
-    i = last + 1
+  while i <= last do
+    local upTo = math.min(i + 999, last)
+    redis.call('RPUSH', key, unpack(ARGV, i, upTo))
+    i = upTo + 1
   end
+end
+
+-- Appends ARGV[first..] to the log.
+local function pushFrom(first)
+  pushRange(KEYS[3], first, #ARGV)
+end
+
+-- ARGV[at] counts the item-id notes that follow it; they go to KEYS[4]. Returns the index of the
+-- first argument after them.
+local function pushItemIds(at)
+  local k = tonumber(ARGV[at])
+  pushRange(KEYS[4], at + 1, at + k)
+  return at + k + 1
 end
 
 -- A mismatching owner is treated by the caller exactly like a missing record.

@@ -1,26 +1,31 @@
-// Lua: read meta and the log after a sequence number, sweeping a lapsed lease first.
+// Lua: read meta and a page of the log after a sequence number, sweeping a lapsed lease first.
 
 import { LUA_HELPERS } from './lua-helpers';
 
 /** Reads log entries after a sequence number; see the header for KEYS, ARGV and return codes. */
 export const READ_EVENTS_SCRIPT = `
 --[[
-  Reads the meta and the log entries with a sequence number above ARGV[4]. A non-terminal
-  response whose lease has lapsed is first marked failed (worker lost).
+  Reads the meta and at most ARGV[5] log entries with a sequence number above ARGV[4] (fewer
+  when they would exceed ARGV[7] bytes, but always one), and with ARGV[6] the item-id notes. Reads only what it returns: a page costs its own size, wherever it
+  starts. A non-terminal response whose lease has lapsed is first marked failed (worker lost).
 
   KEYS[1] meta hash
   KEYS[2] snapshot string (only its expiry is touched)
   KEYS[3] event log list
+  KEYS[4] item-id notes list
 
   ARGV[1] '1' to check the owner, '0' for an administrator
   ARGV[2] owner hash (ignored unless ARGV[1] is '1')
   ARGV[3] JSON of the error recorded when the lease has lapsed
   ARGV[4] afterSeq: -1 for the whole log
+  ARGV[5] the most entries to return; 0 for every entry after afterSeq
+  ARGV[6] '1' to return the item-id notes, else '0'
+  ARGV[7] the most bytes of entries to return (at least one entry is); 0 for no such bound
 
   Returns
-   { -1 }                         missing, or owned by someone else
-   { 0, meta pairs, log entries } found
-   { 1, meta pairs, log entries } found, and this read marked the lease lost
+   { -1 }                                       missing, or owned by someone else
+   { 0, meta pairs, log entries, notes or {} }  found
+   { 1, meta pairs, log entries, notes or {} }  found, and this read marked the lease lost
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
@@ -28,5 +33,21 @@ if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
 end
 local swept = sweepLease(ARGV[3])
 local first = math.max(0, tonumber(ARGV[4]) + 1)
-return { swept and 1 or 0, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[3], int(first), '-1') }
+local limit = tonumber(ARGV[5])
+local last = limit > 0 and int(first + limit - 1) or '-1'
+local entries = redis.call('LRANGE', KEYS[3], int(first), last)
+local maxBytes = tonumber(ARGV[7])
+if maxBytes > 0 then
+  local page, bytes = {}, 0
+  for i = 1, #entries do
+    bytes = bytes + #entries[i]
+    if bytes > maxBytes and i > 1 then
+      break
+    end
+    page[i] = entries[i]
+  end
+  entries = page
+end
+local notes = ARGV[6] == '1' and redis.call('LRANGE', KEYS[4], 0, -1) or {}
+return { swept and 1 or 0, redis.call('HGETALL', KEYS[1]), entries, notes }
 `;

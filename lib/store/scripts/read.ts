@@ -11,6 +11,7 @@ export const READ_SCRIPT = `
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
+  KEYS[4] item-id notes list (only its expiry is touched)
 
   ARGV[1] '1' to check the owner, '0' for an administrator
   ARGV[2] owner hash (ignored unless ARGV[1] is '1')

@@ -12,6 +12,7 @@ export const START_QUEUED_SCRIPT = `
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
+  KEYS[4] item-id notes list (only its expiry is touched)
 
   ARGV[1] lease in ms
   ARGV[2] JSON of the error recorded when the lease has lapsed

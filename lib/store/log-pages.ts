@@ -1,0 +1,31 @@
+// Reading the event log in pages and keeping its item-id notes beside it: the helpers both stores
+// share, so a page means the same thing in each.
+
+import type { ReadEventsOptions } from '../types';
+import { itemIdNotes } from './event-codec';
+
+/** The leading entries whose lengths add up to at most `maxBytes` (always the first one). */
+export function pageWithin(entries: string[], maxBytes: number | undefined): string[] {
+  if (maxBytes === undefined) return entries;
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    bytes += entries[i].length;
+    if (bytes > maxBytes && i > 0) return entries.slice(0, i);
+  }
+  return entries;
+}
+
+/** Script arguments for `events` numbered from `firstSeq`: the count of their item-id notes, the notes, then the events. */
+export function withItemIds(events: string[], firstSeq: number): string[] {
+  const notes = itemIdNotes(events, firstSeq);
+  return [String(notes.length), ...notes, ...events];
+}
+
+/**
+ * The read-events script's page arguments: cursor, entry limit (0: all), `'1'` for the notes,
+ * byte bound (0: none). A limit or bound below 1 still means one entry, never the whole log.
+ */
+export function pageArgs(afterSeq: number, options: ReadEventsOptions): string[] {
+  const atLeastOne = (n: number | undefined) => (n === undefined ? '0' : String(Math.max(1, Math.trunc(n))));
+  return [String(Math.trunc(afterSeq)), atLeastOne(options.limit), options.itemIds ? '1' : '0', atLeastOne(options.maxBytes)];
+}
