@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, waitForStatus, type TestApp } from '../helpers/app';
