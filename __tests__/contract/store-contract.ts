@@ -3,7 +3,7 @@
 import { StoreConflictError } from '../../lib/errors';
 import type { ControlMessage, ResponseStore } from '../../lib/types';
 import { sleep, waitFor } from '../helpers/flow';
-import { appendInput, createInput, events, newId } from '../helpers/store-inputs';
+import { appendInput, createInput, event, events, newId } from '../helpers/store-inputs';
 import { describeNativeRecords } from './native-store-contract';
 import { describeQueueContract } from './queue-store-contract';
 import { encodeEvent, eventJson, ItemIdTable } from '../../lib/store/event-codec';
