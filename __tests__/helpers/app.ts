@@ -13,6 +13,7 @@ import { MemoryStore } from '../../lib/store/memory-store';
 import { silentLogger } from '../../lib/logger';
 import type { ResponseStore } from '../../lib/types';
 import { randomPrefix, testRedisUrl } from './redis';
+import { startFakeUpstream, type FakeUpstream } from './fake-upstream';
 import { waitFor } from './flow';
 
 export { waitFor };
@@ -105,4 +106,48 @@ export function waitForStatus(client: OpenAI, id: string, status: string, timeou
     const r = await client.responses.retrieve(id);
     return r.status === status ? r : undefined;
   }, timeoutMs, `status ${status}`);
+}
+
+/** What {@link useApp} starts for each test: a fake upstream, a store and the host app over both. */
+export interface AppFixture {
+  upstream: FakeUpstream;
+  store: { store: ResponseStore; close(): Promise<void> };
+  app: TestApp;
+}
+
+/**
+ * The setup most integration suites share, registered as `beforeEach` / `afterEach` of the
+ * enclosing block: a fresh fake upstream and store of `kind`, the app built from
+ * `options(upstream, store)` (mounted under `prefix`), then `ready(fixture)`; all closed after
+ * each test, the app first.
+ */
+export function useApp(
+  kind: (typeof STORE_KINDS)[number],
+  options: (upstream: FakeUpstream, store: ResponseStore) => ResponsesPollingOptions,
+  ready: (fixture: AppFixture) => void,
+  prefix?: string,
+): void {
+  let fixture: AppFixture | undefined;
+  beforeEach(async () => {
+    const upstream = await startFakeUpstream();
+    const store = storeOfKind(kind);
+    let app: TestApp;
+    try {
+      app = await startApp(options(upstream, store.store), prefix);
+    } catch (err) {
+      await upstream.close();
+      await store.close();
+      throw err;
+    }
+    fixture = { upstream, store, app };
+    ready(fixture);
+  });
+  afterEach(async () => {
+    if (!fixture) return;
+    const { app, upstream, store } = fixture;
+    fixture = undefined;
+    await app.close();
+    await upstream.close();
+    await store.close();
+  });
 }

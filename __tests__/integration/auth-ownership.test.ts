@@ -8,10 +8,10 @@ import type { Server } from 'node:http';
 import express, { type Request } from 'express';
 import OpenAI from 'openai';
 import { responsesPolling, ownerHash, type ResponsesPollingOptions } from '../../lib';
-import type { Logger, ResponseStore } from '../../lib/types';
+import type { Logger } from '../../lib/types';
 import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
-import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, waitForStatus, type TestApp } from '../helpers/app';
+import { STORE_KINDS, redisStoreForTest, startApp, useApp, waitForStatus, type TestApp } from '../helpers/app';
 
 const MASTER_KEY = 'sk-master-auth-0123456789abcdef';
 const KEY_A = 'sk-team-a-0123456789abcdef';
@@ -64,35 +64,30 @@ function captureLogger(): { logger: Logger; text: () => string; lines: Array<{ l
 describe.each(STORE_KINDS)('ownership between virtual keys on the %s store', (kind) => {
   let upstream: FakeUpstream;
   let app: TestApp;
-  let store: { store: ResponseStore; close(): Promise<void> };
   let a: OpenAI;
   let b: OpenAI;
   let master: OpenAI;
 
-  beforeEach(async () => {
-    upstream = await startFakeUpstream();
-    store = storeOfKind(kind);
-    app = await startApp({
-      store: store.store,
+  useApp(
+    kind,
+    (u, store) => ({
+      store,
       masterKey: MASTER_KEY,
       // A by its key, B by the digest of its key only.
       virtualKeys: [
         { key: KEY_A, id: 'team-a' },
         { keyHash: sha256Hex(KEY_B), id: 'team-b' },
       ],
-      models: deployments(upstream),
+      models: deployments(u),
       worker: { flushIntervalMs: 20, upstreamIdleTimeoutMs: 10000 },
-    });
-    a = app.client(KEY_A);
-    b = app.client(KEY_B);
-    master = app.client(MASTER_KEY);
-  });
-
-  afterEach(async () => {
-    await app.close();
-    await upstream.close();
-    await store.close();
-  });
+    }),
+    (f) => {
+      ({ upstream, app } = f);
+      a = app.client(KEY_A);
+      b = app.client(KEY_B);
+      master = app.client(MASTER_KEY);
+    },
+  );
 
   test("another key gets the same 404 as for an unknown id on GET, stream resume, cancel and DELETE, and changes nothing", async () => {
     upstream.respond(() => ({ kind: 'sse', steps: running() }));

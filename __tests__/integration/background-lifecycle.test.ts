@@ -3,10 +3,9 @@
 
 import http from 'node:http';
 import OpenAI from 'openai';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
+import type { FakeUpstream } from '../helpers/fake-upstream';
 import { failedTurnEvents, functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
-import { STORE_KINDS, startApp, storeOfKind, waitFor, waitForStatus, type TestApp } from '../helpers/app';
-import type { ResponseStore } from '../../lib/types';
+import { STORE_KINDS, useApp, waitFor, waitForStatus, type TestApp } from '../helpers/app';
 import { gate, steps, textOf } from '../helpers/flow';
 
 const UPSTREAM_KEY = 'sk-upstream-secret-0123456789abcdef';
@@ -15,25 +14,20 @@ const TEXT = 'Background mode keeps long answers alive when the client goes away
 describe.each(STORE_KINDS)('background responses on the %s store', (kind) => {
   let upstream: FakeUpstream;
   let app: TestApp;
-  let store: { store: ResponseStore; close(): Promise<void> };
   let client: OpenAI;
 
-  beforeEach(async () => {
-    upstream = await startFakeUpstream();
-    store = storeOfKind(kind);
-    app = await startApp({
-      store: store.store,
-      models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: UPSTREAM_KEY }],
+  useApp(
+    kind,
+    (u, store) => ({
+      store,
+      models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }],
       worker: { flushIntervalMs: 20, upstreamIdleTimeoutMs: 1500 },
-    });
-    client = app.client();
-  });
-
-  afterEach(async () => {
-    await app.close();
-    await upstream.close();
-    await store.close();
-  });
+    }),
+    (f) => {
+      ({ upstream, app } = f);
+      client = app.client();
+    },
+  );
 
   test('a create answers at once with a queued Response carrying the request fields', async () => {
     const hold = gate();

@@ -14,7 +14,7 @@ import type { ResponseStore } from '../../lib/types';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { NATIVE_TEXT, serveNativeProvider, type NativeProvider } from '../helpers/native-provider';
 import { testRedisUrl } from '../helpers/redis';
-import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, waitFor, type TestApp } from '../helpers/app';
+import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, useApp, waitFor, type AppFixture, type TestApp } from '../helpers/app';
 
 const MASTER_KEY = 'sk-master-native-0123456789abcdef';
 const KEY_A = 'sk-team-a-native-0123456789';
@@ -57,23 +57,21 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
 describe.each(STORE_KINDS)('native background mode on the %s store', (kind) => {
   let upstream: FakeUpstream;
   let provider: NativeProvider;
-  let store: { store: ResponseStore; close(): Promise<void> };
+  let store: AppFixture['store'];
   let app: TestApp;
   let a: OpenAI;
 
-  beforeEach(async () => {
-    upstream = await startFakeUpstream();
-    provider = serveNativeProvider(upstream, PROVIDER_KEY);
-    store = storeOfKind(kind);
-    app = await startApp(options(upstream, store.store));
-    a = app.client(KEY_A);
-  });
-
-  afterEach(async () => {
-    await app.close();
-    await upstream.close();
-    await store.close();
-  });
+  useApp(
+    kind,
+    (u, s) => {
+      provider = serveNativeProvider(u, PROVIDER_KEY);
+      return options(u, s);
+    },
+    (f) => {
+      ({ upstream, app, store } = f);
+      a = app.client(KEY_A);
+    },
+  );
 
   test("a native model is created at the provider with background: true and the client gets the provider's own Response", async () => {
     const created = await a.responses.create({ model: 'deep-research', input: 'research this', background: true });

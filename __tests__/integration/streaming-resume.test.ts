@@ -4,10 +4,9 @@
 import net from 'node:net';
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
+import type { FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
-import { STORE_KINDS, startApp, storeOfKind, waitFor, type TestApp } from '../helpers/app';
-import type { ResponseStore } from '../../lib/types';
+import { STORE_KINDS, useApp, waitFor, type AppFixture, type TestApp } from '../helpers/app';
 import { collect, gate, steps, textOf } from '../helpers/flow';
 
 const TEXT = 'A resumed stream must carry on exactly where the client left off.';
@@ -74,25 +73,21 @@ function twoItemTurn(): { sse: Array<Record<string, unknown>>; rs: string; msg: 
 describe.each(STORE_KINDS)('streaming and resuming background responses on the %s store', (kind) => {
   let upstream: FakeUpstream;
   let app: TestApp;
-  let store: { store: ResponseStore; close(): Promise<void> };
+  let store: AppFixture['store'];
   let client: OpenAI;
 
-  beforeEach(async () => {
-    upstream = await startFakeUpstream();
-    store = storeOfKind(kind);
-    app = await startApp({
-      store: store.store,
-      models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: 'sk-upstream' }],
+  useApp(
+    kind,
+    (u, s) => ({
+      store: s,
+      models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: 'sk-upstream' }],
       worker: { flushIntervalMs: 20, upstreamIdleTimeoutMs: 5000 },
-    });
-    client = app.client();
-  });
-
-  afterEach(async () => {
-    await app.close();
-    await upstream.close();
-    await store.close();
-  });
+    }),
+    (f) => {
+      ({ upstream, app, store } = f);
+      client = app.client();
+    },
+  );
 
   async function completed(id: string): Promise<OpenAI.Responses.Response> {
     return waitFor(async () => {
