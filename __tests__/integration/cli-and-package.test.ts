@@ -6,8 +6,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { promisify } from 'node:util';
+import { createClient } from '@redis/client';
+import express from 'express';
 import OpenAI from 'openai';
+import { responsesPolling } from '../../lib';
+import { silentLogger } from '../../lib/logger';
+import { randomPrefix, testRedisUrl } from '../helpers/redis';
 import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { waitFor } from '../helpers/app';
@@ -62,6 +68,7 @@ describe('the CLI', () => {
     proc.stdout!.on('data', (c) => (stdout += c));
     const line = await waitFor(() => /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1], 15000, 'ready line');
     expect(line).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/gw$/);
+    expect(stdout).toMatch(/^responses-polling \d+\.\d+\.\d+: store memory \(this process only\), 1 model \(1 deployment\); listening on /);
 
     const client = new OpenAI({ baseURL: `${line}/v1`, apiKey: 'sk-cli-master', maxRetries: 0 });
     const created = await client.responses.create({ model: 'gpt-cli', input: 'hi', background: true });
@@ -93,6 +100,210 @@ describe('the CLI', () => {
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stderr: string }).stderr).toContain('polling_via_cache');
     expect((err as { stderr: string }).stderr).toContain('"all"');
+  });
+});
+
+/** A CLI process: its output so far, its ready URL, and its exit. */
+interface CliRun {
+  proc: ChildProcess;
+  out: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, REDIS_URL: '', ...env } });
+  const out = { stdout: '', stderr: '' };
+  proc.stdout!.on('data', (c) => (out.stdout += c));
+  proc.stderr!.on('data', (c) => (out.stderr += c));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, out, exited };
+}
+
+async function readyUrl(run: CliRun): Promise<string> {
+  return waitFor(() => /listening on (http:\/\/\S+)\n/.exec(run.out.stdout)?.[1], 15000, `ready line (stderr: ${run.out.stderr})`);
+}
+
+/** A port nothing listens on (bound once, then released). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Writes raw bytes on a fresh connection; resolves what came back once the server closed it. */
+function rawExchange(port: number, bytes: string, endAfterMs?: number): Promise<{ data: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    let data = '';
+    socket.on('data', (c) => (data += c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ data, closedAfterMs: Date.now() - started }));
+    if (endAfterMs) setTimeout(() => reject(new Error(`the server kept the connection open for ${endAfterMs} ms`)), endAfterMs).unref();
+  });
+}
+
+describe('the CLI as an operator runs it', () => {
+  const runs: CliRun[] = [];
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = spawnCli(args, env);
+    runs.push(r);
+    return r;
+  };
+  afterEach(() => {
+    for (const r of runs.splice(0)) r.proc.kill('SIGKILL');
+  });
+
+  test('--version prints the package version and --help every flag, each exiting 0', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect((await run(process.execPath, [CLI, '--version'])).stdout).toBe(`${pkg.version}\n`);
+    expect((await run(process.execPath, [CLI, '-v'])).stdout).toBe(`${pkg.version}\n`);
+    const help = (await run(process.execPath, [CLI, '--help'])).stdout;
+    for (const flag of ['--config', '--port', '--host', '--prefix', '--demo', '--health-path', '--metrics-path', '--ops-auth', '--require-store', '--headers-timeout-ms', '--request-timeout-ms', '--max-connections', '--version', '--help', 'PORT', 'HOST', 'REDIS_URL']) {
+      expect(help).toContain(flag);
+    }
+    const bad = await run(process.execPath, [CLI, '--no-such-flag']).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toContain('--help');
+  });
+
+  test('takes PORT and HOST from the environment, says which store and how many models, and answers unknown routes with OpenAI-shaped JSON', async () => {
+    const port = await closedPort();
+    const r = cli(['--demo', '--prefix', '/gw'], { PORT: String(port), HOST: '127.0.0.1' });
+    const url = await readyUrl(r);
+    expect(url).toBe(`http://127.0.0.1:${port}/gw`);
+    expect(r.out.stdout).toMatch(/: store memory \(this process only\), 1 model \(1 deployment\); listening on /);
+    for (const [method, where] of [['GET', '/nope'], ['POST', '/gw/v1/nothing-here'], ['DELETE', '/']] as const) {
+      const res = await fetch(`http://127.0.0.1:${port}${where}`, { method });
+      expect({ where, status: res.status, type: res.headers.get('content-type') }).toEqual({ where, status: 404, type: expect.stringContaining('application/json') });
+      expect(await res.json()).toEqual({ error: { message: `Invalid URL (${method} ${where})`, type: 'invalid_request_error', param: null, code: null } });
+    }
+    const flagWins = cli(['--demo', '--port', '0'], { PORT: String(port) });
+    expect(await readyUrl(flagWins)).not.toContain(`:${port}`);
+  });
+
+  test('/healthz and /metrics are open by default; --ops-auth requires the master key for both, and refuses to start without one', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rp-cli-'));
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(file, 'model_list: []\ngeneral_settings:\n  master_key: sk-ops-master\n');
+    const open = cli(['--config', file, '--port', '0']);
+    const openOrigin = new URL(await readyUrl(open)).origin;
+    expect((await fetch(`${openOrigin}/healthz`)).status).toBe(200);
+    expect((await fetch(`${openOrigin}/metrics`)).status).toBe(200);
+
+    const guarded = cli(['--config', file, '--port', '0', '--ops-auth']);
+    const origin = new URL(await readyUrl(guarded)).origin;
+    for (const where of ['/healthz', '/metrics']) {
+      const anonymous = await fetch(`${origin}${where}`);
+      expect(anonymous.status).toBe(401);
+      expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+      expect((await fetch(`${origin}${where}`, { headers: { authorization: 'Bearer sk-wrong' } })).status).toBe(401);
+      expect((await fetch(`${origin}${where}`, { headers: { authorization: 'Bearer sk-ops-master' } })).status).toBe(200);
+      expect((await fetch(`${origin}${where}`, { headers: { 'api-key': 'sk-ops-master' } })).status).toBe(200);
+    }
+
+    const keyless = await run(process.execPath, [CLI, '--demo', '--port', '0', '--ops-auth'], { env: { ...process.env, REDIS_URL: '' } }).catch((e: { code: number; stderr: string }) => e);
+    expect(keyless).toMatchObject({ code: 1 });
+    expect((keyless as { stderr: string }).stderr).toContain('--ops-auth needs a master key');
+  });
+
+  test('closes a connection whose headers do not arrive within --headers-timeout-ms and caps connections at --max-connections, while a long stream outlives --request-timeout-ms', async () => {
+    const r = cli(['--demo', '--port', '0', '--headers-timeout-ms', '300', '--request-timeout-ms', '600', '--max-connections', '3']);
+    const url = await readyUrl(r);
+    const port = Number(new URL(url).port);
+
+    const slow = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n', 10000);
+    expect(slow.data).toMatch(/^HTTP\/1\.1 408/);
+
+    // A stream that runs for longer than the request timeout: the timeout covers receiving the request only.
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const started = Date.now();
+    const stream = await client.responses.create({ model: 'demo', input: 'a long one', background: true, stream: true });
+    let last = '';
+    for await (const event of stream) last = event.type;
+    expect(last).toBe('response.completed');
+    expect(Date.now() - started).toBeGreaterThan(600);
+
+    // Three idle connections fill the cap; a fourth is closed without an answer.
+    const held = await Promise.all([0, 1, 2].map(() => new Promise<net.Socket>((resolve) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); s.on('error', () => undefined); })));
+    const refused = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 5000);
+    expect(refused.data).toBe('');
+    for (const s of held) s.destroy();
+  });
+
+  test('a REDIS_URL where nothing listens: a clear warning and a health check saying unreachable; with --require-store it exits 1', async () => {
+    const port = await closedPort();
+    const env = { REDIS_URL: `redis://127.0.0.1:${port}/3` };
+    const r = cli(['--demo', '--port', '0'], env);
+    const origin = new URL(await readyUrl(r)).origin;
+    expect(r.out.stdout).toContain(`store redis 127.0.0.1:${port}/3`);
+    expect(r.out.stderr).toContain(`warning: the store (redis 127.0.0.1:${port}/3) is unreachable`);
+    expect(r.out.stderr).toContain('--require-store');
+    const health = await fetch(`${origin}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'unavailable', store: 'unreachable' });
+
+    const strict = cli(['--demo', '--port', '0', '--require-store'], env);
+    expect(await strict.exited).toBe(1);
+    expect(strict.out.stdout).toBe('');
+    expect(strict.out.stderr).toContain(`The store (redis 127.0.0.1:${port}/3) cannot be used (--require-store)`);
+  });
+
+  test('a wrong Redis password or user ends the CLI at start-up with a clear message that never shows the password', async () => {
+    const admin = createClient({ url: testRedisUrl() });
+    await admin.connect();
+    const user = `rp-cli-${randomPrefix().slice(2, 14)}`;
+    await admin.sendCommand(['ACL', 'SETUSER', user, 'on', '>right-password-1', '~*', '&*', '+@all']);
+    try {
+      const base = new URL(testRedisUrl());
+      for (const credentials of [`${user}:wrong-password-2`, `nobody-${user}:wrong-password-2`]) {
+        const r = cli(['--demo', '--port', '0'], { REDIS_URL: `redis://${credentials}@${base.host}` });
+        expect(await r.exited).toBe(1);
+        expect(r.out.stdout).toBe('');
+        expect(r.out.stderr).toContain('Redis refused the credentials');
+        expect(r.out.stderr).toContain(`redis ${base.hostname}:${base.port}/0`);
+        expect(r.out.stderr).not.toContain('wrong-password-2');
+      }
+      const good = cli(['--demo', '--port', '0', '--require-store'], { REDIS_URL: `redis://${user}:right-password-1@${base.host}` });
+      await readyUrl(good);
+      expect(good.out.stdout).not.toContain('right-password-1');
+    } finally {
+      await admin.sendCommand(['ACL', 'DELUSER', user]);
+      await admin.close();
+    }
+  });
+});
+
+describe('the health check of a host app', () => {
+  test('says auth_failed when Redis refuses the credentials, and unreachable when the connection is refused', async () => {
+    const admin = createClient({ url: testRedisUrl() });
+    await admin.connect();
+    const user = `rp-health-${randomPrefix().slice(2, 14)}`;
+    await admin.sendCommand(['ACL', 'SETUSER', user, 'on', '>right-password-1', '~*', '&*', '+@all']);
+    const base = new URL(testRedisUrl());
+    const port = await closedPort();
+    const routers = [`redis://${user}:wrong@${base.host}`, `redis://127.0.0.1:${port}`].map((redis) => responsesPolling({ redis, auth: 'none', logger: silentLogger }));
+    const app = express();
+    routers.forEach((router, i) => app.get(`/healthz/${i}`, router.healthCheck()));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    try {
+      const stateOf = async (i: number) => ((await (await fetch(`${origin}/healthz/${i}`)).json()) as { store: string }).store;
+      // The first check may come before the first connection attempt failed.
+      expect(await waitFor(async () => ((await stateOf(0)) === 'auth_failed' ? 'auth_failed' : undefined), 10000, 'auth_failed')).toBe('auth_failed');
+      expect(await waitFor(async () => ((await stateOf(1)) === 'unreachable' ? 'unreachable' : undefined), 10000, 'unreachable')).toBe('unreachable');
+      const res = await fetch(`${origin}/healthz/0`);
+      expect(res.status).toBe(503);
+      expect(JSON.stringify(await res.json())).not.toContain('wrong');
+    } finally {
+      server.close();
+      await Promise.all(routers.map((r) => r.close()));
+      await admin.sendCommand(['ACL', 'DELUSER', user]);
+      await admin.close();
+    }
   });
 });
 

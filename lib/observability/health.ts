@@ -5,6 +5,7 @@ import type { ResponsesPollingOptions } from '../config/options';
 import { ApiError } from '../errors';
 import { sendError } from '../middleware/http';
 import { runtimeFor, type Runtime } from '../runtime';
+import { RedisStoreUnavailableError } from '../store/redis-connection';
 
 /** Options of {@link healthCheck}. */
 export interface HealthCheckOptions {
@@ -16,8 +17,11 @@ export interface HealthCheckOptions {
 export interface HealthBody {
   /** `ok` (200), `unavailable` (503: store unreachable) or `shutting_down` (503: `close()` was called). */
   status: 'ok' | 'unavailable' | 'shutting_down';
-  /** `ok`, `unreachable` (PING failed) or `timeout` (no answer within `timeoutMs`). */
-  store: 'ok' | 'unreachable' | 'timeout';
+  /**
+   * `ok`, `unreachable` (PING failed: no connection, connection refused), `auth_failed` (Redis
+   * refused the username or password, or needs one) or `timeout` (no answer within `timeoutMs`).
+   */
+  store: 'ok' | 'unreachable' | 'auth_failed' | 'timeout';
   /** Background responses this instance is running now. */
   running: number;
 }
@@ -26,7 +30,7 @@ const TIMED_OUT = Symbol('timed out');
 
 /**
  * A handler answering 200 `{status: 'ok', store: 'ok', running}` when the store answers PING
- * within `timeoutMs`, else 503 with `store: 'unreachable' | 'timeout'`; 503 `shutting_down` once
+ * within `timeoutMs`, else 503 with `store: 'unreachable' | 'auth_failed' | 'timeout'`; 503 `shutting_down` once
  * `close()` was called, so a load balancer stops sending new requests. No authentication: the
  * body holds no secret and no response data. `app.get('/healthz', router.healthCheck())`.
  */
@@ -44,7 +48,7 @@ export function healthCheck(options: ResponsesPollingOptions | Runtime = {}, opt
       ]);
       if (answer === TIMED_OUT) storeState = 'timeout';
     } catch (err) {
-      storeState = 'unreachable';
+      storeState = err instanceof RedisStoreUnavailableError && err.reason === 'auth_failed' ? 'auth_failed' : 'unreachable';
       logger.debug('health check: store ping failed', { error: err instanceof Error ? err.message : String(err) });
     } finally {
       clearTimeout(timer);

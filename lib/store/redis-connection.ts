@@ -162,11 +162,17 @@ export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
   return adapter;
 }
 
-/** Rejection of a store call because Redis could not be reached in time. */
+/** Why Redis could not be used: no answer or no connection, or credentials it refused. */
+export type RedisUnavailableReason = 'unreachable' | 'auth_failed';
+
+/** Rejection of a store call because Redis could not be reached in time, or refused the credentials. */
 export class RedisStoreUnavailableError extends ResponsesPollingError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** `auth_failed`: Redis refused the username or password (or needs one); else `unreachable`. */
+  readonly reason: RedisUnavailableReason;
+  constructor(message: string, options?: { cause?: unknown; reason?: RedisUnavailableReason }) {
     super(ERROR_CODES.storeUnavailable, message, options);
     this.name = 'RedisStoreUnavailableError';
+    this.reason = options?.reason ?? 'unreachable';
   }
 }
 

@@ -25,19 +25,9 @@ import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
 import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
-import {
-  chooseClient,
-  closeClient,
-  commandWithin,
-  evalScript,
-  isCluster,
-  outageLogging,
-  RedisStoreUnavailableError,
-  whenReady,
-  withDeadline,
-  type RedisClientLike,
-  type RedisConnectionChoice,
-} from './redis-connection';
+import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
+import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
+import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 
 export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike } from './redis-connection';
@@ -46,7 +36,7 @@ export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike
 export type RedisStoreOptions = RedisConnectionChoice;
 
 /** The Redis implementation of {@link ResponseStore}. */
-export interface RedisStore extends ResponseStore {
+export interface RedisStore extends ResponseStore, Reachable {
   /** The resolved key prefix. */
   readonly keyPrefix: string;
 }
@@ -59,6 +49,7 @@ interface RedisStoreConfig {
   commandTimeoutMs: number;
   /** On a Redis Cluster a record and its queue are in different slots: enqueued in a second step. */
   cluster: boolean;
+  probe: ReachabilityProbe;
 }
 
 /**
@@ -67,8 +58,10 @@ interface RedisStoreConfig {
  */
 export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+  const chosen = chooseClient(options, commandTimeoutMs);
   return new RedisResponseStore({
-    ...chooseClient(options, commandTimeoutMs),
+    ...chosen,
+    probe: new ReachabilityProbe(chosen.client, commandTimeoutMs, describeRedis(options)),
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,
     commandTimeoutMs,
@@ -87,12 +80,14 @@ class RedisResponseStore implements RedisStore {
   readonly #onError: (err: Error) => void;
   readonly #onReady: () => void;
   readonly #queue: RedisQueue;
+  readonly location: string;
 
   constructor(config: RedisStoreConfig) {
     this.#config = config;
     this.#queue = new RedisQueue(config.keyPrefix, (script, keys, args) => evalScript((c) => this.#command(c), script, keys, args));
     ({ onError: this.#onError, onReady: this.#onReady } = outageLogging(config.logger, 'redis store'));
     this.keyPrefix = config.keyPrefix;
+    this.location = config.probe.location;
     this.#channel = controlChannel(config.keyPrefix);
     this.#watch(config.client);
     if (!config.client.isOpen) this.#connectInBackground(config.client);
@@ -268,7 +263,8 @@ class RedisResponseStore implements RedisStore {
   }
 
   async ping(): Promise<void> {
-    await this.#command(['PING']);
+    this.#assertOpen();
+    await this.#config.probe.ping();
   }
 
   close(): Promise<void> {
@@ -340,6 +336,7 @@ class RedisResponseStore implements RedisStore {
 
   async #shutdown(): Promise<void> {
     this.#listeners.clear();
+    this.#config.probe.stop();
     const { client, ownsClient } = this.#config;
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
