@@ -57,6 +57,8 @@ export const WARNING_CODES = {
   yamlRoutingStrategy: 'yaml_routing_strategy',
   /** `cache_params.type` is not redis: the in-memory store is used. */
   yamlCacheType: 'yaml_cache_type',
+  /** Two routers alive in one process serve from different in-memory stores: each answers 404 for the other's ids. */
+  separateMemoryStores: 'separate_memory_stores',
 } as const;
 
 /** One of {@link WARNING_CODES}. */

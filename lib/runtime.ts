@@ -10,6 +10,7 @@ import { reportEnded, usageCharge, type EndedInput } from './observability/lifec
 import { currentLogContext, runWithLogContext } from './observability/request-id';
 import { materialize } from './worker/materialize';
 import { FollowerRegistry } from './middleware/followers';
+import { registerMemoryStore } from './store/memory-store-registry';
 
 export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
 
@@ -29,10 +30,13 @@ export class Runtime {
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
   /** Round-robin positions of this runtime, by model name. */
   readonly rotations = new Map<string, number>();
+  /** Ends this runtime's count in the registry of in-memory stores (at close). */
+  private readonly releaseStore: () => void;
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
     this.followers = new FollowerRegistry(config.streamFollowers);
+    this.releaseStore = registerMemoryStore(config.store, config.logger);
     // Once per runtime, i.e. at start-up: open routes must be a decision, not an accident.
     if (config.auth === 'unconfigured') {
       config.logger.warn(
@@ -213,6 +217,7 @@ export class Runtime {
     await withDeadline(Promise.allSettled([...this.settling]), SHUTDOWN_FINAL_WRITE_MS);
     const unsubscribe = await this.subscription;
     if (unsubscribe) await unsubscribe().catch(() => undefined);
+    this.releaseStore();
     if (this.config.ownsStore) await this.config.store.close();
     if (this.config.ownsLimiter) await this.config.limiter.close();
   }
