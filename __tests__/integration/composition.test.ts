@@ -10,10 +10,13 @@ import {
   backgroundModeRouter,
   createRedisStore,
   materialize,
+  MemoryLimiter,
   MemoryStore,
+  ownerHash,
   pollingHandler,
   preCallLimiter,
   principalOf,
+  responsesPolling,
   runtimeFor,
   silentLogger,
 } from '../../lib';
@@ -69,6 +72,37 @@ test('the parts mounted one by one share one runtime and let the host app run it
     expect(seen).toContain('GET master');
     const refused = await fetch(`http://127.0.0.1:${port}/llm/v1/responses/${created.id}`);
     expect(refused.status).toBe(401);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await runtime.close(1000);
+  }
+});
+
+test('a limiter mounted in front of responsesPolling(), which has its own, counts each request once', async () => {
+  upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents(TEXT).map((e) => ev(e)) }));
+  const limiter = new MemoryLimiter();
+  const options = {
+    masterKey: 'sk-compose-master',
+    logger: silentLogger,
+    limiter,
+    virtualKeys: [{ key: 'sk-compose-limited', id: 'team-twice', rpmLimit: 5, maxParallelRequests: 2 }],
+    models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url }],
+  };
+  const runtime = runtimeFor(options);
+  const app = express();
+  app.post(['/llm/v1/responses', '/llm/responses'], auth(runtime), preCallLimiter(runtime));
+  app.use('/llm', responsesPolling(runtime));
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/llm/v1`, apiKey: 'sk-compose-limited', maxRetries: 0 });
+    const created = await client.responses.create({ model: 'gpt-test', input: 'x', background: true });
+    await waitFor(async () => (await client.responses.retrieve(created.id)).status === 'completed');
+    const usage = await limiter.usage(`key:${ownerHash({ id: 'team-twice', admin: false })}`);
+    expect(usage).toMatchObject({ requestsThisWindow: 1, running: 0 });
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));

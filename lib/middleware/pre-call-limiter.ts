@@ -92,6 +92,10 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
       return;
     }
     const ctx = requestContext(req);
+    if (ctx.isAdmitted) {
+      next();
+      return;
+    }
     const create = createRequestOf(runtime, req);
     const { principal } = ctx;
     let admission = Admission.none();

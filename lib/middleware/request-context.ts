@@ -7,9 +7,6 @@ import { Admission } from '../limiter/admission';
 import type { Principal } from '../runtime';
 import type { CreateResponseBody } from './create-request';
 
-/** The principal of a request no `auth` part authenticated (a host app that protects the mount point itself). */
-const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', admin: false }) as Principal;
-
 /** A validated create request: its body, the path that serves it and its deployments. */
 export interface CreateRequest {
   body: CreateResponseBody;
@@ -38,9 +35,10 @@ export class RequestContext {
   #create: CreateRequest | undefined;
   #decision: AdmissionDecision | undefined;
 
-  /** The caller: what `auth` set, else the anonymous principal. */
+  /** The caller: what `auth` set, else the anonymous principal (a host app that protects the mount point itself). */
   get principal(): Principal {
-    return this.#principal ?? ANONYMOUS;
+    this.#principal ??= { id: 'anonymous', admin: false };
+    return this.#principal;
   }
 
   /** Sets the caller; `auth` does this once per request. */
@@ -52,6 +50,11 @@ export class RequestContext {
   create(prepare: () => CreateRequest): CreateRequest {
     this.#create ??= prepare();
     return this.#create;
+  }
+
+  /** True once the limiter decided for this request (a limiter mounted twice admits once). */
+  get isAdmitted(): boolean {
+    return this.#decision !== undefined;
   }
 
   /** Records the limiter's decision; a second decision for one request is a programming error. */
