@@ -11,6 +11,7 @@ import { currentLogContext, runWithLogContext } from './observability/request-id
 import { materialize } from './worker/materialize';
 import { FollowerRegistry } from './middleware/followers';
 import { registerMemoryStore } from './store/memory-store-registry';
+import { startWebhooks, type WebhookDeliverer } from './webhooks/deliverer';
 
 export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
 
@@ -32,11 +33,14 @@ export class Runtime {
   readonly rotations = new Map<string, number>();
   /** Ends this runtime's count in the registry of in-memory stores (at close). */
   private readonly releaseStore: () => void;
+  /** Delivers webhook events from the store's outbox; absent without webhook endpoints. */
+  readonly webhooks: WebhookDeliverer | undefined;
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
     this.followers = new FollowerRegistry(config.streamFollowers);
     this.releaseStore = registerMemoryStore(config.store, config.logger);
+    this.webhooks = startWebhooks(config);
     // Once per runtime, i.e. at start-up: open routes must be a decision, not an accident.
     if (config.auth === 'unconfigured') {
       config.logger.warn(
@@ -117,6 +121,8 @@ export class Runtime {
   responseEnded(input: EndedInput): void {
     const { logger, metrics, lifecycleHooks } = this.config;
     const pending = reportEnded(input, { logger, metrics, hooks: lifecycleHooks });
+    // The store step that made this transition enqueued its webhook event: deliver it now.
+    if (input.status !== 'deleted') this.webhooks?.wake();
     if (pending) {
       // close() waits (bounded) for hooks still running.
       const settle = pending.finally(() => this.settling.delete(settle));
@@ -215,6 +221,7 @@ export class Runtime {
     // Stopped workers write their final state; bounded even when the store is unreachable.
     await withDeadline(running(), SHUTDOWN_FINAL_WRITE_MS);
     await withDeadline(Promise.allSettled([...this.settling]), SHUTDOWN_FINAL_WRITE_MS);
+    await this.webhooks?.close();
     const unsubscribe = await this.subscription;
     if (unsubscribe) await unsubscribe().catch(() => undefined);
     this.releaseStore();

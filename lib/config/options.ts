@@ -261,6 +261,14 @@ export interface ResponsesPollingOptions {
   lifecycleHooks?: import('../observability/lifecycle').LifecycleHooks;
   /** How a request picks among the deployments of one model name. Default `simple-shuffle`. */
   routingStrategy?: RoutingStrategy;
+  /**
+   * Endpoints that receive a signed event (`response.completed`, `.failed`, `.cancelled`,
+   * `.incomplete`) when a polled background response ends, as OpenAI sends them. Default none.
+   * See docs/webhooks.md.
+   */
+  webhooks?: import('../webhooks/types').WebhookOptions[];
+  /** Timeouts, retries and bounds of webhook deliveries. */
+  webhookDelivery?: import('../webhooks/types').WebhookDeliveryOptions;
 }
 
 /** A deployment after resolution: provider and upstream model name split out, defaults applied. */
@@ -323,4 +331,6 @@ export interface ResponsesPollingConfig {
   metrics: import('../observability/metrics').ResponsesMetrics;
   lifecycleHooks: import('../observability/lifecycle').LifecycleHooks;
   routingStrategy: RoutingStrategy;
+  /** Webhook endpoints (empty: off) and delivery settings. */
+  webhooks: import('../webhooks/types').WebhooksConfig;
 }

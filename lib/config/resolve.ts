@@ -25,6 +25,7 @@ import { authProblems, resolveAuth } from './resolve-auth';
 import { CHAT_COMPLETIONS_PROVIDERS, defaultApiBase, splitModel } from './routing';
 import { anyModelPatternMatches, isWildcard } from './model-pattern';
 import { validateOptions } from './options-schema';
+import { resolveWebhooks } from '../webhooks/resolve';
 
 /** The defaults, in one place (the option TSDoc in options.ts states the same values). */
 export const DEFAULTS = {
@@ -110,6 +111,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     metrics: new ResponsesMetrics(typeof options.metrics === 'object' ? options.metrics : {}, options.metrics !== false),
     lifecycleHooks: { ...(options.lifecycleHooks ?? {}) },
     routingStrategy: options.routingStrategy ?? DEFAULTS.routingStrategy,
+    webhooks: resolveWebhooks(options.webhooks, options.webhookDelivery),
   };
 }
 

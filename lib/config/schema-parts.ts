@@ -3,6 +3,7 @@
 
 import type { SchemaObject } from 'ajv';
 import type { ConfigNaming } from './format-errors';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/types';
 
 /**
  * A property under its option name, or (YAML) under its snake_case name with `option` saying which
@@ -130,6 +131,56 @@ function workerSchema(n: ConfigNaming): SchemaObject {
   };
 }
 
+/** `webhooks` (options and `responses_polling`): the endpoints terminal events are sent to. */
+function webhooksSchema(n: ConfigNaming): SchemaObject {
+  return {
+    type: 'array',
+    fix: n === 'yaml'
+      ? 'Write a list of endpoints such as [{ url: "https://hooks.example.com/openai", secret: os.environ/WEBHOOK_SECRET }]'
+      : 'Write a list of endpoints such as [{ url: "https://hooks.example.com/openai", secret: process.env.WEBHOOK_SECRET }]',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'secret'],
+      fix: 'Give each webhook a url and a secret (whsec_…), and optionally events',
+      properties: {
+        url: { type: 'string', check: 'httpUrl', fix: 'Write the http(s) URL events are POSTed to, e.g. "https://hooks.example.com/openai"' },
+        secret: {
+          type: 'string',
+          pattern: '^whsec_[A-Za-z0-9+/]{16,}={0,2}$',
+          secret: true,
+          fix: `Set secret to whsec_ followed by base64 (generate one with: echo whsec_$(openssl rand -base64 32))${n === 'yaml' ? ', or os.environ/NAME' : ''}`,
+        },
+        events: {
+          type: 'array',
+          minItems: 1,
+          uniqueItems: true,
+          items: { enum: [...WEBHOOK_EVENT_TYPES] },
+          fix: `List event types among ${WEBHOOK_EVENT_TYPES.join(', ')}; leave events out to send all four`,
+        },
+      },
+    },
+  };
+}
+
+/** `webhookDelivery` (options) or `webhook_delivery` (YAML): timeouts, retries and bounds of deliveries. */
+function webhookDeliverySchema(n: ConfigNaming): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries([
+      prop(n, 'timeoutMs', 'timeout_ms', ms(1, 'e.g. 10000')),
+      prop(n, 'retryForMs', 'retry_for_ms', ms(0, 'e.g. 86400000 (24 h)')),
+      prop(n, 'backoffBaseMs', 'backoff_base_ms', ms(1, 'e.g. 5000')),
+      prop(n, 'backoffMaxMs', 'backoff_max_ms', ms(1, 'e.g. 3600000')),
+      prop(n, 'maxPending', 'max_pending', posInt('Set it to a whole number of deliveries, e.g. 10000')),
+      prop(n, 'concurrency', 'concurrency', { ...posInt('Set it to a whole number of deliveries at once, from 1 to 256, e.g. 8'), maximum: 256 }),
+      prop(n, 'pollIntervalMs', 'poll_interval_ms', ms(10, 'of at least 10, e.g. 1000')),
+    ]),
+    fix: 'Write an object of webhook delivery settings',
+  };
+}
+
 /** Key and id prefixes, the body limit and the worker tuning (top level, or `responses_polling`). */
 export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> {
   return Object.fromEntries([
@@ -149,6 +200,8 @@ export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> 
     prop(n, 'maxBodyBytes', 'max_body_bytes', posInt('Set it to a whole number of bytes, e.g. 1048576')),
     prop(n, 'maxJsonDepth', 'max_json_depth', posInt('Set it to a whole number of nesting levels, e.g. 64')),
     same(n, 'worker', workerSchema(n)),
+    same(n, 'webhooks', webhooksSchema(n)),
+    prop(n, 'webhookDelivery', 'webhook_delivery', webhookDeliverySchema(n)),
   ]);
 }
 

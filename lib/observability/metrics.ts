@@ -54,6 +54,9 @@ export class ResponsesMetrics {
   readonly limiterRefusals: Counter<'reason'>;
   readonly streamFollowers: Gauge;
   readonly hookErrors: Counter;
+  readonly webhookDeliveries: Counter<'type'>;
+  readonly webhookFailures: Counter<'reason'>;
+  readonly webhookPending: Gauge;
 
   constructor(options: MetricsOptions = {}, exposed = true) {
     this.registry = options.registry ?? new Registry();
@@ -109,6 +112,19 @@ export class ResponsesMetrics {
       new Gauge({ ...c, help: 'Clients following a response event stream on this instance (POST stream:true or GET ?stream=true).' }),
     );
     this.hookErrors = reuse('lifecycle_hook_errors_total', (c) => new Counter({ ...c, help: 'Lifecycle hook calls that threw or rejected.' }));
+    this.webhookDeliveries = reuse('webhook_deliveries_total', (c) =>
+      new Counter({ ...c, help: 'Webhook events delivered (answered 2xx) by this instance, by event type.', labelNames: ['type'] }),
+    );
+    this.webhookFailures = reuse('webhook_failures_total', (c) =>
+      new Counter({
+        ...c,
+        help: 'Failed webhook delivery attempts (http_status, timeout, network) and events given up (expired, queue_full, unknown_endpoint), by reason.',
+        labelNames: ['reason'],
+      }),
+    );
+    this.webhookPending = reuse('webhook_queue_depth', (c) =>
+      new Gauge({ ...c, help: 'Webhook deliveries waiting in the store (all instances), as this instance last saw it.' }),
+    );
   }
 
   /** A response was created on `path`. */

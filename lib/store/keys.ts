@@ -57,3 +57,17 @@ export function queueKeys(prefix: string, group: string): QueueKeys {
   const base = `${prefix}{q:${group.replace(/[{}%]/g, (c) => encodeURIComponent(c))}}:`;
   return { base, ring: `${base}ring`, jobs: `${base}jobs`, running: `${base}running` };
 }
+
+/**
+ * The webhook delivery queue (sorted set) and the dropped-event counter (string). They share the
+ * hash tag `{webhooks}`, not a response's: a terminal transition that enqueues touches two slots,
+ * which is why webhooks are not offered on Redis Cluster.
+ */
+export function webhookQueueKeys(prefix: string): { queue: string; dropped: string } {
+  return { queue: `${prefix}{webhooks}:queue`, dropped: `${prefix}{webhooks}:dropped` };
+}
+
+/** The delivery hash of webhook event `eventId` (same hash tag as {@link webhookQueueKeys}). */
+export function webhookEventKey(prefix: string, eventId: string): string {
+  return `${prefix}{webhooks}:event:${eventId}`;
+}

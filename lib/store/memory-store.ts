@@ -8,10 +8,12 @@ import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
 import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
-import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeResponseRecord, ReadEventsOptions, ResponseErrorObject, ResponseMeta } from '../types';
+import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeResponseRecord, ReadEventsOptions, ResponseErrorObject } from '../types';
 import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
 import { itemIdNotes } from './event-codec';
 import { pageWithin } from './log-pages';
+import { MemoryOutbox, type OutboxPlan, type WebhookOutboxStore } from './memory-outbox';
+import { endQueued, publicMeta, stored, type MemoryRecord, type MetaRecord } from './memory-record';
 
 export { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 
@@ -23,31 +25,10 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number;
 }
 
-/** The meta as kept: the public fields plus what the store needs for itself. */
-interface MetaRecord extends ResponseMeta {
-  snapshotSeq: number;
-  ttlSeconds: number;
-  /** Created through the queue: while `queued` its lease is never swept (a lapsed claim is requeued). */
-  viaQueue?: boolean;
-  /** Epoch ms after which a `queued`, unclaimed response fails; 0: none (or claimed). */
-  queueDeadline?: number;
-}
-
-/** One response. Meta is kept as JSON so every read hands out a fresh copy, as Redis would. */
-interface MemoryRecord {
-  meta: string;
-  snapshot: string;
-  log: string[];
-  /** Item-id notes of the log (see `itemIdNotes`). */
-  itemIds: string[];
-  /** Epoch ms after which the record no longer exists (every key shares one expiry). */
-  expiresAt: number;
-}
-
 const CONTROL_EVENT = 'control';
 
 /** The in-memory {@link ResponseStore}: a single process only, nothing survives a restart. */
-export class MemoryStore implements ResponseStore {
+export class MemoryStore implements ResponseStore, WebhookOutboxStore {
   readonly #records = new Map<string, MemoryRecord>();
   /** Native response records, as JSON, with their expiry. */
   readonly #native = new Map<string, { json: string; expiresAt: number }>();
@@ -58,6 +39,7 @@ export class MemoryStore implements ResponseStore {
   readonly #logger: Logger;
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
+  #outbox: MemoryOutbox | undefined; // set by webhookOutbox(): terminal transitions then enqueue here
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.#logger = opts.logger ?? silentLogger;
@@ -103,7 +85,7 @@ export class MemoryStore implements ResponseStore {
     this.#assertOpen();
     const record = this.#owned(id, owner);
     if (!record) return null;
-    const swept = this.#sweepLease(record).swept;
+    const swept = this.#sweepLease(id, record).swept;
     const result = stored(record);
     if (swept) result.leaseSwept = true;
     return result;
@@ -113,7 +95,7 @@ export class MemoryStore implements ResponseStore {
     this.#assertOpen();
     const record = this.#owned(id, owner);
     if (!record) return null;
-    const { meta, swept } = this.#sweepLease(record);
+    const { meta, swept } = this.#sweepLease(id, record);
     const first = Math.max(0, Math.trunc(afterSeq) + 1);
     const limit = options.limit === undefined ? undefined : Math.max(1, Math.trunc(options.limit));
     const result: EventsPage = {
@@ -154,6 +136,7 @@ export class MemoryStore implements ResponseStore {
       // Retention counts from the terminal state.
       meta.leaseExpiresAt = 0;
       record.expiresAt = now + input.ttlSeconds * 1000;
+      this.#outbox?.enqueue(input.status, id);
     } else {
       meta.leaseExpiresAt = now + input.leaseMs;
       record.expiresAt = now + input.ttlSeconds * 1000 + input.leaseMs;
@@ -174,6 +157,7 @@ export class MemoryStore implements ResponseStore {
     meta.ttlSeconds = ttlSeconds;
     record.meta = JSON.stringify(meta);
     record.expiresAt = Date.now() + ttlSeconds * 1000;
+    this.#outbox?.enqueue('cancelled', id);
     this.#publish({ id, action: 'cancel' });
     return { outcome: 'cancelled', response: stored(record) };
   }
@@ -252,7 +236,7 @@ export class MemoryStore implements ResponseStore {
     this.#assertOpen();
     const record = this.#get(id);
     if (!record) return { outcome: 'gone' };
-    const meta = this.#sweepLease(record).meta;
+    const meta = this.#sweepLease(id, record).meta;
     if (meta.status === 'cancelled') return { outcome: 'cancelled' };
     if (isTerminalStatus(meta.status)) return { outcome: 'terminal' };
     if (meta.status !== 'queued') return { outcome: 'started' };
@@ -272,6 +256,7 @@ export class MemoryStore implements ResponseStore {
     const meta = JSON.parse(record.meta) as MetaRecord;
     if (meta.status !== 'queued') return false;
     endQueued(record, meta, error, ttlSeconds, Date.now());
+    this.#outbox?.enqueue('failed', id);
     return true;
   }
 
@@ -290,6 +275,10 @@ export class MemoryStore implements ResponseStore {
     return async () => {
       this.#control.off(CONTROL_EVENT, onMessage);
     };
+  }
+
+  webhookOutbox(plan: OutboxPlan): MemoryOutbox {
+    return (this.#outbox = new MemoryOutbox(plan));
   }
 
   async ping(): Promise<void> {
@@ -328,12 +317,13 @@ export class MemoryStore implements ResponseStore {
    * Marks a non-terminal response whose lease lapsed as failed (a queued one: only when its wait
    * ran out); returns the current meta and whether this call did.
    */
-  #sweepLease(record: MemoryRecord): { meta: MetaRecord; swept: boolean } {
+  #sweepLease(id: string, record: MemoryRecord): { meta: MetaRecord; swept: boolean } {
     const meta = JSON.parse(record.meta) as MetaRecord;
     const now = Date.now();
     if (meta.viaQueue && meta.status === 'queued') {
       if (!meta.queueDeadline || meta.queueDeadline >= now) return { meta, swept: false };
       endQueued(record, meta, QUEUE_TIMEOUT_ERROR, meta.ttlSeconds, now);
+      this.#outbox?.enqueue('failed', id);
       return { meta, swept: true };
     }
     if (isTerminalStatus(meta.status) || meta.leaseExpiresAt >= now) return { meta, swept: false };
@@ -342,6 +332,7 @@ export class MemoryStore implements ResponseStore {
     meta.leaseExpiresAt = 0;
     record.meta = JSON.stringify(meta);
     record.expiresAt = now + meta.ttlSeconds * 1000;
+    this.#outbox?.enqueue('failed', id);
     return { meta, swept: true };
   }
 
@@ -355,15 +346,9 @@ export class MemoryStore implements ResponseStore {
 
   #sweep(): void {
     const now = Date.now();
-    for (const [id, record] of this.#records) {
-      if (record.expiresAt <= now) this.#records.delete(id);
-    }
-    for (const [id, entry] of this.#native) {
-      if (entry.expiresAt <= now) this.#native.delete(id);
-    }
-    for (const [id, until] of this.#nativeEnds) {
-      if (until <= now) this.#nativeEnds.delete(id);
-    }
+    for (const [id, record] of this.#records) if (record.expiresAt <= now) this.#records.delete(id);
+    for (const [id, entry] of this.#native) if (entry.expiresAt <= now) this.#native.delete(id);
+    for (const [id, until] of this.#nativeEnds) if (until <= now) this.#nativeEnds.delete(id);
   }
 
   /** The queue, once the store is known to be open. */
@@ -375,26 +360,4 @@ export class MemoryStore implements ResponseStore {
   #assertOpen(): void {
     if (this.#closed) throw new Error('The memory store is closed.');
   }
-}
-
-function publicMeta(meta: MetaRecord): ResponseMeta {
-  const { snapshotSeq: _s, ttlSeconds: _t, viaQueue: _v, queueDeadline: _d, ...rest } = meta;
-  return rest;
-}
-
-/** Ends a queued response `failed` with `error` (in `meta`, written to `record`); retention starts. */
-function endQueued(record: MemoryRecord, meta: MetaRecord, error: ResponseErrorObject, ttlSeconds: number, now: number): void {
-  Object.assign(meta, { status: 'failed', error: { ...error }, leaseExpiresAt: 0, queueDeadline: 0, ttlSeconds });
-  record.meta = JSON.stringify(meta);
-  record.expiresAt = now + ttlSeconds * 1000;
-}
-
-function stored(record: MemoryRecord): StoredResponse {
-  const meta = JSON.parse(record.meta) as MetaRecord;
-  return {
-    meta: publicMeta(meta),
-    snapshot: record.snapshot,
-    snapshotSeq: meta.snapshotSeq,
-    tail: record.log.slice(Math.max(0, meta.snapshotSeq + 1)),
-  };
 }

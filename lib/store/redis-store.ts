@@ -29,6 +29,9 @@ import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outage
 import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
+import { asArray, asStrings, ownerArgs, parseMeta, storedFromReply } from './redis-replies';
+import { enqueueArgs, openRedisOutbox } from './redis-outbox';
+import type { OutboxPlan, WebhookOutbox, WebhookOutboxStore } from '../webhooks/types';
 
 export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike } from './redis-connection';
 
@@ -36,7 +39,7 @@ export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike
 export type RedisStoreOptions = RedisConnectionChoice;
 
 /** The Redis implementation of {@link ResponseStore}. */
-export interface RedisStore extends ResponseStore, Reachable {
+export interface RedisStore extends ResponseStore, Reachable, WebhookOutboxStore {
   /** The resolved key prefix. */
   readonly keyPrefix: string;
 }
@@ -69,7 +72,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   });
 }
 
-class RedisResponseStore implements RedisStore {
+class RedisResponseStore implements RedisStore, WebhookOutboxStore {
   readonly keyPrefix: string;
   readonly #config: RedisStoreConfig;
   readonly #channel: string;
@@ -81,6 +84,8 @@ class RedisResponseStore implements RedisStore {
   readonly #onReady: () => void;
   readonly #queue: RedisQueue;
   readonly location: string;
+  /** Set once webhooks are on: terminal transitions then enqueue their deliveries. */
+  #outboxPlan: OutboxPlan | undefined;
 
   constructor(config: RedisStoreConfig) {
     this.#config = config;
@@ -125,7 +130,8 @@ class RedisResponseStore implements RedisStore {
   }
 
   async read(id: string, owner: string | null): Promise<StoredResponse | null> {
-    const reply = asArray(await this.#run(SCRIPTS.read, id, [...ownerArgs(owner), WORKER_LOST_JSON]));
+    const webhook = this.#enqueue('failed', id);
+    const reply = asArray(await this.#run(SCRIPTS.read, id, [...ownerArgs(owner), WORKER_LOST_JSON, webhook.spec], webhook.keys));
     const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
     if (outcome === 'not_found') return null;
     const stored = storedFromReply(reply);
@@ -134,7 +140,9 @@ class RedisResponseStore implements RedisStore {
   }
 
   async readEvents(id: string, owner: string | null, afterSeq: number, options: ReadEventsOptions = {}): Promise<EventsPage | null> {
-    const reply = asArray(await this.#run(SCRIPTS.readEvents, id, [...ownerArgs(owner), WORKER_LOST_JSON, ...pageArgs(afterSeq, options)]));
+    const webhook = this.#enqueue('failed', id);
+    const args = [...ownerArgs(owner), WORKER_LOST_JSON, ...pageArgs(afterSeq, options), webhook.spec];
+    const reply = asArray(await this.#run(SCRIPTS.readEvents, id, args, webhook.keys));
     const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
     if (outcome === 'not_found') return null;
     const result: EventsPage = { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]), ...(options.itemIds && { itemIds: asStrings(reply[3]) }) };
@@ -143,6 +151,7 @@ class RedisResponseStore implements RedisStore {
   }
 
   async append(id: string, input: AppendInput): Promise<AppendOutcome> {
+    const webhook = this.#enqueue(input.status, id);
     const code = await this.#run(SCRIPTS.append, id, [
       String(input.fence),
       String(input.firstSeq),
@@ -153,8 +162,9 @@ class RedisResponseStore implements RedisStore {
       String(input.snapshot?.seq ?? -1),
       String(input.leaseMs),
       String(input.ttlSeconds),
+      webhook.spec,
       ...withItemIds(input.events, input.firstSeq),
-    ]);
+    ], webhook.keys);
     const outcome = SCRIPT_CODES.append[code as keyof typeof SCRIPT_CODES.append];
     if (outcome === undefined) throw new Error(`redis store: unexpected append reply ${String(code)}`);
     if (code === 1) this.#config.logger.debug('redis store: flush already applied', { id, firstSeq: input.firstSeq });
@@ -163,8 +173,9 @@ class RedisResponseStore implements RedisStore {
 
   async cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome> {
     const message = JSON.stringify({ id, action: 'cancel' } satisfies ControlMessage);
-    const args = [...ownerArgs(owner), String(ttlSeconds), this.#channel, message];
-    const reply = asArray(await this.#run(SCRIPTS.cancel, id, args));
+    const webhook = this.#enqueue('cancelled', id);
+    const args = [...ownerArgs(owner), String(ttlSeconds), this.#channel, message, webhook.spec];
+    const reply = asArray(await this.#run(SCRIPTS.cancel, id, args, webhook.keys));
     const outcome = SCRIPT_CODES.cancel[reply[0] as keyof typeof SCRIPT_CODES.cancel];
     if (outcome === 'not_found') return { outcome };
     return { outcome, response: storedFromReply(reply) };
@@ -235,7 +246,8 @@ class RedisResponseStore implements RedisStore {
   }
 
   async startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome> {
-    const reply = asArray(await this.#run(SCRIPTS.startQueued, id, [String(leaseMs), WORKER_LOST_JSON]));
+    const webhook = this.#enqueue('failed', id);
+    const reply = asArray(await this.#run(SCRIPTS.startQueued, id, [String(leaseMs), WORKER_LOST_JSON, webhook.spec], webhook.keys));
     const outcome = SCRIPT_CODES.startQueued[reply[0] as keyof typeof SCRIPT_CODES.startQueued];
     if (outcome === undefined) throw new Error(`redis store: unexpected startQueued reply ${String(reply[0])}`);
     if (outcome !== 'claimed') return { outcome };
@@ -244,7 +256,8 @@ class RedisResponseStore implements RedisStore {
   }
 
   async failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean> {
-    return (await this.#run(SCRIPTS.failQueued, id, [JSON.stringify(error), String(ttlSeconds)])) === 1;
+    const webhook = this.#enqueue('failed', id);
+    return (await this.#run(SCRIPTS.failQueued, id, [JSON.stringify(error), String(ttlSeconds), webhook.spec], webhook.keys)) === 1;
   }
 
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
@@ -262,6 +275,13 @@ class RedisResponseStore implements RedisStore {
     };
   }
 
+  webhookOutbox(plan: OutboxPlan): WebhookOutbox {
+    const send = (args: string[]) => this.#command(args);
+    const outbox = openRedisOutbox(this.keyPrefix, this.#config.cluster, { command: send, script: (script, keys, args) => evalScript(send, script, keys, args) });
+    this.#outboxPlan = plan;
+    return outbox;
+  }
+
   async ping(): Promise<void> {
     this.#assertOpen();
     await this.#config.probe.ping();
@@ -276,6 +296,11 @@ class RedisResponseStore implements RedisStore {
   #run(script: LuaScript, id: string, args: string[], more: string[] = []): Promise<unknown> {
     const keys = responseKeys(this.keyPrefix, id);
     return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log, keys.ids, ...more], args);
+  }
+
+  /** The webhook keys and spec a script takes to enqueue the event of `status`, should it make that transition. */
+  #enqueue(status: string | undefined, id: string): { keys: string[]; spec: string } {
+    return enqueueArgs(this.keyPrefix, this.#outboxPlan, status, id);
   }
 
   /** One command, within `commandTimeoutMs` including the wait for a connection. */
@@ -353,45 +378,3 @@ class RedisResponseStore implements RedisStore {
 
 /** Error JSON recorded when a lease lapses. */
 const WORKER_LOST_JSON = JSON.stringify(WORKER_LOST_ERROR);
-
-function ownerArgs(owner: string | null): [string, string] {
-  return owner === null ? ['0', ''] : ['1', owner];
-}
-
-function asArray(reply: unknown): unknown[] {
-  if (!Array.isArray(reply)) throw new Error('redis store: unexpected script reply');
-  return reply;
-}
-
-function asStrings(reply: unknown): string[] {
-  return asArray(reply).map((v) => (typeof v === 'string' ? v : String(v)));
-}
-
-function storedFromReply(reply: unknown[]): StoredResponse {
-  const { meta, snapshotSeq } = parseMeta(reply[1]);
-  // A missing snapshot key comes back as null; it cannot happen while the meta hash exists.
-  const snapshot = typeof reply[2] === 'string' ? reply[2] : '';
-  return { meta, snapshot, snapshotSeq, tail: asStrings(reply[3]) };
-}
-
-/** Meta hash pairs (HGETALL, flat in RESP2, an object in RESP3) to {@link ResponseMeta}. */
-function parseMeta(reply: unknown): { meta: ResponseMeta; snapshotSeq: number } {
-  const fields: Record<string, string> = {};
-  if (Array.isArray(reply)) {
-    for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
-  } else if (reply !== null && typeof reply === 'object') {
-    for (const [k, v] of Object.entries(reply)) fields[k] = String(v);
-  }
-  return {
-    meta: {
-      status: fields.status as ResponseMeta['status'],
-      owner: fields.owner ?? '',
-      lastSeq: Number(fields.lastSeq),
-      fence: Number(fields.fence),
-      leaseExpiresAt: Number(fields.leaseExpiresAt),
-      stream: fields.stream === '1',
-      error: fields.error ? (JSON.parse(fields.error) as ResponseMeta['error']) : null,
-    },
-    snapshotSeq: Number(fields.snapshotSeq),
-  };
-}

@@ -23,9 +23,11 @@ export const APPEND_SCRIPT = `
   ARGV[7]  sequence number of the last event the snapshot covers
   ARGV[8]  lease in ms
   ARGV[9]  retention in seconds
-  ARGV[10] k, the number of item-id notes of these events
-  ARGV[11..10+k] those notes
-  ARGV[11+k..] encoded events, consecutive from ARGV[2]; none for a heartbeat
+  ARGV[10] webhook spec of the event of ARGV[4] when it is terminal, or '' (see enqueueWebhook;
+           KEYS[5..7] with it)
+  ARGV[11] k, the number of item-id notes of these events
+  ARGV[12..11+k] those notes
+  ARGV[12+k..] encoded events, consecutive from ARGV[2]; none for a heartbeat
 
   Returns
    0  written
@@ -41,7 +43,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'fence', 'lastSeq')
-local n = #ARGV - 10 - tonumber(ARGV[10])
+local n = #ARGV - 11 - tonumber(ARGV[11])
 local lastSeq = tonumber(meta[3])
 local firstSeq = tonumber(ARGV[2])
 if n > 0 and tonumber(ARGV[1]) == tonumber(meta[2]) and firstSeq + n - 1 <= lastSeq then
@@ -60,7 +62,7 @@ if n > 0 then
   if firstSeq ~= lastSeq + 1 then
     return -5
   end
-  pushFrom(pushItemIds(10))
+  pushFrom(pushItemIds(11))
   redis.call('HSET', KEYS[1], 'lastSeq', int(lastSeq + n))
 end
 if ARGV[5] == '1' then
@@ -76,6 +78,7 @@ if ARGV[3] == '1' and TERMINAL[ARGV[4]] then
   -- Retention counts from the terminal state.
   redis.call('HSET', KEYS[1], 'leaseExpiresAt', '0')
   expireAll(ttlMs)
+  enqueueWebhook(ARGV[10])
 else
   local leaseMs = tonumber(ARGV[8])
   redis.call('HSET', KEYS[1], 'leaseExpiresAt', int(nowMs() + leaseMs))

@@ -19,6 +19,7 @@ export const CANCEL_SCRIPT = `
   ARGV[3] retention in seconds
   ARGV[4] control channel
   ARGV[5] control message JSON
+  ARGV[6] webhook spec of the 'cancelled' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
    { -1 }                                   missing, or owned by someone else
@@ -39,6 +40,7 @@ if TERMINAL[status] then
 end
 redis.call('HSET', KEYS[1], 'status', 'cancelled', 'leaseExpiresAt', '0', 'ttlSeconds', ARGV[3])
 expireAll(tonumber(ARGV[3]) * 1000)
+enqueueWebhook(ARGV[6])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return storedReply(0)
 `;

@@ -14,6 +14,7 @@ export const FAIL_QUEUED_SCRIPT = `
 
   ARGV[1] error JSON
   ARGV[2] retention in seconds
+  ARGV[3] webhook spec of the 'failed' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
    1  failed now
@@ -25,5 +26,6 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then
 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1], 'leaseExpiresAt', '0', 'queueDeadline', '0', 'ttlSeconds', ARGV[2])
 expireAll(tonumber(ARGV[2]) * 1000)
+enqueueWebhook(ARGV[3])
 return 1
 `;

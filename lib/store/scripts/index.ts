@@ -10,6 +10,7 @@ import { FAIL_QUEUED_SCRIPT } from './fail-queued';
 import { START_QUEUED_SCRIPT } from './start-queued';
 import { READ_EVENTS_SCRIPT } from './read-events';
 import { READ_SCRIPT } from './read';
+import { WEBHOOK_CLAIM_SCRIPT, WEBHOOK_SETTLE_SCRIPT } from './webhooks';
 
 /** A Lua script and the SHA1 that `EVALSHA` knows it by (computed here, never asked of Redis). */
 export interface LuaScript {
@@ -33,6 +34,8 @@ export const SCRIPTS = {
   delete: defineScript('delete', DELETE_SCRIPT),
   startQueued: defineScript('startQueued', START_QUEUED_SCRIPT),
   failQueued: defineScript('failQueued', FAIL_QUEUED_SCRIPT),
+  webhookClaim: defineScript('webhookClaim', WEBHOOK_CLAIM_SCRIPT),
+  webhookSettle: defineScript('webhookSettle', WEBHOOK_SETTLE_SCRIPT),
 } as const;
 
 /** Return codes of the scripts, as listed in their headers. */
@@ -52,4 +55,6 @@ export const SCRIPT_CODES = {
   delete: { 0: 'not_found', 1: 'deleted', 2: 'ended' },
   startQueued: { 0: 'claimed', [-1]: 'gone', [-2]: 'cancelled', [-3]: 'terminal', [-4]: 'started' },
   failQueued: { 1: 'failed', 0: 'unchanged' },
+  webhookClaim: { 1: 'claimed', 0: 'not_due', [-1]: 'expired' },
+  webhookSettle: { 1: 'settled', 0: 'not_ours' },
 } as const;

@@ -63,11 +63,38 @@ local function ownerMismatch(checkOwner, owner)
   return checkOwner == '1' and redis.call('HGET', KEYS[1], 'owner') ~= owner
 end
 
+-- Enqueues the webhook deliveries of the terminal transition this script is making, in the same
+-- atomic step. Only with webhooks on: then KEYS[5] is the delivery queue (sorted set, member
+-- '<endpoint index>:<event id>', score = epoch ms when due), KEYS[6] the event's delivery hash
+-- (body, queuedAt, n = deliveries left, per endpoint a<i> attempts and t<i> claim token) and
+-- KEYS[7] the dropped counter. spec is '' or JSON {event, body, hooks, keep, max}.
+local function enqueueWebhook(spec)
+  if #KEYS < 7 or spec == nil or spec == '' then
+    return
+  end
+  local w = cjson.decode(spec)
+  local n = #w.hooks
+  if n == 0 then
+    return
+  end
+  if redis.call('ZCARD', KEYS[5]) + n > tonumber(w.max) then
+    redis.call('INCRBY', KEYS[7], int(n))
+    return
+  end
+  local now = nowMs()
+  redis.call('HSET', KEYS[6], 'body', w.body, 'queuedAt', int(now), 'n', int(n))
+  redis.call('PEXPIRE', KEYS[6], int(w.keep))
+  for _, hook in ipairs(w.hooks) do
+    redis.call('ZADD', KEYS[5], int(now), int(hook) .. ':' .. w.event)
+  end
+end
+
 -- A non-terminal response whose lease has run out lost its worker: mark it failed, and start
 -- its retention now. A queued one (created through the queue) is never swept for its lease (a
 -- lapsed claim is claimed again); it fails only once its longest wait ran out. Returns true only
--- when this call made that transition.
-local function sweepLease(workerLostJson)
+-- when this call made that transition (and then enqueues the webhook deliveries of webhookSpec,
+-- the 'failed' event).
+local function sweepLease(workerLostJson, webhookSpec)
   local meta = redis.call('HMGET', KEYS[1], 'status', 'leaseExpiresAt', 'ttlSeconds', 'viaQueue', 'queueDeadline')
   if TERMINAL[meta[1]] then
     return false
@@ -79,11 +106,13 @@ local function sweepLease(workerLostJson)
     end
     redis.call('HSET', KEYS[1], 'status', 'failed', 'error', QUEUE_TIMEOUT_JSON, 'leaseExpiresAt', '0', 'queueDeadline', '0')
     expireAll(tonumber(meta[3]) * 1000)
+    enqueueWebhook(webhookSpec)
     return true
   end
   if tonumber(meta[2]) < nowMs() then
     redis.call('HSET', KEYS[1], 'status', 'failed', 'error', workerLostJson, 'leaseExpiresAt', '0')
     expireAll(tonumber(meta[3]) * 1000)
+    enqueueWebhook(webhookSpec)
     return true
   end
   return false

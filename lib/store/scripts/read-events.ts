@@ -21,6 +21,7 @@ export const READ_EVENTS_SCRIPT = `
   ARGV[5] the most entries to return; 0 for every entry after afterSeq
   ARGV[6] '1' to return the item-id notes, else '0'
   ARGV[7] the most bytes of entries to return (at least one entry is); 0 for no such bound
+  ARGV[8] webhook spec of the 'failed' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
    { -1 }                                       missing, or owned by someone else
@@ -31,7 +32,7 @@ ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
   return { -1 }
 end
-local swept = sweepLease(ARGV[3])
+local swept = sweepLease(ARGV[3], ARGV[8])
 local first = math.max(0, tonumber(ARGV[4]) + 1)
 local limit = tonumber(ARGV[5])
 local last = limit > 0 and int(first + limit - 1) or '-1'

@@ -16,6 +16,7 @@ export const READ_SCRIPT = `
   ARGV[1] '1' to check the owner, '0' for an administrator
   ARGV[2] owner hash (ignored unless ARGV[1] is '1')
   ARGV[3] JSON of the error recorded when the lease has lapsed
+  ARGV[4] webhook spec of the 'failed' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
    { -1 }                                   missing, or owned by someone else
@@ -26,5 +27,5 @@ ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
   return { -1 }
 end
-return storedReply(sweepLease(ARGV[3]) and 1 or 0)
+return storedReply(sweepLease(ARGV[3], ARGV[4]) and 1 or 0)
 `;

@@ -16,6 +16,7 @@ export const START_QUEUED_SCRIPT = `
 
   ARGV[1] lease in ms
   ARGV[2] JSON of the error recorded when the lease has lapsed
+  ARGV[3] webhook spec of the 'failed' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
    { 0, meta pairs, snapshot, tail entries }  taken (the new fence is in the meta)
@@ -28,7 +29,7 @@ ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return { -1 }
 end
-sweepLease(ARGV[2])
+sweepLease(ARGV[2], ARGV[3])
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ttlSeconds')
 if meta[1] == 'cancelled' then
   return { -2 }
