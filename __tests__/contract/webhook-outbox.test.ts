@@ -7,7 +7,8 @@ import { outboxPlan } from '../../lib/webhooks/outbox-plan';
 import type { WebhookEndpointConfig, WebhookOutbox, WebhookOutboxStore } from '../../lib/webhooks/types';
 import type { ResponseStore } from '../../lib/types';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
-import { appendInput, createInput, events, sleep } from './store-contract';
+import { sleep } from '../helpers/flow';
+import { appendInput, createInput, events } from '../helpers/store-inputs';
 
 const SECRET = 'whsec_' + Buffer.from('contract-secret-0123456789abcdef').toString('base64');
 const ALL: WebhookEndpointConfig = { url: 'http://127.0.0.1:1/all', secret: SECRET, events: ['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete'] };

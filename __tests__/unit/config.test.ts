@@ -97,6 +97,10 @@ describe('defaults', () => {
       limiterFailOpen: false,
       preCallHooks: [],
       routingStrategy: 'simple-shuffle',
+      webhooks: {
+        endpoints: [],
+        delivery: { timeoutMs: 10000, retryForMs: 86400000, backoffBaseMs: 5000, backoffMaxMs: 3600000, maxPending: 10000, concurrency: 8, pollIntervalMs: 1000 },
+      },
       keyPrefix: 'rp:',
       idPrefix: 'resp_',
       maxBodyBytes: 1048576,

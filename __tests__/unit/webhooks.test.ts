@@ -16,6 +16,7 @@ import { WEBHOOK_EVENT_TYPES } from '../../lib/webhooks/types';
 import { MemoryStore } from '../../lib/store/memory-store';
 import { createRedisStore } from '../../lib/store/redis-store';
 import { responsesPolling } from '../../lib';
+import { STORE_METHODS } from '../../lib/config/ajv';
 import type { ResponseStore } from '../../lib/types';
 
 const SECRET = 'whsec_' + Buffer.from('unit-test-secret-0123456789abcdef').toString('base64');
@@ -107,7 +108,7 @@ describe('webhook configuration', () => {
     }
     const memory = new MemoryStore();
     const bare = Object.fromEntries(
-      ['create', 'read', 'readEvents', 'append', 'cancel', 'delete', 'rememberNative', 'lookupNative', 'forgetNative', 'claimNativeEnd', 'subscribe', 'ping', 'close'].map(
+      STORE_METHODS.map(
         (m) => [m, (...args: unknown[]) => (memory as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!(...args)],
       ),
     ) as unknown as ResponseStore;
