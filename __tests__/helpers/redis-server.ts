@@ -15,6 +15,10 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
   /** Starts it again on the same port, with an empty data set (unless started `persistent`). */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void;
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void;
 }
 
 /** How {@link startRedisServer} runs the server. */
@@ -24,6 +28,8 @@ export interface RedisServerOptions {
    * temporary directory, as a production Redis with persistence would. Default false.
    */
   persistent?: boolean;
+  /** More `redis-server` arguments, such as `['--maxmemory-policy', 'allkeys-lru']`. */
+  args?: string[];
 }
 
 const INSTALL_HINT =
@@ -36,6 +42,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const persistence = opts.persistent
     ? ['--dir', mkdtempSync(path.join(tmpdir(), 'rp-redis-')), '--appendonly', 'yes', '--appendfsync', 'always']
     : ['--appendonly', 'no'];
+  persistence.push(...(opts.args ?? []));
   let lastError: unknown;
   // A free port can be taken between probing and binding; try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -46,6 +53,8 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         url: `redis://127.0.0.1:${port}`,
         port,
         stop: () => terminate(child),
+        pause: () => void child.kill('SIGSTOP'),
+        resume: () => void child.kill('SIGCONT'),
         restart: async () => {
           await terminate(child);
           child = await launch(port, persistence);
@@ -86,6 +95,8 @@ async function launch(port: number, persistence: string[]): Promise<ChildProcess
 async function terminate(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A paused server acts on SIGTERM only once it runs again.
+  child.kill('SIGCONT');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;

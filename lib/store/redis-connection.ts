@@ -1,55 +1,15 @@
-// Connection plumbing shared by the Redis store and the Redis limiter: the client they accept,
-// one command within a deadline, EVALSHA with EVAL on NOSCRIPT, and closing.
+// Connection plumbing shared by the Redis store and the Redis limiter: choosing the client, one
+// command within a deadline that holds whatever Redis does, EVALSHA with EVAL on NOSCRIPT, closing.
 
 import { createClient, createCluster, ErrorReply, type RedisClusterOptions } from '@redis/client';
 import type { RedisConnectionOptions } from '../config/options';
 import { ERROR_CODES, ResponsesPollingError } from '../errors';
+import { silentLogger } from '../logger';
 import type { Logger } from '../types';
+import { RecyclingClient, type RedisClientLike, type RedisClientOrCluster, type RedisClusterLike } from './redis-client';
 import type { LuaScript } from './scripts';
 
-/**
- * The part of a node-redis v5 client the store uses. A client from `createClient()` of the
- * `redis` package fits it.
- */
-export interface RedisClientLike {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  connect(): Promise<unknown>;
-  sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>;
-  duplicate(): RedisClientLike;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'ready', listener: () => void): unknown;
-  once(event: 'ready', listener: () => void): unknown;
-  off(event: 'error', listener: (err: Error) => void): unknown;
-  off(event: 'ready', listener: () => void): unknown;
-  close(): Promise<void>;
-  destroy(): void;
-}
-
-/**
- * The part of a node-redis v5 cluster client the store uses. A client from `createCluster()`
- * of the `redis` package fits it; {@link clusterAsClient} makes it a {@link RedisClientLike}.
- */
-export interface RedisClusterLike {
-  readonly isOpen: boolean;
-  /** The master nodes known so far: empty until the topology has been discovered. */
-  readonly masters: ReadonlyArray<unknown>;
-  connect(): Promise<unknown>;
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: { timeout?: number }): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>;
-  duplicate(overrides?: { minimizeConnections?: boolean }): RedisClusterLike;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'connect', listener: () => void): unknown;
-  once(event: 'connect', listener: () => void): unknown;
-  off(event: 'error', listener: (err: Error) => void): unknown;
-  off(event: 'connect', listener: () => void): unknown;
-  close(): Promise<void>;
-  destroy(): void;
-}
-
-/** Either kind of client the store and the limiter accept. */
-export type RedisClientOrCluster = RedisClientLike | RedisClusterLike;
+export type { RedisClientLike, RedisClusterLike, RedisClientOrCluster } from './redis-client';
 
 /** Tells a cluster client from a single-node one (only a cluster knows its masters). */
 export function isCluster(client: RedisClientOrCluster): client is RedisClusterLike {
@@ -67,16 +27,26 @@ function reconnectDelay(retries: number): number {
 }
 
 /** A cluster client of our own, with the same timeouts and reconnects as {@link createOwnClient}. */
-export function createOwnCluster(options: RedisClusterOptions, timeoutMs: number): RedisClientLike {
-  const cluster = createCluster({
-    ...options,
-    defaults: {
-      disableOfflineQueue: true,
-      ...options.defaults,
-      socket: { connectTimeout: timeoutMs, reconnectStrategy: reconnectDelay, ...options.defaults?.socket },
-    },
-  });
-  return clusterAsClient(cluster as unknown as RedisClusterLike);
+export function createOwnCluster(options: RedisClusterOptions, liveness: Liveness): RedisClientLike {
+  const fresh = (): RedisClientLike => {
+    const cluster = createCluster({
+      ...options,
+      defaults: {
+        disableOfflineQueue: true,
+        ...options.defaults,
+        socket: { connectTimeout: liveness.commandTimeoutMs, reconnectStrategy: reconnectDelay, ...options.defaults?.socket },
+      },
+    });
+    return clusterAsClient(cluster as unknown as RedisClusterLike);
+  };
+  return new RecyclingClient(fresh, { ...liveness, label: 'redis cluster' });
+}
+
+/** What our own clients need to tell a dead connection (see {@link RecyclingClient}). */
+export interface Liveness {
+  commandTimeoutMs: number;
+  pingIntervalMs: number;
+  logger: Logger;
 }
 
 /** Commands whose second argument is their only key (routed to that key's node in a cluster). */
@@ -177,32 +147,46 @@ export class RedisStoreUnavailableError extends ResponsesPollingError {
 }
 
 /** A client of our own, from `url` or the connection fields (default `redis://localhost:6379`). */
-export function createOwnClient(options: { url?: string; connection?: RedisConnectionOptions }, timeoutMs: number): RedisClientLike {
+export function createOwnClient(options: { url?: string; connection?: RedisConnectionOptions }, liveness: Liveness): RedisClientLike {
   const c = options.connection ?? {};
   const url = options.url ?? c.url;
-  return createClient({
-    ...(url ? { url } : { username: c.username, password: c.password, database: c.db }),
-    socket: {
-      ...(url ? {} : { host: c.host, port: c.port, ...(c.tls ? { tls: true as const } : {}) }),
-      connectTimeout: timeoutMs,
-      // Reconnect forever with capped backoff; calls fail fast meanwhile (offline queue off).
-      reconnectStrategy: reconnectDelay,
-    },
-    disableOfflineQueue: true,
-  }) as unknown as RedisClientLike;
+  const fresh = (): RedisClientLike =>
+    createClient({
+      ...(url ? { url } : { username: c.username, password: c.password, database: c.db }),
+      socket: {
+        ...(url ? {} : { host: c.host, port: c.port, ...(c.tls ? { tls: true as const } : {}) }),
+        connectTimeout: liveness.commandTimeoutMs,
+        // Reconnect forever with capped backoff; calls fail fast meanwhile (offline queue off).
+        reconnectStrategy: reconnectDelay,
+      },
+      disableOfflineQueue: true,
+    }) as unknown as RedisClientLike;
+  return new RecyclingClient(fresh, { ...liveness, label: 'redis' });
 }
 
 /**
- * One command within `timeoutMs`, the wait for a connection included. Error replies of Redis
- * pass through; anything else (no connection, timeout) becomes {@link RedisStoreUnavailableError}.
+ * One command within `timeoutMs`, the wait for a connection and for the reply included: the
+ * caller is answered at the deadline even when Redis never replies (node-redis itself stops
+ * timing a command once it is written). A connection of our own whose command overran is then
+ * replaced. Error replies of Redis pass through; anything else (no connection, timeout) becomes
+ * {@link RedisStoreUnavailableError}.
  */
 export async function commandWithin(client: RedisClientLike, args: string[], timeoutMs: number): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   await whenReady(client, deadline, timeoutMs);
+  let overran = false;
   try {
-    return await client.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
+    const sent = client.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
+    return await withDeadline(sent, deadline, () => {
+      overran = true;
+      return new RedisStoreUnavailableError(`Redis did not answer within ${timeoutMs} ms.`);
+    });
   } catch (err) {
     if (err instanceof ErrorReply) throw err;
+    // A command Redis took but did not answer in time may still be applied later: every
+    // write script is idempotent or fenced, so a retry is safe.
+    if (overran && client instanceof RecyclingClient) client.recycle(`${args[0] ?? 'a command'} unanswered for ${timeoutMs} ms`);
+    if (err instanceof RedisStoreUnavailableError) throw err;
     throw new RedisStoreUnavailableError(`Redis did not answer: ${(err as Error).message}`, { cause: err });
   }
 }
@@ -291,17 +275,28 @@ export interface RedisConnectionChoice {
   /** Where connection problems are logged. Default: nothing is logged. */
   logger?: Logger;
   /**
-   * Longest time a call waits for Redis (connection included), in ms, before it rejects with
-   * {@link RedisStoreUnavailableError}. Default 2000.
+   * Longest time a call waits for Redis (connection and reply included), in ms, before it
+   * rejects with {@link RedisStoreUnavailableError}. A connection of the component's own whose
+   * command overran is replaced. Default 2000.
    */
   commandTimeoutMs?: number;
+  /**
+   * Time between liveness PINGs on a connection of the component's own, in ms: one unanswered
+   * within `commandTimeoutMs` replaces the connection. 0 sends none. Not used with `client`
+   * (configure `socket.socketTimeout` and `pingInterval` on your client instead). Default 5000.
+   */
+  pingIntervalMs?: number;
 }
+
+/** Default of {@link RedisConnectionChoice.pingIntervalMs}. */
+export const DEFAULT_PING_INTERVAL_MS = 5000;
 
 /** The client a component uses for `choice`, and whether it created it (and so must close it). */
 export function chooseClient(choice: RedisConnectionChoice, commandTimeoutMs: number): { client: RedisClientLike; ownsClient: boolean } {
   if (choice.client) return { client: asClientLike(choice.client), ownsClient: false };
-  if (choice.cluster) return { client: createOwnCluster(choice.cluster, commandTimeoutMs), ownsClient: true };
-  return { client: createOwnClient(choice, commandTimeoutMs), ownsClient: true };
+  const liveness: Liveness = { commandTimeoutMs, pingIntervalMs: choice.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS, logger: choice.logger ?? silentLogger };
+  if (choice.cluster) return { client: createOwnCluster(choice.cluster, liveness), ownsClient: true };
+  return { client: createOwnClient(choice, liveness), ownsClient: true };
 }
 
 /**
