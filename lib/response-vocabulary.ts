@@ -67,9 +67,15 @@ export const WORKER_ERROR_CODES = {
   upstreamConnection: 'upstream_connection_error',
   upstreamTimeout: 'upstream_timeout',
   streamIncomplete: 'upstream_stream_incomplete',
+  upstreamEventTooLarge: 'upstream_event_too_large',
+  responseTooLarge: 'response_too_large',
+  responseTimeLimit: 'response_time_limit',
   shutdown: 'server_shutdown',
   internal: 'server_error',
 } as const;
+
+/** The `incomplete_details.reason` of a response cut at its `max_output_tokens`. */
+export const MAX_OUTPUT_TOKENS_REASON = 'max_output_tokens';
 
 /** Error codes a response can end with: the worker's, plus the store's for a lapsed lease. */
 export const RESPONSE_ERROR_CODES = {

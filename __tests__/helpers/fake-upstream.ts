@@ -11,7 +11,8 @@ export type Step =
   | { raw: string } // written as it is (for malformed lines)
   | { wait: number } // pause, in ms
   | { until: Promise<unknown> } // pause until the promise settles
-  | { hang: true }; // never end: keep the connection open until the client closes it
+  | { hang: true } // never end: keep the connection open until the client closes it
+  | { each: Iterable<Step> }; // the steps of an iterable, taken one at a time (an endless generator is fine)
 
 /** How the fake upstream answers one request. */
 export type Script =
@@ -31,6 +32,8 @@ export interface RecordedRequest {
   closedEarly: boolean;
   /** True once the answer was written completely. */
   finished: boolean;
+  /** Bytes of SSE body written so far (writes wait while the client does not read). */
+  bytesWritten: number;
 }
 
 /** A running fake upstream. */
@@ -48,19 +51,33 @@ export interface FakeUpstream {
 /** An SSE step for `event`. */
 export const ev = (event: Record<string, unknown>): Step => ({ event });
 
-async function play(res: ServerResponse, rec: RecordedRequest, steps: Step[]): Promise<void> {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+/** Writes `text`, waiting while the client does not read it (or until it closes). */
+async function write(res: ServerResponse, rec: RecordedRequest, text: string): Promise<void> {
+  rec.bytesWritten += Buffer.byteLength(text);
+  if (!res.write(text)) await Promise.race([new Promise((r) => res.once('drain', r)), rec.clientClosed]);
+}
+
+/** Plays `steps`; false when the answer must not go on (the client left, or it hangs). */
+async function playSteps(res: ServerResponse, rec: RecordedRequest, steps: Iterable<Step>): Promise<boolean> {
   for (const step of steps) {
-    if (rec.closedEarly) return;
-    if ('event' in step) res.write(`event: ${String(step.event.type)}\ndata: ${JSON.stringify(step.event)}\n\n`);
-    else if ('raw' in step) res.write(step.raw);
+    if (rec.closedEarly) return false;
+    if ('event' in step) await write(res, rec, `event: ${String(step.event.type)}\ndata: ${JSON.stringify(step.event)}\n\n`);
+    else if ('raw' in step) await write(res, rec, step.raw);
     else if ('wait' in step) await new Promise((r) => setTimeout(r, step.wait));
     else if ('until' in step) await Promise.race([step.until.catch(() => undefined), rec.clientClosed]);
-    else if ('hang' in step) {
+    else if ('each' in step) {
+      if (!(await playSteps(res, rec, step.each))) return false;
+    } else if ('hang' in step) {
       await rec.clientClosed;
-      return;
+      return false;
     }
   }
+  return !rec.closedEarly;
+}
+
+async function play(res: ServerResponse, rec: RecordedRequest, steps: Step[]): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  if (!(await playSteps(res, rec, steps))) return;
   rec.finished = true;
   res.end();
 }
@@ -81,6 +98,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       clientClosed: new Promise<void>((r) => (markClosed = r)),
       closedEarly: false,
       finished: false,
+      bytesWritten: 0,
     };
     res.on('close', () => {
       if (!rec.finished) {

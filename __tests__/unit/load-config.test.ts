@@ -460,6 +460,19 @@ describe('errors name the YAML path and the fix', () => {
     expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.metrics\.prefix[\s\S]*Prometheus name prefix/);
   });
 
+  test('responses_polling.worker reads the response caps, with defaults when absent and errors under their YAML path', () => {
+    const file = writeYaml(
+      'responses_polling:\n  worker:\n    max_response_bytes: 1048576\n    max_response_events: 5000\n    max_response_ms: 600000\n    max_event_bytes: 65536\n',
+      'caps.yaml',
+    );
+    const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
+    expect(options.worker).toMatchObject({ maxResponseBytes: 1048576, maxResponseEvents: 5000, maxResponseMs: 600000, maxEventBytes: 65536 });
+    const defaults = resolveOptions({ store: new MemoryStore() }).worker;
+    expect(defaults).toMatchObject({ maxResponseBytes: 33554432, maxResponseEvents: 200000, maxResponseMs: 3600000, maxEventBytes: 16777216 });
+    const bad = writeYaml('responses_polling:\n  worker:\n    max_event_bytes: 0\n', 'caps-bad.yaml');
+    expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.worker\.max_event_bytes/);
+  });
+
   test('a YAML syntax error names the file and line', () => {
     const file = writeYaml('model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n     api_key: "sk-secret-on-bad-line\n');
     const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));

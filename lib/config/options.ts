@@ -133,6 +133,24 @@ export interface WorkerOptions {
   upstreamMaxAttempts?: number;
   /** Backoff before the second attempt, in ms; doubled for each further one (capped at 8000, jittered). Default 250. */
   upstreamRetryBaseMs?: number;
+  /**
+   * Bytes of log one response may store (its encoded events); past it the response ends `failed`
+   * (`response_too_large`) and its upstream request is aborted. Default 33554432 (32 MiB).
+   */
+  maxResponseBytes?: number;
+  /** Events one response may store; past it the response ends `failed` (`response_too_large`). Default 200000. */
+  maxResponseEvents?: number;
+  /**
+   * Running time of one response, in ms, from its worker's start; past it the response ends
+   * `failed` (`response_time_limit`) and its upstream request is aborted. Default 3600000 (1 h).
+   */
+  maxResponseMs?: number;
+  /**
+   * Size of one upstream SSE message, in bytes, refused before it is buffered whole: the response
+   * ends `failed` (`upstream_event_too_large`). A final event repeats the whole Response, so keep it
+   * above the largest Response expected. Default 16777216 (16 MiB).
+   */
+  maxEventBytes?: number;
 }
 
 /**

@@ -46,6 +46,10 @@ export const DEFAULTS = {
     shutdownGraceMs: 10_000,
     upstreamMaxAttempts: 3,
     upstreamRetryBaseMs: 250,
+    maxResponseBytes: 33_554_432,
+    maxResponseEvents: 200_000,
+    maxResponseMs: 3_600_000,
+    maxEventBytes: 16_777_216,
   } satisfies Required<WorkerOptions>,
   streamFollowers: {
     maxPerResponse: 100,

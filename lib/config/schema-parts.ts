@@ -126,6 +126,10 @@ function workerSchema(n: ConfigNaming): SchemaObject {
         maximum: 10,
       }),
       prop(n, 'upstreamRetryBaseMs', 'upstream_retry_base_ms', { ...ms(0, 'from 0 to 10000, e.g. 250'), maximum: 10000 }),
+      prop(n, 'maxResponseBytes', 'max_response_bytes', posInt('Set it to a whole number of bytes, e.g. 33554432')),
+      prop(n, 'maxResponseEvents', 'max_response_events', posInt('Set it to a whole number of events, e.g. 200000')),
+      prop(n, 'maxResponseMs', 'max_response_ms', ms(1, 'e.g. 3600000')),
+      prop(n, 'maxEventBytes', 'max_event_bytes', posInt('Set it to a whole number of bytes, e.g. 16777216')),
     ]),
     fix: 'Write an object of worker settings',
   };

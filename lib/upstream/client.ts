@@ -6,7 +6,7 @@ import type { DeploymentConfig } from '../config/options';
 import { ERROR_CODES, ResponsesPollingError } from '../errors';
 
 /** Why an upstream request ended without a usable answer. */
-export type UpstreamFailureKind = 'http' | 'connection' | 'connect_timeout' | 'idle_timeout';
+export type UpstreamFailureKind = 'http' | 'connection' | 'connect_timeout' | 'idle_timeout' | 'event_too_large';
 
 /** An upstream failure with a message safe for clients and logs. */
 export class UpstreamError extends ResponsesPollingError {
@@ -145,17 +145,30 @@ export interface SseHandlers {
 /**
  * Reads an SSE body to its end, feeding each message to `handlers`. Rejects with an
  * `idle_timeout` UpstreamError when no byte arrives for `idleTimeoutMs`, with a `connection`
- * UpstreamError when the socket breaks, and with the abort reason when `signal` aborts.
+ * UpstreamError when the socket breaks, with an `event_too_large` one as soon as a message grows
+ * past `maxMessageBytes` (at most one chunk more is buffered), and with the abort reason when
+ * `signal` aborts.
  */
 export async function readSse(
   res: Response,
   handlers: SseHandlers,
-  opts: { signal: AbortSignal; idleTimeoutMs: number },
+  opts: { signal: AbortSignal; idleTimeoutMs: number; maxMessageBytes?: number },
 ): Promise<void> {
   if (!res.body) return;
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
-  const parser = createParser({ onEvent: (m) => handlers.onMessage(m) });
+  const maxMessageBytes = opts.maxMessageBytes ?? Infinity;
+  const tooLarge = () => new UpstreamError('event_too_large', `The upstream provider sent an event larger than ${maxMessageBytes} bytes`);
+  // Bytes fed since the last complete message (a chunk's rest after a message is not counted).
+  let sinceMessage = 0;
+  let completed = false;
+  const parser = createParser({
+    onEvent: (m) => {
+      if (m.data.length > maxMessageBytes) throw tooLarge();
+      completed = true;
+      handlers.onMessage(m);
+    },
+  });
   let idle = false;
   // One timer per stream that checks the time of the last chunk, rather than a clearTimeout and
   // setTimeout per chunk: a trickling stream delivers many small chunks.
@@ -192,7 +205,10 @@ export async function readSse(
       if (opts.signal.aborted) throw opts.signal.reason;
       if (chunk.done) break;
       arm();
+      completed = false;
       parser.feed(decoder.decode(chunk.value, { stream: true }));
+      sinceMessage = completed ? 0 : sinceMessage + chunk.value.length;
+      if (sinceMessage > maxMessageBytes) throw tooLarge();
     }
     if (opts.signal.aborted) throw opts.signal.reason;
     if (idle) {

@@ -108,9 +108,9 @@ export class LogWriter {
    * Queues `event` (numbered, already folded into the state) for the log; `status` is written
    * with it when the event moves the response to a new status. `before` is the Response before
    * the fold: an item id is left out only when every reader resolves it from what precedes the
-   * entry (see ItemIds).
+   * entry (see ItemIds). Returns the length of the encoded entry.
    */
-  write(event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject): void {
+  write(event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject): number {
     const encoded = encodeEvent(event, (outputIndex) => this.knownItemId(outputIndex, before));
     this.announced.note(event);
     this.nextSeq = event.sequence_number + 1;
@@ -124,6 +124,7 @@ export class LogWriter {
     } else {
       this.tick.add(this.onFlushTick);
     }
+    return encoded.length;
   }
 
   /** Waits for every pending event to be written (or dropped because the worker closed). */

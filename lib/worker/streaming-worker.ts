@@ -8,6 +8,7 @@ import { isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { AppendInput, Logger, ResponseObject, ResponseStore } from '../types';
 import { UpstreamError } from '../upstream/client';
 import { LogWriter, type FlushInfo, type WriterTuning } from './log-writer';
+import { ResponseLimits, type LimitBreach, type LimitTuning } from './response-limits';
 import { codeForUpstreamError, UpstreamAttempts, type AttemptTuning } from './upstream-attempts';
 import { UpstreamEvents } from './upstream-events';
 
@@ -39,7 +40,7 @@ export interface WorkerStart {
 }
 
 /** The worker's tuning: `ResponsesPollingConfig.worker`, or any object with these fields. */
-export type WorkerTuning = AttemptTuning & WriterTuning;
+export type WorkerTuning = AttemptTuning & WriterTuning & LimitTuning;
 
 /** What a worker uses: its store, logger, tuning and the retention of a finished response. */
 export interface WorkerDeps {
@@ -99,6 +100,8 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
   private readonly attemptsRunner: UpstreamAttempts;
   private readonly events: UpstreamEvents;
   private readonly writer: LogWriter;
+  private readonly limits: ResponseLimits;
+  private timeLimitTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: WorkerDeps, start: WorkerStart) {
     super();
@@ -107,7 +110,16 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
     this.id = start.id;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.attemptsRunner = new UpstreamAttempts(start.deployments, start.request, deps.tuning, this.controller.signal, deps.logger, start.id);
-    this.events = new UpstreamEvents(start.state, start.nextSeq, (event, status, before) => this.writer.write(event, status, before), deps.logger, start.id);
+    this.limits = new ResponseLimits(deps.tuning);
+    const maxOutputTokens = typeof start.request.max_output_tokens === 'number' ? start.request.max_output_tokens : undefined;
+    this.events = new UpstreamEvents(
+      start.state,
+      start.nextSeq,
+      (event, status, before) => this.limits.count(this.writer.write(event, status, before)),
+      deps.logger,
+      start.id,
+      maxOutputTokens,
+    );
     this.writer = new LogWriter(
       { id: start.id, fence: start.fence, nextSeq: start.nextSeq, snapshotBytes: start.snapshotBytes, ttlSeconds: deps.ttlSeconds },
       deps.store,
@@ -129,9 +141,11 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
   /** Starts the work in the background; never throws and never rejects. */
   run(): void {
     this.writer.open();
+    this.timeLimitTimer = setTimeout(() => this.cut(this.limits.timeLimit()), this.deps.tuning.maxResponseMs);
     this.work()
       .catch((err) => this.deps.logger.error('background worker crashed', { id: this.id, error: String(err) }))
       .finally(() => {
+        clearTimeout(this.timeLimitTimer);
         this.writer.close();
         this.emit('done');
         this.resolveDone();
@@ -191,6 +205,7 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
           if (events.ended || this.phase === 'halted') return;
           if (this.phase === 'connecting') this.phase = 'streaming';
           events.message(data);
+          this.enforceLimits();
         },
         end: () => {
           if (this.phase !== 'halted') events.end();
@@ -205,7 +220,9 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
         else events.fail(WORKER_ERROR_CODES.streamIncomplete, 'The upstream stream ended before the response was complete');
       }
     } catch (err) {
-      if (err instanceof StopSignal || this.stopReason) {
+      if (err instanceof LimitSignal) {
+        // Already ended by the cap; the upstream request was aborted on purpose.
+      } else if (err instanceof StopSignal || this.stopReason) {
         if (this.stopReason === 'shutdown' && !events.ended) {
           events.fail(WORKER_ERROR_CODES.shutdown, 'The server shut down before the response was complete');
         }
@@ -219,6 +236,24 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
       }
     }
     await this.writer.drain();
+  }
+
+  /** After each upstream message: a response past one of its caps ends, and its upstream is aborted. */
+  private enforceLimits(): void {
+    if (this.events.cutAtMaxOutputTokens) {
+      this.controller.abort(new LimitSignal());
+      return;
+    }
+    const breach = this.limits.breach();
+    if (breach) this.cut(breach);
+  }
+
+  /** Ends a running response with `breach` and aborts its upstream request. */
+  private cut(breach: LimitBreach): void {
+    if (this.events.ended || this.phase === 'halted' || this.phase === 'finished') return;
+    this.deps.logger.warn('response reached a limit; ending it', { id: this.id, code: breach.code });
+    this.events.fail(breach.code, breach.message);
+    this.controller.abort(new LimitSignal());
   }
 
   /** One store answer to a flush: a refusal halts the worker; a terminal batch finishes it. */
@@ -240,6 +275,13 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
   private halt(reason: StopReason): void {
     this.phase = 'halted';
     this.controller.abort(new StopSignal(reason));
+  }
+}
+
+/** The abort reason used when a response reached a cap and was ended by the worker. */
+class LimitSignal extends Error {
+  constructor() {
+    super('response reached a limit');
   }
 }
 

@@ -12,7 +12,7 @@ import { openUpstream, readSse, UpstreamError, upstreamHttpError, upstreamUrl } 
 /** The worker tuning the attempts use. */
 export type AttemptTuning = Pick<
   ResponsesPollingConfig['worker'],
-  'upstreamMaxAttempts' | 'upstreamRetryBaseMs' | 'upstreamConnectTimeoutMs' | 'upstreamIdleTimeoutMs'
+  'upstreamMaxAttempts' | 'upstreamRetryBaseMs' | 'upstreamConnectTimeoutMs' | 'upstreamIdleTimeoutMs' | 'maxEventBytes'
 >;
 
 /** What the attempts tell the worker. */
@@ -114,7 +114,11 @@ export class UpstreamAttempts {
       connectTimeoutMs: t.upstreamConnectTimeoutMs,
     });
     if (!res.ok) throw await upstreamHttpError(res, deployment, t.upstreamIdleTimeoutMs);
-    await readSse(res, { onMessage: (m) => handlers.message(m.data) }, { signal: this.signal, idleTimeoutMs: t.upstreamIdleTimeoutMs });
+    await readSse(res, { onMessage: (m) => handlers.message(m.data) }, {
+      signal: this.signal,
+      idleTimeoutMs: t.upstreamIdleTimeoutMs,
+      maxMessageBytes: t.maxEventBytes,
+    });
     handlers.end();
     if (!handlers.received() && !this.signal.aborted) {
       throw new UpstreamError('connection', 'The upstream provider ended the stream without sending any event');
@@ -126,11 +130,14 @@ export class UpstreamAttempts {
 export function codeForUpstreamError(err: UpstreamError): string {
   if (err.kind === 'http') return err.status === 429 ? WORKER_ERROR_CODES.upstreamRateLimited : WORKER_ERROR_CODES.upstreamHttp;
   if (err.kind === 'connection') return WORKER_ERROR_CODES.upstreamConnection;
+  if (err.kind === 'event_too_large') return WORKER_ERROR_CODES.upstreamEventTooLarge;
   return WORKER_ERROR_CODES.upstreamTimeout;
 }
 
 /** Failures worth another attempt: nothing was received and another try (or deployment) may succeed. */
 function isRetryable(err: UpstreamError): boolean {
+  // A provider that sends an oversized event would send it again.
+  if (err.kind === 'event_too_large') return false;
   if (err.kind !== 'http') return true;
   const status = err.status ?? 0;
   return status === 408 || status === 409 || status === 429 || status >= 500;

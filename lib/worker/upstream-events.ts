@@ -2,7 +2,7 @@
 // Completions chunks through the adapter), numbers it, scrubs secrets and folds it into the Response.
 
 import type { DeploymentConfig } from '../config/options';
-import { isFinalEventType, isStartEventType } from '../response-vocabulary';
+import { isFinalEventType, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
 import type { Logger, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { ChatStreamAdapter } from '../upstream/chat-stream-adapter';
 import { redactSecrets } from '../upstream/client';
@@ -15,6 +15,17 @@ import { applyEvent, foldEvent } from './reducer';
  * so its item ids are still those that preceded the event).
  */
 export type EventSink = (event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject) => void;
+
+/**
+ * Deltas that each carry at least one output token: counting them never exceeds the tokens the
+ * upstream produced, so a response is cut at `max_output_tokens` only once it is surely past it.
+ */
+const OUTPUT_DELTA_TYPES: ReadonlySet<string> = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.function_call_arguments.delta',
+  'response.reasoning_text.delta',
+]);
 
 /** How far our events have taken the response. */
 export type Progress = 'queued' | 'in_progress' | 'ended';
@@ -30,13 +41,18 @@ export class UpstreamEvents {
   private deployment: DeploymentConfig | undefined;
   /** Turns Chat Completions chunks into Responses events, for chat deployments. */
   private chat: ChatStreamAdapter | undefined;
+  /** Output deltas folded so far (see OUTPUT_DELTA_TYPES). */
+  private outputDeltas = 0;
+  private cut = false;
 
+  /** `maxOutputTokens`: the request's `max_output_tokens`, enforced on the deltas. */
   constructor(
     state: ResponseObject,
     nextSeq: number,
     private readonly sink: EventSink,
     private readonly logger: Logger,
     private readonly id: string,
+    private readonly maxOutputTokens: number | undefined,
   ) {
     this.current = state;
     this.nextSeq = nextSeq;
@@ -55,6 +71,11 @@ export class UpstreamEvents {
   /** True once a terminal event was produced: nothing more is. */
   get ended(): boolean {
     return this.progress === 'ended';
+  }
+
+  /** True once this response was cut at its `max_output_tokens`: the upstream is no longer needed. */
+  get cutAtMaxOutputTokens(): boolean {
+    return this.cut;
   }
 
   /** A new attempt on `deployment` begins; `chat` when it sends Chat Completions chunks. */
@@ -110,6 +131,18 @@ export class UpstreamEvents {
     this.log({ type: 'response.failed', sequence_number: this.nextSeq, response: merged }, merged.status);
   }
 
+  /** Ends the response as `incomplete` at its `max_output_tokens`, with what it has so far. */
+  private incomplete(): void {
+    const merged = applyEvent(this.current, {
+      type: 'response.incomplete',
+      sequence_number: this.nextSeq,
+      response: { status: 'incomplete', incomplete_details: { reason: MAX_OUTPUT_TOKENS_REASON } },
+    });
+    this.progress = 'ended';
+    this.cut = true;
+    this.log({ type: 'response.incomplete', sequence_number: this.nextSeq, response: merged }, merged.status);
+  }
+
   private upstreamEvent(event: ResponseStreamEvent): void {
     if (event.type === 'keepalive' || this.ended) return;
     if (isStartEventType(event.type)) {
@@ -124,6 +157,13 @@ export class UpstreamEvents {
       this.progress = 'ended';
       this.log({ type: event.type, sequence_number: this.nextSeq, response: merged }, merged.status);
       return;
+    }
+    if (this.maxOutputTokens !== undefined && OUTPUT_DELTA_TYPES.has(event.type) && typeof event.delta === 'string' && event.delta !== '') {
+      if (this.outputDeltas >= this.maxOutputTokens) {
+        this.incomplete();
+        return;
+      }
+      this.outputDeltas += 1;
     }
     if (event.type === 'error') {
       this.log({ ...sanitizeErrorEvent(event, this.deployment), sequence_number: this.nextSeq });
