@@ -294,6 +294,30 @@ describe('background responses from upstreams of every kind', () => {
       expect(u.requests[0].url).toBe('/openai/deployments/gpt-35/chat/completions?api-version=2024-10-21');
       expect(u.requests[0].headers['api-key']).toBe(KEY);
     });
+
+    test('a Chat Completions Azure deployment behind a wildcard refuses ., .. and an empty name as its deployment with 400', async () => {
+      const u = await upstream();
+      u.respond(() => ({ kind: 'sse', steps: chatSteps(chatText(['never'])) }));
+      const { app: a } = await app([
+        { modelName: 'az/*', model: 'azure/*', apiBase: root(u), apiKey: KEY, apiVersion: '2024-10-21', upstreamApi: 'chat_completions' },
+      ]);
+      for (const name of ['.', '..']) {
+        for (const background of [true, false]) {
+          const res = await request(a.origin).post('/llm/v1/responses').send({ model: `az/${name}`, input: 'x', background });
+          expect(res.status).toBe(400);
+          expect(res.body.error).toMatchObject({ code: 'invalid_deployment_name', param: 'model' });
+        }
+      }
+      // An empty rest matches no deployment at all.
+      const empty = await request(a.origin).post('/llm/v1/responses').send({ model: 'az/', input: 'x', background: true });
+      expect(empty.status).toBe(400);
+      expect(u.requests).toHaveLength(0);
+      // A name that merely contains dots is a deployment like any other.
+      const created = await request(a.origin).post('/llm/v1/responses').send({ model: 'az/gpt-3.5', input: 'x', background: true });
+      expect(created.status).toBe(200);
+      await u.waitForRequest(0);
+      expect(u.requests[0].url).toBe('/openai/deployments/gpt-3.5/chat/completions?api-version=2024-10-21');
+    });
   });
 
   describe('several deployments of one model name', () => {

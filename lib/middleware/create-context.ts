@@ -9,6 +9,7 @@ import type { Principal, Runtime } from '../runtime';
 import { requestContext, type CreateRequest } from './request-context';
 import { assertModelAllowed } from './auth';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
+import { upstreamPathProblem } from '../upstream/client';
 import { checkCreateBody, type CreateResponseBody } from './create-request';
 
 /**
@@ -55,6 +56,11 @@ function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], 
         );
   const servable = deployments.filter((d) => {
     if (d.upstreamApi !== 'chat_completions') return true;
+    const pathProblem = upstreamPathProblem(d, 'chat/completions');
+    if (pathProblem) {
+      refusal ??= new ApiError(400, `The model '${body.model}' cannot be served: ${pathProblem}.`, { param: 'model', code: 'invalid_deployment_name' });
+      return false;
+    }
     const mapped = body.background === true && !polling ? noBackgroundMode() : toChatCompletionsRequest(body, d.upstreamModel);
     if (mapped instanceof ApiError) {
       refusal ??= mapped;

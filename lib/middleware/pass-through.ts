@@ -6,6 +6,7 @@ import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
 import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
+import { KeyScrubber } from '../upstream/scrub';
 import { copyUpstreamHeaders, pipeRest, upstreamUnreachable } from './relay';
 import type { Admission } from '../limiter/admission';
 import type { CreateCall } from './request-context';
@@ -74,7 +75,8 @@ export async function passThrough(runtime: Runtime, res: Response, call: CreateC
   }
   if (body.stream === true) res.flushHeaders();
   try {
-    await pipeRest(res, upstream.body.getReader(), controller.signal);
+    // An upstream that echoes the deployment's key must not hand it to the client.
+    await pipeRest(res, upstream.body.getReader(), controller.signal, undefined, new KeyScrubber(deployment.apiKey));
   } finally {
     res.off('close', onClose);
   }

@@ -4,6 +4,7 @@
 import type { Response } from 'express';
 import { ApiError } from '../errors';
 import { UpstreamError } from '../upstream/client';
+import type { KeyScrubber } from '../upstream/scrub';
 
 /** The answer when the provider could not be reached (no connection, no headers in time): a 502. */
 export function upstreamUnreachable(err: unknown): ApiError {
@@ -40,20 +41,23 @@ export async function writeChunk(res: Response, chunk: Uint8Array): Promise<void
 
 /**
  * Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts; `observe`
- * sees each chunk after it was written.
+ * sees each chunk (as the upstream sent it) after it was written. With `scrubber`, the
+ * deployment's key is removed from what is sent.
  */
 export async function pipeRest(
   res: Response,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   signal: AbortSignal,
   observe?: (chunk: Uint8Array) => void,
+  scrubber?: KeyScrubber,
 ): Promise<void> {
   try {
     for (;;) {
       if (signal.aborted || res.destroyed) break;
       const { done, value } = await reader.read();
+      const out = done ? scrubber?.end() : scrubber ? scrubber.push(value) : value;
+      if (out?.length) await writeChunk(res, out);
       if (done) break;
-      await writeChunk(res, value);
       observe?.(value);
     }
   } catch {

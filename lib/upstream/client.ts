@@ -3,6 +3,7 @@
 
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { DeploymentConfig } from '../config/options';
+import { redactSecrets } from './scrub';
 import { ERROR_CODES, ResponsesPollingError } from '../errors';
 
 /** Why an upstream request ended without a usable answer. */
@@ -37,6 +38,24 @@ export function upstreamHeaders(deployment: DeploymentConfig, accept: string): R
   return headers;
 }
 
+/** The code of an attempt whose deployment could not take the request (no request was sent). */
+export const UNSERVABLE_CODE = 'deployment_cannot_take_request';
+
+/** Whether `deployment`'s upstream URL carries its model name as a path segment (Azure chat with an `apiVersion`). */
+function modelInPath(deployment: DeploymentConfig, path: string): boolean {
+  return deployment.provider === 'azure' && !!deployment.apiVersion && path === 'chat/completions';
+}
+
+/**
+ * Why `deployment` cannot be called on `path`, or undefined: a model name that is a path segment
+ * must not be empty, `.` or `..`, which a URL would normalise away (a wildcard can make one).
+ */
+export function upstreamPathProblem(deployment: DeploymentConfig, path: string): string | undefined {
+  if (!modelInPath(deployment, path)) return undefined;
+  const name = deployment.upstreamModel;
+  return name === '' || name === '.' || name === '..' ? `'${name}' cannot be an Azure deployment name` : undefined;
+}
+
 /**
  * The URL of `path` (`responses`, `responses/{id}/cancel`, `chat/completions`) on `deployment`,
  * with `query` (without `?`) appended. Azure deployments with an `apiVersion` use the versioned
@@ -46,22 +65,18 @@ export function upstreamUrl(deployment: DeploymentConfig, path: string, query = 
   let target = path;
   const params = new URLSearchParams(query);
   if (deployment.provider === 'azure' && deployment.apiVersion) {
-    if (path === 'chat/completions') target = `deployments/${encodeURIComponent(deployment.upstreamModel)}/chat/completions`;
+    if (modelInPath(deployment, path)) {
+      // Refused at create already; never let a dot segment drop a part of the URL.
+      const problem = upstreamPathProblem(deployment, path);
+      if (problem) throw new UpstreamError('http', `The request cannot be sent: ${problem}`, 400, UNSERVABLE_CODE);
+      target = `deployments/${encodeURIComponent(deployment.upstreamModel)}/chat/completions`;
+    }
     params.set('api-version', deployment.apiVersion);
   }
   const qs = params.toString();
   return `${deployment.apiBase}/${target}${qs ? `?${qs}` : ''}`;
 }
 
-/** Removes anything that looks like a credential from text that came from an upstream. */
-export function redactSecrets(text: string, deployment?: DeploymentConfig): string {
-  let out = text;
-  if (deployment?.apiKey && deployment.apiKey.length >= 4) out = out.split(deployment.apiKey).join('[redacted]');
-  // Provider keys quoted back in error messages (OpenAI echoes a masked key on 401).
-  out = out.replace(/\b(sk|rk|pk)-[A-Za-z0-9_*\-]{6,}/g, '[redacted]');
-  out = out.replace(/Bearer\s+[A-Za-z0-9._~+/=*\-]+/gi, 'Bearer [redacted]');
-  return out.length > 500 ? `${out.slice(0, 500)}…` : out;
-}
 
 /**
  * Reads at most `limit` bytes of a body, giving up after `timeoutMs` (an upstream that sends
@@ -100,7 +115,8 @@ export async function upstreamHttpError(res: Response, deployment: DeploymentCon
   try {
     const body = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
     if (body && body.error && typeof body.error.message === 'string') detail = body.error.message;
-    if (body && body.error && typeof body.error.code === 'string') code = body.error.code;
+    // The code is sent on to clients (pass-through) and compared; scrubbed like the message.
+    if (body && body.error && typeof body.error.code === 'string') code = redactSecrets(body.error.code, deployment);
   } catch {
     detail = text;
   }

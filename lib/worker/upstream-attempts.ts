@@ -7,7 +7,7 @@ import type { CreateResponseBody } from '../middleware/create-request';
 import { WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { Logger } from '../types';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
-import { openUpstream, readSse, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
+import { openUpstream, readSse, UNSERVABLE_CODE, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
 
 /** The worker tuning the attempts use. */
 export type AttemptTuning = Pick<
@@ -29,8 +29,6 @@ export interface AttemptHandlers {
   retry(error: UpstreamError, delayMs: number): void;
 }
 
-/** The code of an attempt whose deployment could not take the request (no request was sent). */
-const UNSERVABLE = 'deployment_cannot_take_request';
 /** Longest backoff between attempts, in ms. */
 const MAX_RETRY_DELAY_MS = 8000;
 
@@ -69,7 +67,7 @@ export class UpstreamAttempts {
         await this.streamFrom(deployment, handlers);
         return;
       } catch (err) {
-        const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE);
+        const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE_CODE);
         if (!retryable || handlers.received() || this.signal.aborted || this.attempts >= upstreamMaxAttempts) throw err;
         const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
         this.logger.warn('upstream attempt failed; retrying', {
@@ -97,7 +95,7 @@ export class UpstreamAttempts {
       // The create path keeps only deployments that can take the request; should one not, it is
       // a failure of this attempt (retried on the next deployment), not of the response's input.
       if (mapped instanceof ApiError) {
-        throw new UpstreamError('http', `The request cannot be sent to a Chat Completions deployment: ${mapped.message}`, 400, UNSERVABLE);
+        throw new UpstreamError('http', `The request cannot be sent to a Chat Completions deployment: ${mapped.message}`, 400, UNSERVABLE_CODE);
       }
       body = mapped.body;
     } else {

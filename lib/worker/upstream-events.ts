@@ -5,7 +5,8 @@ import type { DeploymentConfig } from '../config/options';
 import { isFinalEventType, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
 import type { Logger, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { ChatStreamAdapter } from '../upstream/chat-stream-adapter';
-import { redactSecrets } from '../upstream/client';
+import { redactSecrets, scrubErrorFields, scrubKey } from '../upstream/scrub';
+import { isRecord } from '../json';
 import { applyEvent, foldEvent } from './reducer';
 
 /**
@@ -143,8 +144,10 @@ export class UpstreamEvents {
     this.log({ type: 'response.incomplete', sequence_number: this.nextSeq, response: merged }, merged.status);
   }
 
-  private upstreamEvent(event: ResponseStreamEvent): void {
-    if (event.type === 'keepalive' || this.ended) return;
+  private upstreamEvent(upstream: ResponseStreamEvent): void {
+    if (upstream.type === 'keepalive' || this.ended) return;
+    // An upstream that echoes the deployment's key (in text, in Response fields) must not leak it.
+    const event = scrubKey(upstream, this.deployment?.apiKey);
     if (isStartEventType(event.type)) {
       // The record already has its own `response.created`; the upstream's start events only
       // contribute their fields, once, to our `response.in_progress`.
@@ -195,21 +198,30 @@ export class UpstreamEvents {
   }
 }
 
-/** Keeps an upstream `error` event's shape but scrubs anything credential-like from its message. */
+const UPSTREAM_ERROR_MESSAGE = 'The upstream provider reported an error';
+
+/**
+ * An upstream `error` event in its shape (details flat as in the schema, or nested under `error`
+ * as real streams send them) with only an error's fields, each scrubbed of anything credential-like.
+ */
 function sanitizeErrorEvent(event: ResponseStreamEvent, deployment: DeploymentConfig | undefined): ResponseStreamEvent {
-  const nested = event.error && typeof event.error === 'object' ? (event.error as Record<string, unknown>) : undefined;
-  if (nested) {
-    const message = typeof nested.message === 'string' ? redactSecrets(nested.message, deployment) : 'The upstream provider reported an error';
-    return { ...event, error: { ...nested, message } };
+  if (isRecord(event.error)) {
+    return { type: event.type, sequence_number: event.sequence_number, error: scrubErrorFields(event.error, deployment, UPSTREAM_ERROR_MESSAGE) };
   }
-  const message = typeof event.message === 'string' ? redactSecrets(event.message, deployment) : 'The upstream provider reported an error';
-  return { ...event, message };
+  return { type: event.type, sequence_number: event.sequence_number, ...scrubErrorFields(event, deployment, UPSTREAM_ERROR_MESSAGE) };
 }
 
-/** Scrubs credential-like text from the `error.message` an upstream put on its Response. */
+/** Scrubs credential-like text from the `error` (code and message) an upstream put on its Response. */
 function redactResponseError(response: ResponseObject, deployment: DeploymentConfig | undefined): ResponseObject {
-  if (!response.error || typeof response.error.message !== 'string') return response;
-  return { ...response, error: { ...response.error, message: redactSecrets(response.error.message, deployment) } };
+  if (!response.error) return response;
+  const { code, message } = response.error;
+  return {
+    ...response,
+    error: {
+      code: typeof code === 'string' ? redactSecrets(code, deployment) : code,
+      message: typeof message === 'string' ? redactSecrets(message, deployment) : message,
+    },
+  };
 }
 
 /**
