@@ -201,6 +201,17 @@ describe.each(KINDS)('webhooks (%s store)', (kind) => {
     expect(ids.size).toBeLessThanOrEqual(2);
   });
 
+  test('a backlog larger than the concurrency drains without waiting for the poll interval', async () => {
+    const app = await start({ webhookDelivery: { concurrency: 1, pollIntervalMs: 600_000, backoffBaseMs: 50 } });
+    const client = app.client();
+    const created = await Promise.all(Array.from({ length: 8 }, () => client.responses.create({ model: 'gpt-test', input: 'hello', background: true })));
+    const ids = created.map((r) => r.id);
+    for (const id of ids) await waitForStatus(client, id, 'completed');
+    await waitFor(() => receiver.received.length >= ids.length, 10000, 'every event of the backlog');
+    const events = await Promise.all(receiver.received.map((r) => unwrap(r)));
+    expect(events.map((e) => e.data.id).sort()).toEqual([...ids].sort());
+  });
+
   if (kind === 'redis') {
     test('two instances on one Redis deliver each event once; an event enqueued by one is delivered by either', async () => {
       const a = await start();

@@ -119,8 +119,13 @@ export class WebhookDeliverer {
     try {
       const free = config.delivery.concurrency - this.#inflight.size;
       if (free > 0) {
-        for (const delivery of await outbox.claim(free, this.leaseMs)) {
-          const attempt = this.#deliver(delivery).finally(() => this.#inflight.delete(attempt));
+        const claimed = await outbox.claim(free, this.leaseMs);
+        for (const delivery of claimed) {
+          const attempt = this.#deliver(delivery).finally(() => {
+            this.#inflight.delete(attempt);
+            // A full batch may have left more due: look again as soon as a slot is free, not at the next tick.
+            if (claimed.length === free) this.wake();
+          });
           this.#inflight.add(attempt);
         }
       }
