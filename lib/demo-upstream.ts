@@ -14,7 +14,7 @@ export interface DemoUpstreamOptions {
   host?: string;
   /** Delay between two words, in ms. Default 60. */
   wordDelayMs?: number;
-  /** Number of words in each answer. Default 80. */
+  /** Most words in each answer (whole sentences: the prompt repeated, then sentences about the demo). Default 80. */
   words?: number;
 }
 
@@ -26,12 +26,15 @@ export interface DemoUpstream {
   close(): Promise<void>;
 }
 
-const VOCABULARY = (
-  'background responses keep running after the client leaves so a long answer survives dropped ' +
-  'connections the middleware stores every event in order and folds them into one response ' +
-  'object that any instance can serve while the text is still growing polling returns the ' +
-  'partial output and resuming the stream replays each event after a sequence number'
-).split(' ');
+/** What the demo answers after repeating the prompt: sentences about what the reader is watching. */
+const SENTENCES = [
+  'This answer comes from the demo upstream, a small local server that writes made-up text one word at a time; no model is called.',
+  'Your request was accepted at once with the status queued, and a worker on the server is streaming these words into the store.',
+  'You can close the page, poll again later, or resume the event stream after the last sequence number you saw.',
+  'Either way, the response keeps growing on the server until its last word arrives.',
+  'Cancel it to stop the upstream request, or delete it to remove everything that was stored.',
+  'When the last word is in, the status becomes completed, and every instance serves the same final text.',
+];
 
 /** Reads a request body as a JSON object; anything unparsable reads as `{}`. */
 export function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -53,9 +56,19 @@ function promptOf(body: Record<string, unknown>): string {
   return 'your request';
 }
 
+/**
+ * The answer, as deltas with their leading space: a sentence repeating the prompt, then the words
+ * of whole sentences (cycling through them) while they fit in `count` deltas.
+ */
 function answerWords(prompt: string, count: number): string[] {
-  const words = [`(demo upstream) You asked: "${prompt.slice(0, 80)}".`];
-  for (let i = 0; words.length < count; i += 1) words.push(VOCABULARY[i % VOCABULARY.length]);
+  const quoted = prompt.slice(0, 80).trim();
+  // The prompt comes back whole, as the first delta; the sentences after it word by word.
+  const words = [`You asked: "${quoted}"${/[.!?]$/.test(quoted) ? '' : '.'}`];
+  for (let i = 0; ; i += 1) {
+    const sentence = SENTENCES[i % SENTENCES.length].split(' ');
+    if (words.length + sentence.length > count) break;
+    words.push(...sentence);
+  }
   return words.map((w, i) => (i === 0 ? w : ` ${w}`));
 }
 

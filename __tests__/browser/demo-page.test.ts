@@ -154,13 +154,22 @@ describe('the demo page', () => {
 
   test('shows a background response growing while it polls, until it is completed', async () => {
     completedId = await submit('Watch me grow');
+    await waitForStatus('in_progress');
+    // The page says what the user is watching: the lifecycle, the step it is at, how it is followed.
+    expect(await page.locator('#watching').textContent()).toMatch(/queued → in_progress → completed, polled with GET \/responses\/\{id\} every 400 ms/);
+    expect(await page.locator('#lifecycle li[aria-current="step"]').getAttribute('data-step')).toBe('in_progress');
     const { lengths, status } = await watchTextGrow();
     expect(status).toBe('completed');
+    expect(await page.locator('#watching').textContent()).toContain('Finished as completed');
+    expect(await page.locator('#lifecycle li[data-step="end"]').textContent()).toBe('completed');
     // Several different, increasing lengths were on screen before the response completed.
     expect(lengths.length).toBeGreaterThanOrEqual(3);
     const shown = await page.locator('#output').textContent();
-    expect(shown).toContain('You asked: "Watch me grow"');
+    expect(shown).toContain('You asked: "Watch me grow".');
     expect(shown!.length).toBeGreaterThan(lengths[lengths.length - 1]);
+    // The demo upstream writes sentences: capitals after each full stop, and a full stop at the end.
+    expect(shown).toMatch(/\. [A-Z]/);
+    expect(shown).toMatch(/\.$/);
 
     const stored = await serverView(completedId);
     expect(stored.body.status).toBe('completed');
@@ -177,6 +186,8 @@ describe('the demo page', () => {
     const stored = await serverView(cancelledId);
     expect(stored.body.status).toBe('cancelled');
     expect(await page.locator('#cancel').isDisabled()).toBe(true);
+    expect(await page.locator('#lifecycle li[data-step="end"]').textContent()).toBe('cancelled');
+    expect(await page.locator('#watching').textContent()).toContain('Finished as cancelled');
   }, 120000);
 
   test('follows a response by resuming its event stream after a dropped connection, and shows the same text as the store', async () => {
@@ -184,6 +195,7 @@ describe('the demo page', () => {
     const id = await submit('Stream me');
     await page.waitForFunction(() => document.getElementById('output')!.textContent!.length > 0, null, { timeout: WAIT_MS });
     await page.waitForSelector('#reconnect:not([disabled])', { timeout: WAIT_MS });
+    expect(await page.locator('#watching').textContent()).toContain('streamed from GET /responses/{id}?stream=true');
     await page.click('#reconnect');
     const { lengths, status } = await watchTextGrow();
     expect(status).toBe('completed');
@@ -228,5 +240,28 @@ describe('the demo page', () => {
     expect(await page.locator('#response-id').textContent()).toBe(completedId);
     expect(await page.locator('#output').textContent()).toContain('You asked: "Watch me grow"');
     expect(await page.locator('#error').isHidden()).toBe(true);
+  }, 60000);
+
+  test('holds its layout on a phone-sized screen, and has a favicon', async () => {
+    const phone = await browser!.newPage({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+    try {
+      await phone.goto(`${origin}/`);
+      await phone.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
+      // Nothing wider than the screen: no sideways scrolling.
+      expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+      for (const selector of ['#prompt', '#model', '#run', '#cancel', '#reconnect', '#delete', '#output', '#lifecycle', '#watching']) {
+        const box = await phone.locator(selector).boundingBox();
+        expect({ selector, fits: box !== null && box.x >= 0 && box.x + box.width <= 360 }).toEqual({ selector, fits: true });
+      }
+      await phone.screenshot({ path: path.join(ROOT, 'test-artifacts/demo-page-phone.png'), fullPage: true });
+
+      const icon = await phone.locator('link[rel="icon"]').getAttribute('href');
+      const res = await fetch(new URL(icon!, `${origin}/`));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('image/svg+xml');
+      expect(await res.text()).toContain('<svg');
+    } finally {
+      await phone.close();
+    }
   }, 60000);
 });

@@ -15,6 +15,7 @@
     run: $('run'), error: $('error'), id: $('response-id'), status: $('status'), progress: $('progress'),
     output: $('output'), cancel: $('cancel'), reconnect: $('reconnect'), del: $('delete'),
     recent: $('recent'), recentEmpty: $('recent-empty'), note: $('upstream-note'), curl: $('curl-hint'),
+    watching: $('watching'), lifecycle: $('lifecycle'),
   };
 
   let apiBase = 'llm/v1';
@@ -89,7 +90,41 @@
       .join('');
   }
 
+  /** How the response on screen is followed, in words. */
+  function howFollowed() {
+    if (!current) return '';
+    if (current.mode === 'stream') return 'streamed from GET /responses/{id}?stream=true (resumed with starting_after when the connection drops)';
+    if (current.mode === 'read') return 'read once with GET /responses/{id}';
+    return `polled with GET /responses/{id} every ${POLL_MS} ms`;
+  }
+
+  /** The line saying what the user is watching, and the lifecycle steps: done, current, to come. */
+  function renderWatching(status) {
+    const steps = [...els.lifecycle.children];
+    const end = TERMINAL.has(status) ? status : 'completed';
+    steps[2].firstElementChild.textContent = end;
+    const reached = status === 'queued' ? 0 : status === 'in_progress' ? 1 : TERMINAL.has(status) ? 2 : -1;
+    steps.forEach((li, i) => {
+      li.classList.toggle('done', i < reached || (i === reached && TERMINAL.has(status)));
+      if (i === reached) li.setAttribute('aria-current', 'step');
+      else li.removeAttribute('aria-current');
+    });
+    els.lifecycle.dataset.end = end;
+    let line;
+    if (!current || reached < 0) {
+      line = status === 'deleted' ? 'Deleted: the server no longer has this response.'
+        : status === 'not found' ? 'The server has no such response (expired, deleted, or someone else\'s).'
+        : 'Run a prompt to watch a background response go queued → in_progress → completed, polled or streamed.';
+    } else if (TERMINAL.has(status)) {
+      line = `Finished as ${status}; it was ${howFollowed()}.`;
+    } else {
+      line = `Watching it go queued → in_progress → completed, ${howFollowed()}. Now ${status}.`;
+    }
+    els.watching.textContent = line;
+  }
+
   function setStatus(status) {
+    renderWatching(status);
     els.status.textContent = status;
     els.status.dataset.status = status;
     const running = status === 'queued' || status === 'in_progress';
@@ -271,7 +306,7 @@
   function follow(id, initialStatus) {
     if (current) current.controller.abort();
     const controller = new AbortController();
-    current = { id, controller };
+    current = { id, controller, mode: mode() };
     els.id.textContent = id;
     setStatus(initialStatus);
     renderRecent();
@@ -289,7 +324,7 @@
   async function view(id) {
     clearError();
     if (current) current.controller.abort();
-    current = { id, controller: new AbortController() };
+    current = { id, controller: new AbortController(), mode: 'read' };
     els.id.textContent = id;
     try {
       const r = await api('GET', `/responses/${encodeURIComponent(id)}`);
