@@ -4,10 +4,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
+import { createClient } from '@redis/client';
 import { createRedisStore } from '../../lib/store/redis-store';
 import { MemoryStore } from '../../lib/store/memory-store';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
-import type { ResponseStore } from '../../lib/types';
+import type { Logger, ResponseStore } from '../../lib/types';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { steps } from '../helpers/flow';
@@ -210,6 +211,44 @@ describe.each(KINDS)('webhooks (%s store)', (kind) => {
     await waitFor(() => receiver.received.length >= ids.length, 10000, 'every event of the backlog');
     const events = await Promise.all(receiver.received.map((r) => unwrap(r)));
     expect(events.map((e) => e.data.id).sort()).toEqual([...ids].sort());
+  });
+
+  test('neither the secret nor the endpoint path reaches the logs or the store', async () => {
+    receiver.answer(() => 503);
+    const lines: string[] = [];
+    const logger: Logger = Object.fromEntries(
+      ['debug', 'info', 'warn', 'error'].map((level) => [level, (msg: string, fields?: Record<string, unknown>) => lines.push(JSON.stringify({ level, msg, fields }))]),
+    ) as unknown as Logger;
+    const store = newStore();
+    const app = await start({ logger, webhooks: [{ url: `${receiver.url}/hook/tok-path-credential?key=tok-query-credential`, secret: SECRET }] }, store);
+    const client = app.client();
+    const created = await client.responses.create({ model: 'gpt-test', input: 'hello', background: true });
+    await waitForStatus(client, created.id, 'completed');
+    await waitFor(() => receiver.received.length >= 2, 10000, 'two failed attempts');
+    await waitFor(() => lines.some((l) => l.includes('webhook delivery failed')), 10000, 'a failure logged');
+    const forbidden = [SECRET, SECRET.slice('whsec_'.length), 'tok-path-credential', 'tok-query-credential'];
+    const logText = lines.join('\n');
+    for (const secret of forbidden) expect(logText).not.toContain(secret);
+    expect(logText).toContain(new URL(receiver.url).origin);
+    if (kind === 'redis') {
+      const inspect = createClient({ url: testRedisUrl() });
+      await inspect.connect();
+      try {
+        let dump = '';
+        for await (const batch of inspect.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+          for (const key of batch) {
+            const type = await inspect.type(key);
+            const value =
+              type === 'hash' ? await inspect.hGetAll(key) : type === 'zset' ? await inspect.zRange(key, 0, -1) : type === 'list' ? await inspect.lRange(key, 0, -1) : await inspect.get(key);
+            dump += `${key} ${JSON.stringify(value)}\n`;
+          }
+        }
+        expect(dump).toContain('{webhooks}:queue');
+        for (const secret of forbidden) expect(dump).not.toContain(secret);
+      } finally {
+        await inspect.quit();
+      }
+    }
   });
 
   if (kind === 'redis') {
