@@ -414,6 +414,31 @@ describe('a tarball packed from a clean clone', () => {
     const installed = JSON.parse(readFileSync(path.join(app, 'node_modules/express/package.json'), 'utf8')) as { version: string };
     expect(installed.version.split('.')[0]).toBe(esm ? '5' : '4');
   }, 120000);
+
+  test("the README's quick start (JS and YAML) runs as written in the CommonJS app", async () => {
+    const app = path.join(dir, 'cjs-app');
+    if (!existsSync(path.join(app, 'node_modules/express-responses-polling'))) throw new Error('the CommonJS app test above did not install the package');
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const quickStart = readme.slice(readme.indexOf('## Quick start'));
+    const js = /```js\n([\s\S]*?)```/.exec(quickStart)![1];
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(quickStart)![1];
+    expect(js).toContain('app.listen(8080);');
+    // Only the port changes, and a probe runs once it listens: the routes are mounted and keyed.
+    const probe = `const server = app.listen(0, '127.0.0.1', async () => {
+      const base = 'http://127.0.0.1:' + server.address().port + '/llm/v1/responses/resp_unknown';
+      const anonymous = (await fetch(base)).status;
+      const admin = (await fetch(base, { headers: { authorization: 'Bearer sk-readme-master' } })).status;
+      const yaml = require('express-responses-polling').loadConfig('config.yaml');
+      process.stdout.write(JSON.stringify({ anonymous, admin, models: yaml.models.map((m) => m.modelName), master: yaml.masterKey === 'sk-readme-master' }));
+      process.exit(0);
+    });`;
+    writeFileSync(path.join(app, 'quickstart.js'), js.replace('app.listen(8080);', probe));
+    writeFileSync(path.join(app, 'config.yaml'), yaml);
+    const env: NodeJS.ProcessEnv = { ...process.env, MASTER_KEY: 'sk-readme-master', OPENAI_API_KEY: 'sk-readme-upstream' };
+    delete env.REDIS_URL;
+    const { stdout } = await run(process.execPath, ['quickstart.js'], { cwd: app, env, timeout: 30000 });
+    expect(JSON.parse(stdout)).toEqual({ anonymous: 401, admin: 404, models: ['gpt-4o-mini'], master: true });
+  }, 60000);
 });
 
 describe('the documentation', () => {
