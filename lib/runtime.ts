@@ -12,6 +12,7 @@ import { materialize } from './worker/materialize';
 import { FollowerRegistry } from './middleware/followers';
 import { registerMemoryStore } from './store/memory-store-registry';
 import { startWebhooks, type WebhookDeliverer } from './webhooks/deliverer';
+import { recordUpstream } from './conversation/turns';
 
 export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
 
@@ -104,6 +105,11 @@ export class Runtime {
     this.workers.set(start.id, worker);
     worker.once('done', () => {
       if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
+      // The next turn can name this one upstream, where the deployment holds it.
+      const upstreamId = worker.upstreamId;
+      if (upstreamId !== undefined) {
+        void recordUpstream(this.config, start.id, worker.deployment, upstreamId, start.request.store !== false, this.config.backgroundMode.ttl);
+      }
     });
     this.observe(worker, info.owner ?? '');
     if (info.admission) this.holdAdmission(worker, info.admission);

@@ -225,6 +225,11 @@ export type CancelOutcome =
 export interface NativeResponseRecord {
   /** Owner hash, see {@link ResponseMeta.owner}. */
   owner: string;
+  /**
+   * `pass_through`: a response created without background and relayed as the provider answered
+   * (remembered so lifecycle calls reach its deployment; never settled here). Absent: native.
+   */
+  path?: 'pass_through';
   /** The deployment that created the response, as configured when it was created. */
   deployment: NativeDeploymentRef;
   /** The model name the client asked for. */
@@ -250,6 +255,43 @@ export interface NativeDeploymentRef {
   modelName: string;
   /** Base URL of the provider. */
   apiBase: string;
+}
+
+/** One item of a response's input, in OpenAI's item shape (a message, a function call output, …), with its id. */
+export interface InputItem {
+  type: string;
+  id: string;
+  [field: string]: unknown;
+}
+
+/** Where an upstream holds one turn: the upstream's own response id and the deployment (never its key). */
+export interface TurnUpstream {
+  /** The upstream's id of the response (what it knows as `previous_response_id`). */
+  id: string;
+  deployment: NativeDeploymentRef;
+  /** False when the upstream was asked not to store the response (`store: false`): it cannot be continued there. */
+  stored: boolean;
+}
+
+/**
+ * What the store keeps of one response for the next turn of its conversation: its input items and
+ * instructions, the turn before it, and where the upstream holds it. Same owner as the response.
+ */
+export interface TurnRecord {
+  /** Owner hash, see {@link ResponseMeta.owner}. */
+  owner: string;
+  /** How the response was served: `polling` (a record of ours), `native` or `pass_through` (the provider's id). */
+  path: 'polling' | 'native' | 'pass_through';
+  /** The `previous_response_id` the client gave for this turn, or null. */
+  previousResponseId: string | null;
+  /** The turn's instructions, as given (never carried over to the next turn, as in OpenAI's API). */
+  instructions: unknown;
+  /** The turn's input items with ids, in order. */
+  inputItems: InputItem[];
+  /** Where the upstream holds the turn; set once known (a polled response: when its worker ends). */
+  upstream?: TurnUpstream;
+  /** The turn's output items when known here without a record (a JSON pass-through answer). */
+  output?: OutputItem[];
 }
 
 /** A control message between instances about one response. */
@@ -323,6 +365,17 @@ export interface ResponseStore {
   startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome>;
   /** Ends a `queued` response `failed` with `error`; `true` only for the call that did it. */
   failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Keeps what the next turn needs of response `id` (replacing an earlier record of the id) for
+   * `ttlSeconds`. Not a response record: `read`, `cancel` and `delete` ignore it.
+   */
+  saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void>;
+  /** Records where the upstream holds turn `id`, kept for `ttlSeconds`. */
+  setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void>;
+  /** The turn record of `id` with its upstream; `null` when unknown, expired, or owned by someone else. */
+  readTurn(id: string, owner: string | null): Promise<TurnRecord | null>;
+  /** Forgets the turn record of `id`. */
+  forgetTurn(id: string): Promise<void>;
   /** Listens to control messages from every instance. Resolves to an unsubscribe function. */
   subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>>;
   /** Resolves when the store answers; rejects otherwise. */

@@ -8,6 +8,7 @@ import { describeNativeRecords } from './native-store-contract';
 import { describeQueueContract } from './queue-store-contract';
 import { encodeEvent, eventJson, ItemIdTable } from '../../lib/store/event-codec';
 import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
+import { describeTurnRecords } from './turn-store-contract';
 
 /** A fresh store for one test (own key prefix), and how to dispose of it and its data. */
 export interface StoreHarness {
@@ -599,6 +600,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     describeNativeRecords(() => store);
     describeQueueContract(() => store);
+    describeTurnRecords(() => store);
 
     describe('close', () => {
       test('close can be called twice, and a closed store rejects further calls', async () => {

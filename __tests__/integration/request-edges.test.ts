@@ -110,6 +110,7 @@ describe('methods and paths no route serves', () => {
     ['GET', '/v1/responses', 'POST'],
     ['DELETE', '/v1/responses', 'POST'],
     ['GET', '/v1/responses/resp_x/cancel', 'POST'],
+    ['POST', '/v1/responses/resp_x/input_items', 'GET'],
   ])('%s %s answers 405 with allow: %s', async (method, path, allow) => {
     await start();
     const res = await call(method, path);
@@ -118,7 +119,7 @@ describe('methods and paths no route serves', () => {
   });
 
   it.each([
-    ['GET', '/v1/responses/resp_x/input_items'],
+    ['GET', '/v1/responses/resp_x/input_items/more'],
     ['POST', '/v1/responses/resp_x/cancel/again'],
   ])('%s %s answers an OpenAI-shaped 404', async (method, path) => {
     await start();

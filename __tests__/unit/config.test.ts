@@ -38,6 +38,10 @@ function fakeStore(): ResponseStore {
     delete: fail,
     rememberNative: fail,
     lookupNative: fail,
+    saveTurn: fail,
+    setTurnUpstream: fail,
+    readTurn: fail,
+    forgetTurn: fail,
     forgetNative: fail,
     claimNativeEnd: fail,
     claim: fail,
@@ -105,6 +109,7 @@ describe('defaults', () => {
       idPrefix: 'resp_',
       maxBodyBytes: 1048576,
       maxJsonDepth: 64,
+      conversation: { maxTurns: 50, maxBytes: 1_048_576 },
       worker: {
         flushIntervalMs: 100,
         flushMaxEvents: 256,

@@ -267,6 +267,12 @@ export interface ResponsesPollingOptions {
   worker?: WorkerOptions;
   /** Bounds on event-stream followers (see {@link StreamFollowerOptions}). */
   streamFollowers?: StreamFollowerOptions;
+  /**
+   * Caps on a conversation expanded inline: when `previous_response_id` names a response whose
+   * deployment does not hold it (a Chat Completions deployment, another deployment after
+   * failover, an upstream asked not to store it), its earlier turns are sent as input items.
+   */
+  conversation?: ConversationOptions;
   /** Where log lines go. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /**
@@ -287,6 +293,14 @@ export interface ResponsesPollingOptions {
   webhooks?: import('../webhooks/types').WebhookOptions[];
   /** Timeouts, retries and bounds of webhook deliveries. */
   webhookDelivery?: import('../webhooks/types').WebhookDeliveryOptions;
+}
+
+/** Caps on expanding the earlier turns of a conversation inline (see `conversation`). */
+export interface ConversationOptions {
+  /** Most earlier turns expanded; a longer chain gets a 400 where no deployment holds it. Default 50. */
+  maxTurns?: number;
+  /** Most bytes (JSON) of expanded items; more gets a 400 where no deployment holds the chain. Default 1048576. */
+  maxBytes?: number;
 }
 
 /** A deployment after resolution: provider and upstream model name split out, defaults applied. */
@@ -344,6 +358,7 @@ export interface ResponsesPollingConfig {
   maxJsonDepth: number;
   worker: Required<WorkerOptions>;
   streamFollowers: Required<StreamFollowerOptions>;
+  conversation: Required<ConversationOptions>;
   /** The logger given (or the default), adding `request_id` / `response_id` of the current context to each line. */
   logger: Logger;
   metrics: import('../observability/metrics').ResponsesMetrics;

@@ -35,6 +35,7 @@ export const DEFAULTS = {
   idPrefix: 'resp_',
   maxBodyBytes: 1_048_576,
   maxJsonDepth: 64,
+  conversation: { maxTurns: 50, maxBytes: 1_048_576 },
   worker: {
     flushIntervalMs: 100,
     flushMaxEvents: 256,
@@ -110,6 +111,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     maxJsonDepth: options.maxJsonDepth ?? DEFAULTS.maxJsonDepth,
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
     streamFollowers: { ...DEFAULTS.streamFollowers, ...definedOnly(options.streamFollowers ?? {}) },
+    conversation: { ...DEFAULTS.conversation, ...definedOnly(options.conversation ?? {}) },
     // Stores keep the plain logger: their outage lines belong to no request.
     logger: withLogContext(logger),
     metrics: new ResponsesMetrics(typeof options.metrics === 'object' ? options.metrics : {}, options.metrics !== false),

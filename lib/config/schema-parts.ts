@@ -135,6 +135,19 @@ function workerSchema(n: ConfigNaming): SchemaObject {
   };
 }
 
+/** The caps on expanding a conversation inline for a deployment that does not hold its earlier turns. */
+function conversationSchema(n: ConfigNaming): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries([
+      prop(n, 'maxTurns', 'max_turns', posInt('Set it to a whole number of earlier turns, e.g. 50')),
+      prop(n, 'maxBytes', 'max_bytes', posInt('Set it to a whole number of bytes of expanded items, e.g. 1048576')),
+    ]),
+    fix: 'Write an object with maxTurns and maxBytes',
+  };
+}
+
 /** `webhooks` (options and `responses_polling`): the endpoints terminal events are sent to. */
 function webhooksSchema(n: ConfigNaming): SchemaObject {
   return {
@@ -206,6 +219,7 @@ export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> 
     same(n, 'worker', workerSchema(n)),
     same(n, 'webhooks', webhooksSchema(n)),
     prop(n, 'webhookDelivery', 'webhook_delivery', webhookDeliverySchema(n)),
+    same(n, 'conversation', conversationSchema(n)),
   ]);
 }
 

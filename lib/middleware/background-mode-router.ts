@@ -15,6 +15,7 @@ import { createNative } from './native-create';
 import { chatPassThrough } from './chat-pass-through';
 import { passThrough } from './pass-through';
 import { refuseWhileClosing } from './pre-call-limiter';
+import { runningTurnSeconds, turnOfRequest } from '../conversation/turns';
 
 /** The paths this package answers, below wherever the router is mounted. */
 export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
@@ -43,7 +44,7 @@ export function addCreateRoute(router: Router, runtime: Runtime, ...before: Requ
     ...before,
     jsonBody(runtime.config.maxBodyBytes),
     asyncHandler(async function createResponse(req: Request, res: Response) {
-      const call = createCallOf(req, createRequestOf(runtime, req));
+      const call = createCallOf(req, await createRequestOf(runtime, req));
       try {
         if (call.polling) await createBackground(runtime, req, res, call);
         else if (call.native) await createNative(runtime, res, call);
@@ -78,6 +79,8 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   // close() waits for this step: a record written while it runs still gets its worker.
   await runtime.track(
     (async () => {
+      // What the next turn needs, first: a turn without its record is never read (it expires).
+      await callStore(config, () => config.store.saveTurn(id, turnOfRequest(owner, 'polling', body), runningTurnSeconds(config)));
       // No record, no response: a failure here reaches the create route, which gives the admission back.
       const { fence } = await callStore(config, () =>
         config.store.create({
@@ -98,7 +101,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
       // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
       // that disconnects right after receiving the id does not affect it.
       runtime.startWorker(
-        { id, fence, state: response, nextSeq: events.length, snapshotBytes: snapshot.length, deployments: call.deployments, request: body },
+        { id, fence, state: response, nextSeq: events.length, snapshotBytes: snapshot.length, deployments: call.deployments, request: body, continuation: call.continuation },
         { owner, admission },
       );
     })(),

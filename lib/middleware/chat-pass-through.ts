@@ -18,6 +18,8 @@ import { initialResponse } from './create-request';
 import { startPassThrough } from './pass-through';
 import type { CreateCall } from './request-context';
 import { newResponseId } from './ids';
+import { ownerHash } from '../principal';
+import { rememberPassThrough } from '../conversation/turns';
 
 /** Serves the call's body from its deployments (in failover order) without storing anything. */
 export async function chatPassThrough(runtime: Runtime, res: Response, call: CreateCall): Promise<void> {
@@ -40,13 +42,17 @@ export async function chatPassThrough(runtime: Runtime, res: Response, call: Cre
         tuning: { ...config.worker, flushIntervalMs: stream ? config.worker.flushIntervalMs : 1000 },
         ttlSeconds: config.backgroundMode.ttl,
       },
-      { id, fence, state: response, nextSeq: 1, snapshotBytes: snapshot.length, deployments, request: body },
+      { id, fence, state: response, nextSeq: 1, snapshotBytes: snapshot.length, deployments, request: body, continuation: call.continuation },
     );
     const onClose = () => {
       if (!res.writableFinished) worker.stop('cancelled');
     };
     res.on('close', onClose);
     worker.run();
+    // Its turn is kept (input and output items), so a later request can continue it by id.
+    void worker.done.then(() => {
+      if (worker.finished) return rememberPassThrough(config, ownerHash(call.principal), body, worker.deployment, worker.state);
+    });
     try {
       if (stream) await relay(res, store, id, worker);
       else await answer(res, store, id, worker);

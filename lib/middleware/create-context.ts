@@ -11,6 +11,8 @@ import { assertModelAllowed } from './auth';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
 import { upstreamPathProblem } from '../upstream/client';
 import { checkCreateBody, type CreateResponseBody } from './create-request';
+import { resolveContinuation } from '../conversation/continuation';
+import { bodyForDeployment, continuationDeployments, type Continuation } from '../conversation/continuation-body';
 
 /**
  * The deployments serving `model` in the order a request tries them, per the routing strategy:
@@ -41,7 +43,13 @@ export function orderDeployments(runtime: Runtime, model: string): DeploymentCon
  * background mode, or polling off: Chat Completions has no background mode of its own). When none
  * can, the first reason is the 400.
  */
-function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], body: CreateResponseBody, polling: boolean): DeploymentConfig[] {
+function servableDeployments(
+  runtime: Runtime,
+  deployments: DeploymentConfig[],
+  body: CreateResponseBody,
+  polling: boolean,
+  continuation: Continuation | undefined,
+): DeploymentConfig[] {
   let refusal: ApiError | undefined;
   const noBackgroundMode = (): ApiError =>
     isNativeBackgroundRequest(runtime.config, body)
@@ -61,7 +69,7 @@ function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], 
       refusal ??= new ApiError(400, `The model '${body.model}' cannot be served: ${pathProblem}.`, { param: 'model', code: 'invalid_deployment_name' });
       return false;
     }
-    const mapped = body.background === true && !polling ? noBackgroundMode() : toChatCompletionsRequest(body, d.upstreamModel);
+    const mapped = body.background === true && !polling ? noBackgroundMode() : toChatCompletionsRequest(bodyForDeployment(body, continuation, d), d.upstreamModel);
     if (mapped instanceof ApiError) {
       refusal ??= mapped;
       return false;
@@ -73,20 +81,33 @@ function servableDeployments(runtime: Runtime, deployments: DeploymentConfig[], 
 }
 
 /**
- * Validates the body (400 naming the field), checks `principal` may use the model (403), and
- * resolves the deployments (400 for an unknown model). Run once per request, by its context.
+ * Validates the body (400 naming the field), checks `principal` may use the model (403), resolves
+ * the deployments (400 for an unknown model) and, with `previous_response_id`, how each of them
+ * gets the earlier turns (400 for an unknown or someone else's id). Run once per request, by its context.
  */
-export function prepareCreate(runtime: Runtime, principal: Principal, raw: unknown): CreateRequest {
+export async function prepareCreate(runtime: Runtime, principal: Principal, raw: unknown): Promise<CreateRequest> {
   const body = checkCreateBody(raw, runtime.config);
   if (body instanceof ApiError) throw body;
+  if (body.conversation !== undefined && body.conversation !== null) {
+    throw new ApiError(400, "The Conversations API ('conversation') is not supported here; chain turns with 'previous_response_id' instead.", {
+      param: 'conversation',
+      code: 'unsupported_parameter',
+    });
+  }
   assertModelAllowed(principal, body.model);
   const polling = shouldUsePolling(runtime.config, body);
-  const deployments = servableDeployments(runtime, orderDeployments(runtime, body.model), body, polling);
-  return { body, polling, native: !polling && isNativeBackgroundRequest(runtime.config, body), deployments };
+  let candidates = orderDeployments(runtime, body.model);
+  let continuation: Continuation | undefined;
+  if (typeof body.previous_response_id === 'string') {
+    continuation = await resolveContinuation(runtime.config, principal, body.previous_response_id, candidates);
+    candidates = continuationDeployments(continuation, candidates);
+  }
+  const deployments = servableDeployments(runtime, candidates, body, polling, continuation);
+  return { body, polling, native: !polling && isNativeBackgroundRequest(runtime.config, body), deployments, continuation };
 }
 
 /** The validated create request of `req`, worked out once per request (by the limiter or the create route). */
-export function createRequestOf(runtime: Runtime, req: Request): CreateRequest {
+export function createRequestOf(runtime: Runtime, req: Request): Promise<CreateRequest> {
   const ctx = requestContext(req);
   return ctx.create(() => prepareCreate(runtime, ctx.principal, req.body));
 }

@@ -12,8 +12,8 @@ import { UpstreamError, upstreamUrl } from '../upstream/client';
  */
 export const NATIVE_MIN_RETENTION_SECONDS = 30 * 24 * 3600;
 
-/** Lifecycle calls forwarded for a native id. */
-export type NativeAction = 'retrieve' | 'cancel' | 'delete';
+/** Lifecycle calls forwarded for a native (or remembered pass-through) id. */
+export type NativeAction = 'retrieve' | 'cancel' | 'delete' | 'input_items';
 
 /** How long a native id is remembered: `backgroundMode.ttl`, but at least {@link NATIVE_MIN_RETENTION_SECONDS}. */
 export function nativeRetentionSeconds(config: Pick<ResponsesPollingConfig, 'backgroundMode'>): number {
@@ -21,11 +21,11 @@ export function nativeRetentionSeconds(config: Pick<ResponsesPollingConfig, 'bac
 }
 
 /**
- * The provider URL of a native call: `responses` to create, `responses/{id}[/cancel]` for the
- * lifecycle. The one place native URLs are built (through `upstreamUrl`, which knows Azure).
+ * The provider URL of a native call: `responses` to create, `responses/{id}[/cancel|/input_items]`
+ * for the lifecycle. The one place native URLs are built (through `upstreamUrl`, which knows Azure).
  */
-export function nativeUrl(deployment: DeploymentConfig, id?: string, cancel = false, query = ''): string {
-  const path = id === undefined ? 'responses' : `responses/${encodeURIComponent(id)}${cancel ? '/cancel' : ''}`;
+export function nativeUrl(deployment: DeploymentConfig, id?: string, sub?: 'cancel' | 'input_items', query = ''): string {
+  const path = id === undefined ? 'responses' : `responses/${encodeURIComponent(id)}${sub ? `/${sub}` : ''}`;
   return upstreamUrl(deployment, path, query);
 }
 

@@ -7,7 +7,9 @@ import { createParser } from 'eventsource-parser';
 import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import { ownerHash, type Runtime } from '../runtime';
-import type { NativeResponseRecord } from '../types';
+import type { NativeResponseRecord, TurnRecord } from '../types';
+import { bodyForDeployment } from '../conversation/continuation-body';
+import { turnOfRequest } from '../conversation/turns';
 import { openUpstream, requestUpstream } from '../upstream/client';
 import { callStore } from './http';
 import { relayableError } from './pass-through';
@@ -25,7 +27,7 @@ async function cancelOrphan(runtime: Runtime, deployment: DeploymentConfig, id: 
   const { logger, worker } = runtime.config;
   try {
     const answer = await requestUpstream({
-      url: nativeUrl(deployment, id, true),
+      url: nativeUrl(deployment, id, 'cancel'),
       deployment,
       method: 'POST',
       accept: 'application/json',
@@ -55,8 +57,10 @@ async function remember(runtime: Runtime, call: CreateCall, id: string): Promise
     createdAt: Date.now(),
   };
   if (admission.record) record.admission = admission.record;
+  const turn: TurnRecord = { ...turnOfRequest(record.owner, 'native', body), upstream: { id, deployment: record.deployment, stored: body.store !== false } };
   try {
     await callStore(config, () => config.store.rememberNative(id, record, nativeRetentionSeconds(config)));
+    await callStore(config, () => config.store.saveTurn(id, turn, nativeRetentionSeconds(config)));
   } catch (err) {
     await cancelOrphan(runtime, deployment, id, 'store_unavailable');
     // Committed (the provider was asked), yet the client is told to retry: the count is given back.
@@ -93,7 +97,7 @@ export async function createNative(runtime: Runtime, res: Response, call: Create
     upstream = await openUpstream({
       url: nativeUrl(deployment),
       deployment,
-      body: { ...body, model: deployment.upstreamModel, background: true },
+      body: { ...bodyForDeployment(body, call.continuation, deployment), model: deployment.upstreamModel, background: true },
       accept: stream ? 'text/event-stream' : 'application/json',
       signal: controller.signal,
       // In background mode the provider answers as soon as the response is queued.

@@ -12,13 +12,18 @@ import { principalOf } from './request-context';
 import { deploymentOf, idleTimer, nativeUrl, type NativeAction } from './native-background';
 import { settleNative, terminalWatcher } from './native-settle';
 
-/** Query parameters of `GET /responses/{id}` passed on to the provider; anything else is dropped. */
-const FORWARDED_QUERY = new Set(['stream', 'starting_after', 'include', 'include[]']);
-/** The query string to forward: only the parameters the Responses API defines for a retrieve. */
-function forwardedQuery(req: Request): string {
+/** Query parameters passed on to the provider, per call; anything else is dropped. */
+const FORWARDED_QUERY: Partial<Record<NativeAction, Set<string>>> = {
+  retrieve: new Set(['stream', 'starting_after', 'include', 'include[]']),
+  input_items: new Set(['after', 'limit', 'order', 'include', 'include[]']),
+};
+/** The query string to forward: only the parameters the Responses API defines for the call. */
+function forwardedQuery(req: Request, action: NativeAction): string {
+  const names = FORWARDED_QUERY[action];
+  if (!names) return '';
   const raw = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
   const kept = new URLSearchParams();
-  for (const [name, value] of new URLSearchParams(raw)) if (FORWARDED_QUERY.has(name)) kept.append(name, value);
+  for (const [name, value] of new URLSearchParams(raw)) if (names.has(name)) kept.append(name, value);
   return kept.toString();
 }
 
@@ -50,9 +55,9 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
     let upstream: globalThis.Response;
     try {
       upstream = await requestUpstream({
-        url: nativeUrl(deployment, id, action === 'cancel', action === 'retrieve' ? forwardedQuery(req) : ''),
+        url: nativeUrl(deployment, id, action === 'cancel' || action === 'input_items' ? action : undefined, forwardedQuery(req, action)),
         deployment,
-        method: action === 'retrieve' ? 'GET' : action === 'cancel' ? 'POST' : 'DELETE',
+        method: action === 'cancel' ? 'POST' : action === 'delete' ? 'DELETE' : 'GET',
         accept: streaming ? 'text/event-stream' : 'application/json',
         signal: controller.signal,
         connectTimeoutMs: config.worker.upstreamConnectTimeoutMs,
@@ -63,6 +68,7 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
     }
     if (!upstream.ok) throw await relayableError(upstream, deployment, config.worker.upstreamIdleTimeoutMs);
     if (action === 'delete') {
+      await config.store.forgetTurn(id).catch(() => undefined);
       // A record left behind only forwards to a provider that answers 404; it expires with its TTL.
       await config.store.forgetNative(id).catch((err: unknown) => config.logger.warn('could not forget a deleted native response', { id, error: String(err) }));
     }
@@ -78,7 +84,7 @@ export async function forwardNative(runtime: Runtime, req: Request, res: Respons
       await pipeRest(res, upstream.body.getReader(), controller.signal, watch);
       return true;
     }
-    if (action === 'delete') {
+    if (action === 'delete' || action === 'input_items') {
       await pipeRest(res, upstream.body.getReader(), controller.signal);
       return true;
     }

@@ -19,7 +19,8 @@ import { nativeRetentionSeconds } from './native-background';
  */
 export async function settleNative(runtime: Runtime, id: string, record: NativeResponseRecord, deployment: DeploymentConfig, response: unknown): Promise<void> {
   const r = response as ResponseObject | null;
-  if (!r || typeof r !== 'object' || !isTerminalStatus(r.status)) return;
+  // A pass-through response was settled when its answer was relayed.
+  if (record.path === 'pass_through' || !r || typeof r !== 'object' || !isTerminalStatus(r.status)) return;
   const { config } = runtime;
   const left = nativeRetentionSeconds(config) - (Date.now() - record.createdAt) / 1000;
   try {

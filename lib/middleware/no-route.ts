@@ -9,6 +9,7 @@ const ALLOWED: ReadonlyArray<{ matches(segments: string[]): boolean; allow: stri
   { matches: (s) => s.length === 0, allow: 'POST' },
   { matches: (s) => s.length === 1, allow: 'GET, DELETE' },
   { matches: (s) => s.length === 2 && s[1] === 'cancel', allow: 'POST' },
+  { matches: (s) => s.length === 2 && s[1] === 'input_items', allow: 'GET' },
 ];
 
 /** The longest request path quoted back in a 404 message. */

@@ -6,10 +6,14 @@ import type { DeploymentConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { Runtime } from '../runtime';
 import { openUpstream, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
-import { KeyScrubber } from '../upstream/scrub';
+import { KeyScrubber, scrubKey } from '../upstream/scrub';
 import { copyUpstreamHeaders, pipeRest, upstreamUnreachable } from './relay';
 import type { Admission } from '../limiter/admission';
 import type { CreateCall } from './request-context';
+import { ownerHash } from '../principal';
+import { bodyForDeployment } from '../conversation/continuation-body';
+import { rememberPassThrough } from '../conversation/turns';
+import { terminalWatcher } from './native-settle';
 
 /**
  * A non-streaming upstream sends its headers only when the whole answer is ready, so the header
@@ -34,10 +38,16 @@ export function startPassThrough(runtime: Runtime, res: Response, admission: Adm
   });
 }
 
-/** Forwards the call's body to its first deployment and relays the answer. */
+/**
+ * Forwards the call's body to its first deployment and relays the answer. A Response the provider
+ * answered is remembered (owner, deployment, turn) so it can be retrieved, deleted, listed and
+ * continued through this package: a JSON answer before the client gets it, a stream at its end.
+ */
 export async function passThrough(runtime: Runtime, res: Response, call: CreateCall): Promise<void> {
-  const { body } = call;
   const deployment = call.deployments[0];
+  const body = bodyForDeployment(call.body, call.continuation, deployment);
+  const remember = (response: unknown) =>
+    response && typeof response === 'object' ? rememberPassThrough(runtime.config, ownerHash(call.principal), call.body, deployment, response) : Promise.resolve();
   const controller = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
@@ -73,12 +83,36 @@ export async function passThrough(runtime: Runtime, res: Response, call: CreateC
     res.end();
     return;
   }
-  if (body.stream === true) res.flushHeaders();
   try {
+    if (body.stream === true) {
+      res.flushHeaders();
+      await pipeRest(res, upstream.body.getReader(), controller.signal, terminalWatcher((response) => void remember(response)), new KeyScrubber(deployment.apiKey));
+      return;
+    }
     // An upstream that echoes the deployment's key must not hand it to the client.
-    await pipeRest(res, upstream.body.getReader(), controller.signal, undefined, new KeyScrubber(deployment.apiKey));
+    const text = scrubKey(await readAll(upstream, controller), deployment.apiKey);
+    if (text === undefined) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    try {
+      await remember(JSON.parse(text));
+    } catch {
+      // Not JSON: relayed as it is, nothing to remember.
+    }
+    res.end(text);
   } finally {
     res.off('close', onClose);
+  }
+}
+
+/** The whole body of a JSON answer, or `undefined` when it broke off or the client left. */
+async function readAll(upstream: globalThis.Response, controller: AbortController): Promise<string | undefined> {
+  try {
+    return await upstream.text();
+  } catch {
+    controller.abort(new Error('upstream body broke off'));
+    return undefined;
   }
 }
 

@@ -11,6 +11,7 @@ import { principalOf } from './request-context';
 import { streamEvents } from './event-stream';
 import { forwardNative } from './native-forward';
 import { RESPONSES_PATHS } from './background-mode-router';
+import { addInputItemsRoute } from './input-items-route';
 
 const byId = RESPONSES_PATHS.map((p) => `${p}/:id`);
 const cancelById = RESPONSES_PATHS.map((p) => `${p}/:id/cancel`);
@@ -47,6 +48,7 @@ export function pollingHandler(options: ResponsesPollingOptions | Runtime = {}):
  */
 export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
   const { config } = runtime;
+  addInputItemsRoute(router, runtime, RESPONSES_PATHS);
 
   router.get(
     byId,
@@ -115,6 +117,8 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
         throw responseNotFound(id);
       }
       runtime.stopWorker(id, 'deleted');
+      // Its turn goes with it (it would expire unread anyway: a turn is read only with its record).
+      void config.store.forgetTurn(id).catch(() => undefined);
       if (result.ended) {
         // Only the delete that ended a running response reports it, whichever instance runs its worker.
         runtime.responseEnded({ id, path: 'polling', status: 'deleted', response: materialize(result.ended), owner: result.ended.meta.owner });

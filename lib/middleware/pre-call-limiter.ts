@@ -96,7 +96,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
       next();
       return;
     }
-    const create = createRequestOf(runtime, req);
+    const create = await createRequestOf(runtime, req);
     const { principal } = ctx;
     let admission = Admission.none();
     let rateState: RateState | undefined;

@@ -6,6 +6,7 @@ import type { DeploymentConfig } from '../config/options';
 import { Admission } from '../limiter/admission';
 import type { Principal } from '../runtime';
 import type { CreateResponseBody } from './create-request';
+import type { Continuation } from '../conversation/continuation-body';
 
 /** A validated create request: its body, the path that serves it and its deployments. */
 export interface CreateRequest {
@@ -20,6 +21,8 @@ export interface CreateRequest {
    * failover order for attempts that fail before any event.
    */
   deployments: DeploymentConfig[];
+  /** With `previous_response_id`: how each deployment gets the earlier turns. */
+  continuation?: Continuation;
 }
 
 /** What the limiter decided for a create: its admission and the deployments in the order they serve. */
@@ -32,7 +35,7 @@ export interface AdmissionDecision {
 /** The state one request carries through the parts, created on first use and kept with the request. */
 export class RequestContext {
   #principal: Principal | undefined;
-  #create: CreateRequest | undefined;
+  #create: Promise<CreateRequest> | undefined;
   #decision: AdmissionDecision | undefined;
 
   /** The caller: what `auth` set, else the anonymous principal (a host app that protects the mount point itself). */
@@ -46,8 +49,8 @@ export class RequestContext {
     this.#principal = principal;
   }
 
-  /** The validated create request: `prepare` runs on the first call only (its 400/403 is thrown each time). */
-  create(prepare: () => CreateRequest): CreateRequest {
+  /** The validated create request: `prepare` runs on the first call only (its 400/403 rejects each time). */
+  create(prepare: () => Promise<CreateRequest>): Promise<CreateRequest> {
     this.#create ??= prepare();
     return this.#create;
   }

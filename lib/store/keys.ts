@@ -35,6 +35,16 @@ export function nativeEndKey(prefix: string, id: string): string {
   return `${prefix}{${id}}:native-end`;
 }
 
+/** What the next turn needs of response `id` (String: JSON of TurnRecord); same hash tag as the response. */
+export function turnKey(prefix: string, id: string): string {
+  return `${prefix}{${id}}:turn`;
+}
+
+/** Where the upstream holds turn `id` (String: JSON of TurnUpstream); same hash tag as {@link turnKey}. */
+export function turnUpstreamKey(prefix: string, id: string): string {
+  return `${prefix}{${id}}:turn-up`;
+}
+
 /** The pub/sub channel carrying control messages (cancel, delete) between instances. */
 export function controlChannel(prefix: string): string {
   return `${prefix}control`;

@@ -9,7 +9,8 @@ import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
 import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeResponseRecord, ReadEventsOptions, ResponseErrorObject } from '../types';
-import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
+import type { ResponseStore, StartQueuedOutcome, StoredResponse, TurnRecord, TurnUpstream } from '../types';
+import { TurnRecords } from './turns';
 import { itemIdNotes } from './event-codec';
 import { pageWithin } from './log-pages';
 import { MemoryOutbox, type OutboxPlan, type WebhookOutboxStore } from './memory-outbox';
@@ -35,6 +36,23 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
   /** Native ids seen finished, with the epoch ms their mark expires. */
   readonly #nativeEnds = new Map<string, number>();
   readonly #queue = new MemoryQueue();
+  /** Turn records and their upstreams, by key, with their expiry. */
+  readonly #side = new Map<string, { value: string; expiresAt: number }>();
+  readonly #turns = new TurnRecords(
+    {
+      get: async (key) => {
+        const entry = this.#side.get(key);
+        return entry && entry.expiresAt > Date.now() ? entry.value : null;
+      },
+      set: async (key, value, ttlSeconds) => void this.#side.set(key, { value, expiresAt: Date.now() + ttlSeconds * 1000 }),
+      expire: async (key, ttlSeconds) => {
+        const entry = this.#side.get(key);
+        if (entry && entry.expiresAt > Date.now()) entry.expiresAt = Date.now() + ttlSeconds * 1000;
+      },
+      del: async (key) => void this.#side.delete(key),
+    },
+    '',
+  );
   readonly #control = new EventEmitter();
   readonly #logger: Logger;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -207,6 +225,26 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
     this.#nativeEnds.set(id, Date.now() + ttlSeconds * 1000);
     return true;
   }
+  saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void> {
+    this.#assertOpen();
+    return this.#turns.save(id, turn, ttlSeconds);
+  }
+
+  setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void> {
+    this.#assertOpen();
+    return this.#turns.setUpstream(id, upstream, ttlSeconds);
+  }
+
+  readTurn(id: string, owner: string | null): Promise<TurnRecord | null> {
+    this.#assertOpen();
+    return this.#turns.read(id, owner);
+  }
+
+  forgetTurn(id: string): Promise<void> {
+    this.#assertOpen();
+    return this.#turns.forget(id);
+  }
+
 
   async claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
     return this.#q().claim(group, opts, Date.now());
@@ -349,6 +387,7 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
     for (const [id, record] of this.#records) if (record.expiresAt <= now) this.#records.delete(id);
     for (const [id, entry] of this.#native) if (entry.expiresAt <= now) this.#native.delete(id);
     for (const [id, until] of this.#nativeEnds) if (until <= now) this.#nativeEnds.delete(id);
+    for (const [key, entry] of this.#side) if (entry.expiresAt <= now) this.#side.delete(key);
   }
 
   /** The queue, once the store is known to be open. */

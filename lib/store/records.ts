@@ -38,6 +38,7 @@ export function parseNativeRecord(raw: string): NativeResponseRecord | null {
   if (typeof owner !== 'string' || typeof model !== 'string' || typeof createdAt !== 'number') return null;
   if (typeof d.index !== 'number' || typeof d.modelName !== 'string' || typeof d.apiBase !== 'string') return null;
   const record: NativeResponseRecord = { owner, model, createdAt, deployment: { index: d.index, modelName: d.modelName, apiBase: d.apiBase } };
+  if (value.path === 'pass_through') record.path = 'pass_through';
   const a = value.admission as Record<string, unknown> | undefined;
   if (a && typeof a.id === 'string' && Array.isArray(a.subjects) && a.subjects.every((k) => typeof k === 'string')) {
     record.admission = { id: a.id, subjects: [...(a.subjects as string[])] };

@@ -20,9 +20,12 @@ import type {
   ResponseStore,
   StartQueuedOutcome,
   StoredResponse,
+  TurnRecord,
+  TurnUpstream,
 } from '../types';
 import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
+import { TurnRecords } from './turns';
 import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
 import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
@@ -86,9 +89,22 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
   readonly location: string;
   /** Set once webhooks are on: terminal transitions then enqueue their deliveries. */
   #outboxPlan: OutboxPlan | undefined;
+  readonly #turns: TurnRecords;
 
   constructor(config: RedisStoreConfig) {
     this.#config = config;
+    this.#turns = new TurnRecords(
+      {
+        get: async (key) => {
+          const raw = await this.#command(['GET', key]);
+          return typeof raw === 'string' ? raw : null;
+        },
+        set: async (key, value, ttlSeconds) => void (await this.#command(['SET', key, value, 'EX', String(Math.max(1, Math.ceil(ttlSeconds)))])),
+        expire: async (key, ttlSeconds) => void (await this.#command(['EXPIRE', key, String(Math.max(1, Math.ceil(ttlSeconds)))])),
+        del: async (key) => void (await this.#command(['DEL', key])),
+      },
+      config.keyPrefix,
+    );
     this.#queue = new RedisQueue(config.keyPrefix, (script, keys, args) => evalScript((c) => this.#command(c), script, keys, args));
     ({ onError: this.#onError, onReady: this.#onReady } = outageLogging(config.logger, 'redis store'));
     this.keyPrefix = config.keyPrefix;
@@ -220,6 +236,22 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
     const ttl = String(Math.max(1, Math.ceil(ttlSeconds)));
     return (await this.#command(['SET', nativeEndKey(this.keyPrefix, id), '1', 'NX', 'EX', ttl])) === 'OK';
   }
+  saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void> {
+    return this.#turns.save(id, turn, ttlSeconds);
+  }
+
+  setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void> {
+    return this.#turns.setUpstream(id, upstream, ttlSeconds);
+  }
+
+  readTurn(id: string, owner: string | null): Promise<TurnRecord | null> {
+    return this.#turns.read(id, owner);
+  }
+
+  forgetTurn(id: string): Promise<void> {
+    return this.#turns.forget(id);
+  }
+
 
   claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
     return this.#queue.claim(group, opts);

@@ -15,7 +15,7 @@ type ItemKind = 'message' | 'function_call' | 'reasoning';
 type ListKey = 'content' | 'summary';
 
 /** Fields the proxy sets when it creates the response; an upstream object never overrides them. */
-const PROXY_OWNED = new Set(['id', 'object', 'created_at', 'background', 'model', 'metadata', 'store']);
+const PROXY_OWNED = new Set(['id', 'object', 'created_at', 'background', 'model', 'metadata', 'store', 'previous_response_id']);
 /** Fields of a lifecycle `response` that have their own merge rule below. */
 const MERGED_BY_RULE = new Set(['status', 'output', 'completed_at', 'error']);
 /** Fields an item accumulates from deltas; a late `output_item.added` must not reset them. */

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import type { CreateResponseBody } from '../middleware/create-request';
+import type { Continuation } from '../conversation/continuation-body';
 import { isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { AppendInput, Logger, ResponseObject, ResponseStore } from '../types';
 import { UpstreamError } from '../upstream/client';
@@ -37,6 +38,8 @@ export interface WorkerStart {
    * `stream: true` (without `background`), as a Responses request or mapped onto Chat Completions.
    */
   request: CreateResponseBody;
+  /** With `previous_response_id`: how each deployment gets the earlier turns (see `bodyForDeployment`). */
+  continuation?: Continuation;
 }
 
 /** The worker's tuning: `ResponsesPollingConfig.worker`, or any object with these fields. */
@@ -109,7 +112,7 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
     this.start = start;
     this.id = start.id;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.attemptsRunner = new UpstreamAttempts(start.deployments, start.request, deps.tuning, this.controller.signal, deps.logger, start.id);
+    this.attemptsRunner = new UpstreamAttempts(start.deployments, start.request, start.continuation, deps.tuning, this.controller.signal, deps.logger, start.id);
     this.limits = new ResponseLimits(deps.tuning);
     const maxOutputTokens = typeof start.request.max_output_tokens === 'number' ? start.request.max_output_tokens : undefined;
     this.events = new UpstreamEvents(
@@ -175,6 +178,11 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
   /** The deployment that served the response (the last one tried). */
   get deployment(): DeploymentConfig {
     return this.attemptsRunner.serving;
+  }
+
+  /** The upstream's own id of the response on {@link deployment}, once it named it (Responses deployments only). */
+  get upstreamId(): string | undefined {
+    return this.events.upstreamId;
   }
 
   /** Number of upstream attempts made so far. */

@@ -4,6 +4,7 @@
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import { ApiError } from '../errors';
 import type { CreateResponseBody } from '../middleware/create-request';
+import { bodyForDeployment, type Continuation } from '../conversation/continuation-body';
 import { WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { Logger } from '../types';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
@@ -42,6 +43,7 @@ export class UpstreamAttempts {
   constructor(
     private readonly deployments: DeploymentConfig[],
     private readonly request: CreateResponseBody,
+    private readonly continuation: Continuation | undefined,
     private readonly tuning: AttemptTuning,
     private readonly signal: AbortSignal,
     private readonly logger: Logger,
@@ -90,8 +92,9 @@ export class UpstreamAttempts {
     this.serving = deployment;
     const chat = deployment.upstreamApi === 'chat_completions';
     let body: Record<string, unknown>;
+    const request = bodyForDeployment(this.request, this.continuation, deployment);
     if (chat) {
-      const mapped = toChatCompletionsRequest(this.request, deployment.upstreamModel);
+      const mapped = toChatCompletionsRequest(request, deployment.upstreamModel);
       // The create path keeps only deployments that can take the request; should one not, it is
       // a failure of this attempt (retried on the next deployment), not of the response's input.
       if (mapped instanceof ApiError) {
@@ -99,7 +102,7 @@ export class UpstreamAttempts {
       }
       body = mapped.body;
     } else {
-      const { background: _background, ...rest } = this.request;
+      const { background: _background, ...rest } = request;
       body = { ...rest, model: deployment.upstreamModel, stream: true };
     }
     handlers.begin(deployment, chat);

@@ -45,6 +45,8 @@ export class UpstreamEvents {
   /** Output deltas folded so far (see OUTPUT_DELTA_TYPES). */
   private outputDeltas = 0;
   private cut = false;
+  /** The upstream's own id of the response (from its start event), for a Responses deployment. */
+  private upstream: string | undefined;
 
   /** `maxOutputTokens`: the request's `max_output_tokens`, enforced on the deltas. */
   constructor(
@@ -69,6 +71,11 @@ export class UpstreamEvents {
     return this.nextSeq;
   }
 
+  /** The upstream's own id of the response, once its start event named it (Responses deployments only). */
+  get upstreamId(): string | undefined {
+    return this.upstream;
+  }
+
   /** True once a terminal event was produced: nothing more is. */
   get ended(): boolean {
     return this.progress === 'ended';
@@ -83,6 +90,7 @@ export class UpstreamEvents {
   begin(deployment: DeploymentConfig, chat: boolean): void {
     this.deployment = deployment;
     this.chat = chat ? new ChatStreamAdapter() : undefined;
+    this.upstream = undefined;
   }
 
   /** One upstream SSE message's data. */
@@ -151,7 +159,9 @@ export class UpstreamEvents {
     if (isStartEventType(event.type)) {
       // The record already has its own `response.created`; the upstream's start events only
       // contribute their fields, once, to our `response.in_progress`.
-      this.start(event.response as Record<string, unknown> | undefined);
+      const upstream = event.response as Record<string, unknown> | undefined;
+      if (!this.chat && this.upstream === undefined && typeof upstream?.id === 'string' && upstream.id !== '') this.upstream = upstream.id;
+      this.start(upstream);
       return;
     }
     this.start(undefined);
