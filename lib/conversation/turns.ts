@@ -59,13 +59,13 @@ export async function rememberPassThrough(
   deployment: DeploymentConfig,
   response: { id?: unknown; output?: unknown },
 ): Promise<void> {
-  if (typeof response.id !== 'string' || response.id === '') return;
-  // What the provider sent may echo its key: none of it is stored.
-  response = scrubKey(response, deployment.apiKey);
   const id = response.id;
+  if (typeof id !== 'string' || id === '') return;
+  // What the provider sent may echo its key: none of it is stored.
+  const output = scrubKey(response.output, deployment.apiKey);
   const ttl = nativeRetentionSeconds(config);
   const turn: TurnRecord = { ...turnOfRequest(owner, 'pass_through', body) };
-  if (Array.isArray(response.output)) turn.output = response.output as OutputItem[];
+  if (Array.isArray(output)) turn.output = output as OutputItem[];
   const ref = deploymentRef(config, deployment);
   if (deployment.upstreamApi !== 'chat_completions') turn.upstream = { id, deployment: ref, stored: body.store !== false };
   try {
