@@ -92,7 +92,7 @@ export function redisStoreForTest(): {
 export const STORE_KINDS = ['redis', 'memory'] as const;
 
 /** A fresh store of `kind` (the memory one needs no cleanup beyond close). */
-export function storeOfKind(kind: (typeof STORE_KINDS)[number]): { store: ResponseStore; close(): Promise<void> } {
+export function storeOfKind(kind: (typeof STORE_KINDS)[number]): StoreHandle {
   if (kind === 'memory') {
     const store = new MemoryStore({ logger: silentLogger });
     return { store, close: () => store.close() };
@@ -108,29 +108,35 @@ export function waitForStatus(client: OpenAI, id: string, status: string, timeou
   }, timeoutMs, `status ${status}`);
 }
 
+/** A store a test owns: the store, and how to close it and drop its data. */
+export interface StoreHandle {
+  store: ResponseStore;
+  close(): Promise<void>;
+}
+
 /** What {@link useApp} starts for each test: a fake upstream, a store and the host app over both. */
-export interface AppFixture {
+export interface AppFixture<S extends StoreHandle = StoreHandle> {
   upstream: FakeUpstream;
-  store: { store: ResponseStore; close(): Promise<void> };
+  store: S;
   app: TestApp;
 }
 
 /**
  * The setup most integration suites share, registered as `beforeEach` / `afterEach` of the
- * enclosing block: a fresh fake upstream and store of `kind`, the app built from
- * `options(upstream, store)` (mounted under `prefix`), then `ready(fixture)`; all closed after
- * each test, the app first.
+ * enclosing block: a fresh fake upstream and store (of `kind`, or from a factory such as
+ * `redisStoreForTest`), the app built from `options(upstream, store)` (mounted under `prefix`),
+ * then `ready(fixture)`; all closed after each test, the app first.
  */
-export function useApp(
-  kind: (typeof STORE_KINDS)[number],
+export function useApp<S extends StoreHandle = StoreHandle>(
+  makeStore: (typeof STORE_KINDS)[number] | (() => S),
   options: (upstream: FakeUpstream, store: ResponseStore) => ResponsesPollingOptions,
-  ready: (fixture: AppFixture) => void,
+  ready: (fixture: AppFixture<S>) => void,
   prefix?: string,
 ): void {
-  let fixture: AppFixture | undefined;
+  let fixture: AppFixture<S> | undefined;
   beforeEach(async () => {
     const upstream = await startFakeUpstream();
-    const store = storeOfKind(kind);
+    const store = (typeof makeStore === 'function' ? makeStore() : storeOfKind(makeStore)) as S;
     let app: TestApp;
     try {
       app = await startApp(options(upstream, store.store), prefix);

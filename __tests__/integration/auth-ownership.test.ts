@@ -179,26 +179,20 @@ describe('refusals on Redis leave nothing behind', () => {
     return parts.join('\n');
   }
 
-  beforeEach(async () => {
-    upstream = await startFakeUpstream();
-    redis = redisStoreForTest();
-    app = await startApp({
-      store: redis.store,
+  useApp(
+    redisStoreForTest,
+    (u, store) => ({
+      store,
       masterKey: MASTER_KEY,
       virtualKeys: [
         { key: KEY_A, id: 'team-a' },
         { key: KEY_C, id: 'team-c', models: ['gpt-allowed'] },
       ],
-      models: deployments(upstream),
+      models: deployments(u),
       worker: { flushIntervalMs: 20 },
-    });
-  });
-
-  afterEach(async () => {
-    await app.close();
-    await upstream.close();
-    await redis.close();
-  });
+    }),
+    (f) => ({ upstream, store: redis, app } = f),
+  );
 
   test('a key that is not configured gets 401 invalid_api_key, is not echoed, and nothing is created', async () => {
     const err = await rejection(app.client('sk-not-in-the-list').responses.create({ model: 'gpt-test', input: 'x', background: true }));

@@ -3,9 +3,9 @@
 
 import OpenAI from 'openai';
 import request from 'supertest';
-import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
+import { ev, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
-import { redisStoreForTest, startApp, waitFor, type TestApp } from '../helpers/app';
+import { redisStoreForTest, useApp, waitFor, type TestApp } from '../helpers/app';
 
 const UPSTREAM_KEY = 'sk-upstream-secret-abcdef0123456789';
 const MASTER_KEY = 'sk-master-secret-9876543210fedcba';
@@ -21,27 +21,19 @@ let upstream: FakeUpstream;
 let redis: ReturnType<typeof redisStoreForTest>;
 let app: TestApp;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  redis = redisStoreForTest();
-  app = await startApp(
-    {
-      store: redis.store,
-      masterKey: MASTER_KEY,
-      backgroundMode: { ttl: 600 },
-      models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: UPSTREAM_KEY }],
-      worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
-      maxBodyBytes: 4096,
-    },
-    '/custom/prefix',
-  );
-});
-
-afterEach(async () => {
-  await app.close();
-  await upstream.close();
-  await redis.close();
-});
+useApp(
+  redisStoreForTest,
+  (u, store) => ({
+    store,
+    masterKey: MASTER_KEY,
+    backgroundMode: { ttl: 600 },
+    models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }],
+    worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
+    maxBodyBytes: 4096,
+  }),
+  (f) => ({ upstream, store: redis, app } = f),
+  '/custom/prefix',
+);
 
 const post = (path: string, body: unknown, key: string | null = MASTER_KEY) =>
   fetch(`${app.origin}/custom/prefix${path}`, {
