@@ -474,6 +474,11 @@ describe('the documentation', () => {
     expect(broken).toEqual([]);
   });
 
+  test('the docs index links every page in docs/', () => {
+    const index = read('docs/README.md');
+    expect(docs.filter((page) => page !== 'docs/README.md' && !index.includes(`](${path.basename(page)}`))).toEqual([]);
+  });
+
   test('no page refers to this project\'s tracker items by number', () => {
     for (const page of pages) expect({ page, hits: read(page).match(/\bissues? #?\d+|(?<![\w/[])#\d+\b/gi) }).toEqual({ page, hits: null });
   });
