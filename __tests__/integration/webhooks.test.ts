@@ -251,6 +251,35 @@ describe.each(KINDS)('webhooks (%s store)', (kind) => {
     }
   });
 
+  test('a pending delivery goes to the endpoint it was enqueued for after the list is reordered, with that endpoint’s secret', async () => {
+    receiver.answer(() => 503);
+    const store = newStore();
+    const first = await start({
+      webhooks: [
+        { url: `${receiver.url}/x`, secret: SECRET },
+        { url: `${receiver.url}/y`, secret: OTHER_SECRET, events: ['response.failed'] },
+      ],
+    }, store);
+    const created = await first.client().responses.create({ model: 'gpt-test', input: 'hello', background: true });
+    await waitForStatus(first.client(), created.id, 'completed');
+    await waitFor(() => receiver.received.length >= 1, 10000, 'a failed attempt');
+    await first.close();
+    apps = apps.filter((a) => a !== first);
+    receiver.answer(() => 200);
+    const before = receiver.received.length;
+    await start({
+      webhooks: [
+        { url: `${receiver.url}/y`, secret: OTHER_SECRET },
+        { url: `${receiver.url}/x`, secret: SECRET },
+      ],
+    }, store);
+    await waitFor(() => receiver.received.length > before, 10000, 'the delivery after the restart');
+    await new Promise((r) => setTimeout(r, 300));
+    const after = receiver.received.slice(before);
+    expect(after.map((r) => r.path)).toEqual(['/x']);
+    expect(await unwrap(after[0]!)).toMatchObject({ type: 'response.completed', data: { id: created.id } });
+  });
+
   if (kind === 'redis') {
     test('two instances on one Redis deliver each event once; an event enqueued by one is delivered by either', async () => {
       const a = await start();

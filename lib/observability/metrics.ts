@@ -21,7 +21,7 @@ export type ResponsePath = 'polling' | 'native' | 'pass_through';
 export type EndStatus = 'completed' | 'failed' | 'incomplete' | 'cancelled' | 'deleted';
 
 /** Which store (Redis) call failed: a request's, a worker's flush, the health check's, or the limiter's. */
-export type StoreErrorOperation = 'request' | 'flush' | 'ping' | 'limiter';
+export type StoreErrorOperation = 'request' | 'flush' | 'ping' | 'limiter' | 'webhooks';
 
 /** Why a create was refused before any id existed: a limit, a pre-call hook, or the limiter being unreachable. */
 export type RefusalMetricReason = 'rpm' | 'tpm' | 'parallel' | 'budget' | 'hook' | 'limiter_unavailable';
@@ -89,7 +89,7 @@ export class ResponsesMetrics {
     );
     this.flushedBytes = reuse('flushed_bytes_total', (c) => new Counter({ ...c, help: 'Bytes of encoded events written by worker flushes.' }));
     this.storeErrors = reuse('redis_errors_total', (c) =>
-      new Counter({ ...c, help: 'Failed store (Redis) calls, by operation (request, flush, ping, limiter).', labelNames: ['operation'] }),
+      new Counter({ ...c, help: 'Failed store (Redis) calls, by operation (request, flush, ping, limiter, webhooks).', labelNames: ['operation'] }),
     );
     this.upstreamErrors = reuse('upstream_errors_total', (c) =>
       new Counter({

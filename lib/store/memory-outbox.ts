@@ -14,11 +14,13 @@ interface EventRecord {
   expiresAt: number;
   attempts: Map<number, number>;
   tokens: Map<number, string>;
+  endpointIds: Map<number, string>;
 }
 
 /** The in-process {@link WebhookOutbox}; the memory store enqueues into it in its terminal transitions. */
 export class MemoryOutbox implements WebhookOutbox {
-  readonly plan: OutboxPlan;
+  /** The plan of the last router that turned webhooks on (its pending deliveries are kept). */
+  plan: OutboxPlan;
   /** Due time (epoch ms) by member `<endpoint index>:<event id>`. */
   readonly #queue = new Map<string, number>();
   readonly #events = new Map<string, EventRecord>();
@@ -44,6 +46,7 @@ export class MemoryOutbox implements WebhookOutbox {
       expiresAt: now + this.plan.keepMs,
       attempts: new Map(),
       tokens: new Map(),
+      endpointIds: new Map(event.hooks.map((hook, i) => [hook, event.endpointIds[i] ?? ''])),
     });
     for (const hook of event.hooks) this.#queue.set(`${hook}:${event.eventId}`, now);
   }
@@ -68,7 +71,7 @@ export class MemoryOutbox implements WebhookOutbox {
       record.attempts.set(hook, attempts);
       record.tokens.set(hook, token);
       this.#queue.set(member, now + leaseMs);
-      claimed.push({ eventId, hook, body: record.body, queuedAt: record.queuedAt, attempts, token });
+      claimed.push({ eventId, hook, body: record.body, queuedAt: record.queuedAt, attempts, endpointId: record.endpointIds.get(hook) ?? '', token });
     }
     return claimed;
   }

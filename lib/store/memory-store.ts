@@ -316,7 +316,8 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
   }
 
   webhookOutbox(plan: OutboxPlan): MemoryOutbox {
-    return (this.#outbox = new MemoryOutbox(plan));
+    if (this.#outbox) this.#outbox.plan = plan;
+    return (this.#outbox ??= new MemoryOutbox(plan));
   }
 
   async ping(): Promise<void> {

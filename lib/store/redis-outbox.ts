@@ -21,7 +21,7 @@ export function enqueueArgs(prefix: string, plan: OutboxPlan | undefined, status
   const event = terminalEvent(plan, status, id);
   if (!plan || !event) return { keys: [], spec: '' };
   const { queue, dropped } = webhookQueueKeys(prefix);
-  const spec = JSON.stringify({ event: event.eventId, body: event.body, hooks: event.hooks, keep: plan.keepMs, max: plan.maxPending });
+  const spec = JSON.stringify({ event: event.eventId, body: event.body, hooks: event.hooks, ids: event.endpointIds, keep: plan.keepMs, max: plan.maxPending });
   return { keys: [queue, webhookEventKey(prefix, event.eventId), dropped], spec };
 }
 
@@ -71,7 +71,7 @@ export class RedisOutbox implements WebhookOutbox {
       const keys = [queue, webhookEventKey(this.#prefix, parsed.eventId)];
       const reply = (await this.#redis.script(SCRIPTS.webhookClaim, keys, [member, String(parsed.hook), String(leaseMs), token])) as unknown[];
       if (SCRIPT_CODES.webhookClaim[reply[0] as 1 | 0 | -1] !== 'claimed') continue;
-      claimed.push({ ...parsed, body: String(reply[1]), queuedAt: Number(reply[2]), attempts: Number(reply[3]), token });
+      claimed.push({ ...parsed, body: String(reply[1]), queuedAt: Number(reply[2]), attempts: Number(reply[3]), endpointId: String(reply[4] ?? ''), token });
     }
     return claimed;
   }

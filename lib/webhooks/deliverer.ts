@@ -5,8 +5,8 @@ import { ConfigError } from '../errors';
 import type { Logger, ResponseStore } from '../types';
 import type { ResponsesMetrics } from '../observability/metrics';
 import { signatureHeaders, webhookMessageId } from './event';
-import { outboxPlan } from './outbox-plan';
-import { hasWebhookOutbox, type ClaimedDelivery, type WebhookOutbox, type WebhooksConfig } from './types';
+import { endpointId, outboxPlan } from './outbox-plan';
+import { hasWebhookOutbox, type ClaimedDelivery, type WebhookEndpointConfig, type WebhookOutbox, type WebhooksConfig } from './types';
 
 /** Why a delivery attempt failed, or why an event was given up (the `reason` label of `webhook_failures_total`). */
 export type WebhookFailureReason = 'http_status' | 'timeout' | 'network' | 'expired' | 'queue_full' | 'unknown_endpoint';
@@ -66,6 +66,8 @@ export class WebhookDeliverer {
   #again = false;
   #polls = 0;
   #closed = false;
+  /** Set while the outbox is unreachable: only the first failure of an outage is a warning. */
+  #outage = false;
   readonly #closing = new AbortController();
 
   constructor(deps: WebhookDelivererDeps) {
@@ -129,6 +131,8 @@ export class WebhookDeliverer {
           this.#inflight.add(attempt);
         }
       }
+      if (this.#outage) logger.info('webhook delivery queue reachable again');
+      this.#outage = false;
       if (this.#polls++ % STATS_EVERY_POLLS === 0) {
         metrics.webhookPending.set(await outbox.pending());
         const dropped = await outbox.takeDropped();
@@ -141,14 +145,18 @@ export class WebhookDeliverer {
         }
       }
     } catch (err) {
-      logger.warn('could not read the webhook delivery queue; retrying at the next poll', { error: String(err) });
+      const line = 'could not read the webhook delivery queue; retrying at the next poll';
+      metrics.storeError('webhooks');
+      if (this.#outage) logger.debug(line, { error: String(err) });
+      else logger.warn(line, { error: String(err) });
+      this.#outage = true;
     }
   }
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {
     const { config, logger, metrics } = this.#deps;
     const { delivery: settings } = config;
-    const endpoint = config.endpoints[delivery.hook];
+    const endpoint = this.#endpointOf(delivery);
     const fields = { event_id: delivery.eventId, attempt: delivery.attempts };
     if (!endpoint) {
       metrics.webhookFailures.inc({ reason: 'unknown_endpoint' });
@@ -178,6 +186,18 @@ export class WebhookDeliverer {
     }
     logger.warn('webhook delivery failed; it will be retried', { ...where, ...failure.detail, retry_in_ms: retryInMs });
     return this.#settle(delivery, { retryInMs });
+  }
+
+  /**
+   * The endpoint a delivery was enqueued for: the one at its index if its URL is unchanged, else
+   * the one with that URL elsewhere in the list (it was reordered), else none (it was removed).
+   */
+  #endpointOf(delivery: ClaimedDelivery): WebhookEndpointConfig | undefined {
+    const { endpoints } = this.#deps.config;
+    const ids = endpoints.map((e) => endpointId(e.url));
+    if (delivery.endpointId === '' || ids[delivery.hook] === delivery.endpointId) return endpoints[delivery.hook];
+    const moved = ids.indexOf(delivery.endpointId);
+    return moved >= 0 ? endpoints[moved] : undefined;
   }
 
   /** One signed POST; `undefined` when answered 2xx. Redirects are not followed (a 3xx is a failure). */

@@ -1,5 +1,6 @@
 // What a store enqueues for one terminal transition: the event, its body and the endpoints that want it.
 
+import { createHash } from 'node:crypto';
 import { newEventId, webhookEventBody } from './event';
 import { WEBHOOK_STATUSES, type OutboxPlan, type WebhookEndpointConfig, type WebhookStatus } from './types';
 
@@ -8,6 +9,13 @@ export interface TerminalEvent {
   eventId: string;
   body: string;
   hooks: number[];
+  /** The fingerprint of each endpoint of `hooks`, in the same order. */
+  endpointIds: string[];
+}
+
+/** The fingerprint of an endpoint: a truncated SHA-256 of its URL (never the URL itself, which may hold a token). */
+export function endpointId(url: string): string {
+  return createHash('sha256').update(url).digest('hex').slice(0, 16);
 }
 
 /** True for a status a webhook event is sent for. */
@@ -20,7 +28,7 @@ export function outboxPlan(endpoints: WebhookEndpointConfig[], keepMs: number, m
   const routes = Object.fromEntries(
     WEBHOOK_STATUSES.map((status) => [status, endpoints.flatMap((e, i) => (e.events.includes(`response.${status}`) ? [i] : []))]),
   ) as OutboxPlan['routes'];
-  return { routes, keepMs, maxPending };
+  return { routes, endpointIds: endpoints.map((e) => endpointId(e.url)), keepMs, maxPending };
 }
 
 /**
@@ -33,5 +41,6 @@ export function terminalEvent(plan: OutboxPlan | undefined, status: string | und
   const hooks = plan.routes[status];
   if (hooks.length === 0) return undefined;
   const eventId = newEventId();
-  return { eventId, body: webhookEventBody(status, responseId, eventId, Math.floor(Date.now() / 1000)), hooks };
+  const body = webhookEventBody(status, responseId, eventId, Math.floor(Date.now() / 1000));
+  return { eventId, body, hooks, endpointIds: hooks.map((i) => plan.endpointIds[i] ?? '') };
 }

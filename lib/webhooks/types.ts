@@ -71,6 +71,8 @@ export interface WebhooksConfig {
  */
 export interface OutboxPlan {
   routes: Record<WebhookStatus, number[]>;
+  /** A fingerprint of each endpoint's URL, by index: a delivery goes to the endpoint it was enqueued for, even after the list changed. */
+  endpointIds: string[];
   /** How long a delivery record is kept, in ms (the retry window, plus a margin). */
   keepMs: number;
   /** Most deliveries in the queue; see {@link WebhookDeliveryOptions.maxPending}. */
@@ -81,8 +83,10 @@ export interface OutboxPlan {
 export interface ClaimedDelivery {
   /** The event id (`evt_…`); the `webhook-id` header is derived from it, the same on every attempt. */
   eventId: string;
-  /** Index of the endpoint in the configured list. */
+  /** Index of the endpoint in the configured list when the event was enqueued. */
   hook: number;
+  /** Fingerprint of that endpoint's URL (see {@link OutboxPlan.endpointIds}); `''` when unknown. */
+  endpointId: string;
   /** The event JSON, exactly as signed and sent. */
   body: string;
   /** Epoch ms at which the event was enqueued (the terminal transition). */

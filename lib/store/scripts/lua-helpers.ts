@@ -66,8 +66,8 @@ end
 -- Enqueues the webhook deliveries of the terminal transition this script is making, in the same
 -- atomic step. Only with webhooks on: then KEYS[5] is the delivery queue (sorted set, member
 -- '<endpoint index>:<event id>', score = epoch ms when due), KEYS[6] the event's delivery hash
--- (body, queuedAt, n = deliveries left, per endpoint a<i> attempts and t<i> claim token) and
--- KEYS[7] the dropped counter. spec is '' or JSON {event, body, hooks, keep, max}.
+-- (body, queuedAt, n = deliveries left, per endpoint a<i> attempts, t<i> claim token, e<i> URL
+-- fingerprint) and KEYS[7] the dropped counter. spec is '' or JSON {event, body, hooks, ids, keep, max}.
 local function enqueueWebhook(spec)
   if #KEYS < 7 or spec == nil or spec == '' then
     return
@@ -84,7 +84,8 @@ local function enqueueWebhook(spec)
   local now = nowMs()
   redis.call('HSET', KEYS[6], 'body', w.body, 'queuedAt', int(now), 'n', int(n))
   redis.call('PEXPIRE', KEYS[6], int(w.keep))
-  for _, hook in ipairs(w.hooks) do
+  for i, hook in ipairs(w.hooks) do
+    redis.call('HSET', KEYS[6], 'e' .. int(hook), w.ids[i])
     redis.call('ZADD', KEYS[5], int(now), int(hook) .. ':' .. w.event)
   end
 end

@@ -19,7 +19,7 @@ export const WEBHOOK_CLAIM_SCRIPT = `
   Returns
    { 0 }                              not due (claimed by someone else, or settled)
    { -1 }                             its event record expired; removed from the queue
-   { 1, body, queuedAt, attempts }    claimed
+   { 1, body, queuedAt, attempts, endpoint fingerprint }    claimed
 ]]
 ${LUA_BASE_HELPERS}
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -34,8 +34,8 @@ end
 redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[3])), ARGV[1])
 redis.call('HSET', KEYS[2], 't' .. ARGV[2], ARGV[4])
 local attempts = redis.call('HINCRBY', KEYS[2], 'a' .. ARGV[2], 1)
-local record = redis.call('HMGET', KEYS[2], 'body', 'queuedAt')
-return { 1, record[1], record[2], attempts }
+local record = redis.call('HMGET', KEYS[2], 'body', 'queuedAt', 'e' .. ARGV[2])
+return { 1, record[1], record[2], attempts, record[3] or '' }
 `;
 
 /** Settles one claimed delivery; see the header for KEYS, ARGV and return codes. */
@@ -68,7 +68,7 @@ if ARGV[4] == 'retry' then
   return 1
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], 't' .. ARGV[2], 'a' .. ARGV[2])
+redis.call('HDEL', KEYS[2], 't' .. ARGV[2], 'a' .. ARGV[2], 'e' .. ARGV[2])
 if redis.call('HINCRBY', KEYS[2], 'n', -1) <= 0 then
   redis.call('DEL', KEYS[2])
 end
