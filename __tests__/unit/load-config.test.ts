@@ -449,6 +449,13 @@ describe('errors name the YAML path and the fix', () => {
     ]);
   });
 
+  test('responses_polling.conversation sets the caps on expanding a chain inline, and names a bad value by its YAML path', () => {
+    const file = writeYaml('responses_polling:\n  conversation:\n    max_turns: 8\n    max_bytes: 4096\n', 'conversation.yaml');
+    expect(loadConfig(file, { env: {}, logger: captureLogger().logger }).conversation).toEqual({ maxTurns: 8, maxBytes: 4096 });
+    const bad = writeYaml('responses_polling:\n  conversation:\n    max_turns: 0\n', 'conversation-bad.yaml');
+    expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger }))[0]).toMatch(/responses_polling\.conversation\.max_turns/);
+  });
+
   test('responses_polling.metrics turns metrics off or renames them, and refuses a bad prefix', () => {
     const off = writeYaml('responses_polling:\n  metrics: false\n', 'metrics-off.yaml');
     expect(loadConfig(off, { env: {}, logger: captureLogger().logger }).metrics).toBe(false);
