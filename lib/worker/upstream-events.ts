@@ -2,7 +2,7 @@
 // Completions chunks through the adapter), numbers it, scrubs secrets and folds it into the Response.
 
 import type { DeploymentConfig } from '../config/options';
-import { isFinalEventType, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
+import { isFinalEventType, isIndex, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
 import type { Logger, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { ChatStreamAdapter } from '../upstream/chat-stream-adapter';
 import { redactSecrets, scrubErrorFields, scrubKey } from '../upstream/scrub';
@@ -155,7 +155,7 @@ export class UpstreamEvents {
   private upstreamEvent(upstream: ResponseStreamEvent): void {
     if (upstream.type === 'keepalive' || this.ended) return;
     // An upstream that echoes the deployment's key (in text, in Response fields) must not leak it.
-    const event = scrubKey(upstream, this.deployment?.apiKey);
+    let event = scrubKey(upstream, this.deployment?.apiKey);
     if (isStartEventType(event.type)) {
       // The record already has its own `response.created`; the upstream's start events only
       // contribute their fields, once, to our `response.in_progress`.
@@ -165,6 +165,11 @@ export class UpstreamEvents {
       return;
     }
     this.start(undefined);
+    // OpenAI's `function_call_arguments.done` always names the function; older streams leave it out.
+    if (event.type === 'response.function_call_arguments.done' && (typeof event.name !== 'string' || event.name === '')) {
+      const name = functionNameOf(this.current, event);
+      if (name !== undefined) event = { ...event, name };
+    }
     if (isFinalEventType(event.type)) {
       const merged = redactResponseError(normalizeUsage(applyEvent(this.current, { ...event, sequence_number: this.nextSeq })), this.deployment);
       this.progress = 'ended';
@@ -251,4 +256,11 @@ function normalizeUsage(response: ResponseObject): ResponseObject {
       output_tokens_details: { reasoning_tokens: 0, ...output },
     },
   };
+}
+
+/** The name of the function call an arguments event belongs to (by item id, else output index). */
+function functionNameOf(response: ResponseObject, event: ResponseStreamEvent): string | undefined {
+  const byId = typeof event.item_id === 'string' ? response.output.find((item) => item.id === event.item_id) : undefined;
+  const item = byId ?? (isIndex(event.output_index) ? response.output[event.output_index] : undefined);
+  return item && typeof item.name === 'string' && item.name !== '' ? item.name : undefined;
 }
