@@ -378,8 +378,12 @@ describe.each(STORE_KINDS)('streaming and resuming background responses on the %
     expect(deltaText(postEvents)).toBe(TEXT.slice(0, 10));
     expect(deltaText(resumedEvents)).toBe(TEXT.slice(0, 10));
     expect(sequenceNumbers(postEvents)).toEqual(range(0, postEvents.length));
-    // Nothing claims success after a cancel.
+    // Nothing claims success after a cancel; the stream ends as documented: a closing
+    // `response.failed` carrying the Response with status `cancelled`.
     expect(postEvents.some((e) => e.type === 'response.completed')).toBe(false);
+    const closing = postEvents.at(-1) as { type: string; response?: { status?: string } };
+    expect(closing.type).toBe('response.failed');
+    expect(closing.response?.status).toBe('cancelled');
 
     // A stream opened after the cancel replays what there is and ends at once.
     const after = await collect(await client.responses.retrieve(id, { stream: true }), 5000);
