@@ -480,6 +480,20 @@ describe('errors name the YAML path and the fix', () => {
     expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.worker\.max_event_bytes/);
   });
 
+  test('responses_polling.stream_followers sets the follower caps, stall timeout and page sizes, and refuses a bad value', () => {
+    const file = writeYaml(
+      'responses_polling:\n  stream_followers:\n    max_per_response: 5\n    max_per_principal: 50\n    stall_timeout_ms: 10000\n    page_events: 200\n    page_bytes: 65536\n',
+      'followers.yaml',
+    );
+    const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
+    expect(options.streamFollowers).toEqual({ maxPerResponse: 5, maxPerPrincipal: 50, stallTimeoutMs: 10000, pageEvents: 200, pageBytes: 65536 });
+    expect(resolveOptions({ ...options, store: new MemoryStore() }).streamFollowers).toEqual(options.streamFollowers);
+    const bad = writeYaml('responses_polling:\n  stream_followers:\n    max_per_response: 0\n    page_size: 10\n', 'followers-bad.yaml');
+    const problems = problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n');
+    expect(problems).toMatch(/responses_polling\.stream_followers\.max_per_response/);
+    expect(problems).toMatch(/responses_polling\.stream_followers\.page_size is not a known setting/);
+  });
+
   test('a YAML syntax error names the file and line', () => {
     const file = writeYaml('model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/a\n     api_key: "sk-secret-on-bad-line\n');
     const problems = problemsOf(() => loadConfig(file, { env: {}, logger: captureLogger().logger }));

@@ -139,7 +139,7 @@ export const liteLLMSchema: SchemaObject = {
     responses_polling: {
       type: 'object',
       additionalProperties: false,
-      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, max_json_depth, auth, metrics and worker',
+      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, max_json_depth, auth, metrics, worker and stream_followers',
       properties: Object.fromEntries([
         ...Object.entries(tuningProperties('yaml')),
         same('yaml', 'auth', { const: 'none', fix: "Write auth: none to run without authentication behind the host app's own, or remove it" }),

@@ -198,6 +198,21 @@ function webhookDeliverySchema(n: ConfigNaming): SchemaObject {
   };
 }
 
+function streamFollowersSchema(n: ConfigNaming): SchemaObject {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries([
+      prop(n, 'maxPerResponse', 'max_per_response', posInt('Set it to a whole number of followers, e.g. 100')),
+      prop(n, 'maxPerPrincipal', 'max_per_principal', posInt('Set it to a whole number of followers, e.g. 1000')),
+      prop(n, 'stallTimeoutMs', 'stall_timeout_ms', ms(1, 'e.g. 30000')),
+      prop(n, 'pageEvents', 'page_events', { ...posInt('Set it to a whole number of log entries from 1 to 10000, e.g. 500'), maximum: 10000 }),
+      prop(n, 'pageBytes', 'page_bytes', { ...posInt('Set it to a whole number of bytes of at least 1024, e.g. 262144'), minimum: 1024 }),
+    ]),
+    fix: 'Write an object of stream follower settings',
+  };
+}
+
 /** Key and id prefixes, the body limit and the worker tuning (top level, or `responses_polling`). */
 export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> {
   return Object.fromEntries([
@@ -220,6 +235,7 @@ export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> 
     same(n, 'webhooks', webhooksSchema(n)),
     prop(n, 'webhookDelivery', 'webhook_delivery', webhookDeliverySchema(n)),
     same(n, 'conversation', conversationSchema(n)),
+    prop(n, 'streamFollowers', 'stream_followers', streamFollowersSchema(n)),
   ]);
 }
 
