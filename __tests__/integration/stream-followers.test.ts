@@ -16,7 +16,7 @@ import { MemoryStore } from '../../lib/store/memory-store';
 import { silentLogger } from '../../lib/logger';
 import type { ResponseStore } from '../../lib/types';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
-import { gate, steps } from '../helpers/flow';
+import { steps } from '../helpers/flow';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -39,6 +39,8 @@ interface RawStream {
   frames: Frame[];
   bytes: number;
   ended: Promise<Frame[]>;
+  /** Closes the connection, as a client that goes away. */
+  close(): void;
 }
 
 function parseFrames(text: string): Frame[] {
@@ -63,7 +65,7 @@ function rawStream(origin: string, path: string, key: string, body?: unknown): P
     req.on('error', reject);
     req.on('response', (res) => {
       res.setEncoding('utf8');
-      const stream: RawStream = { status: res.statusCode ?? 0, body: '', frames: [], bytes: 0, ended: Promise.resolve([]) };
+      const stream: RawStream = { status: res.statusCode ?? 0, body: '', frames: [], bytes: 0, ended: Promise.resolve([]), close: () => req.destroy() };
       stream.ended = new Promise((done) => {
         res.on('data', (chunk: string) => {
           stream.body += chunk;
@@ -72,6 +74,7 @@ function rawStream(origin: string, path: string, key: string, body?: unknown): P
         });
         res.on('end', () => done(parseFrames(stream.body)));
         res.on('error', () => done(parseFrames(stream.body)));
+        res.on('close', () => done(parseFrames(stream.body)));
       });
       resolve(stream);
     });
@@ -88,7 +91,8 @@ function stalledClient(origin: string, path: string, key: string): Promise<{ soc
       socket.pause();
       resolve({ socket, closed: new Promise((r) => socket.once('close', () => r())) });
     });
-    socket.on('error', reject);
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
   });
 }
 
@@ -170,4 +174,76 @@ describe('event-stream followers', () => {
     expect(readFromRedis).toBeLessThan(2 * resumed.bytes + 64 * 1024);
     expect(readFromRedis).toBeLessThan(logBytes / 2);
   }, 120000);
+
+  test('forty clients that stop reading a multi-MiB log hold a small window each, and are closed after the stall timeout', async () => {
+    const a = await start({
+      store: createRedisStore({ url: redis.url, keyPrefix: randomPrefix(), logger: silentLogger }),
+      streamFollowers: { stallTimeoutMs: 8000 },
+    });
+    const { id } = await longResponse(a, 60000);
+    const logBytes = (await store!.readEvents(id, null, -1))!.events.reduce((n, e) => n + e.length, 0);
+    expect(logBytes).toBeGreaterThan(2 * 1024 * 1024);
+
+    gc();
+    const before = process.memoryUsage();
+    const clients = await Promise.all(Array.from({ length: 40 }, () => stalledClient(a.origin, `/llm/v1/responses/${id}?stream=true`, KEYS[0].key)));
+    await waitFor(() => a.router.runtime.followers.followersOf(id) === 40, 10000, '40 followers');
+    // Long enough for every follower to fill its socket and block on it.
+    await new Promise((r) => setTimeout(r, 1500));
+    gc();
+    const during = process.memoryUsage();
+    expect(a.router.runtime.followers.followersOf(id)).toBe(40);
+    // Each follower holding the log would add 40 x the log (and more for its frames).
+    const grown = during.heapUsed + during.external - (before.heapUsed + before.external);
+    expect(grown).toBeLessThan(40 * logBytes * 0.3);
+
+    // The server closes every stalled client and gives its slot back; a client that reads again
+    // finds its connection closed.
+    await waitFor(() => a.router.runtime.followers.followersOf(id) === 0, 60000, 'stalled followers closed');
+    for (const c of clients) c.socket.resume();
+    await Promise.all(clients.map((c) => c.closed));
+  }, 180000);
+
+  test('followers beyond the per-response or per-principal cap get 429 too_many_followers, and a freed slot admits again', async () => {
+    const a = await start({ store: new MemoryStore({ logger: silentLogger }), streamFollowers: { maxPerResponse: 2, maxPerPrincipal: 3 } });
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(longTurn(3).slice(0, 4)), { hang: true }] }));
+    const one = await a.client(KEYS[0].key).responses.create({ model: 'gpt-test', input: 'go', background: true });
+    const two = await a.client(KEYS[0].key).responses.create({ model: 'gpt-test', input: 'go', background: true });
+    const path = (id: string) => `/llm/v1/responses/${id}?stream=true`;
+    const refusal = async (s: RawStream) => {
+      await s.ended;
+      return { status: s.status, body: JSON.parse(s.body) as unknown };
+    };
+    const tooMany = { status: 429, body: { error: expect.objectContaining({ code: 'too_many_followers', type: 'requests' }) } };
+
+    const first = await rawStream(a.origin, path(one.id), KEYS[0].key);
+    const second = await rawStream(a.origin, path(one.id), KEYS[0].key);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    // A third follower of the same response.
+    expect(await refusal(await rawStream(a.origin, path(one.id), KEYS[0].key))).toEqual(tooMany);
+
+    // Principal A follows response two as well: three, its cap; a fourth is refused.
+    const a3 = await rawStream(a.origin, path(two.id), KEYS[0].key);
+    expect(a3.status).toBe(200);
+    expect(await refusal(await rawStream(a.origin, path(two.id), KEYS[0].key))).toEqual(tooMany);
+    // A create with stream: true is a follower too: refused before any record or upstream call.
+    const requestsBefore = upstream.requests.length;
+    const workersBefore = a.router.runtime.workers.size;
+    const create = { model: 'gpt-test', input: 'go', background: true, stream: true };
+    expect(await refusal(await rawStream(a.origin, '/llm/v1/responses', KEYS[0].key, create))).toEqual(tooMany);
+    expect(upstream.requests.length).toBe(requestsBefore);
+    expect(a.router.runtime.workers.size).toBe(workersBefore);
+    // Principal B is not held to A's count.
+    const b = await rawStream(a.origin, '/llm/v1/responses', KEYS[1].key, create);
+    expect(b.status).toBe(200);
+
+    // A follower that leaves gives its slot back.
+    first.close();
+    await waitFor(() => a.router.runtime.followers.followersOf(one.id) === 1, 5000, 'slot released');
+    const again = await rawStream(a.origin, '/llm/v1/responses', KEYS[0].key, create);
+    expect(again.status).toBe(200);
+    await waitFor(() => again.frames.length > 0, 5000, 'created event');
+    expect(again.frames[0].event).toBe('response.created');
+    for (const stream of [second, a3, b, again]) stream.close();
+  }, 60000);
 });
