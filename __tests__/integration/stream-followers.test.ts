@@ -16,6 +16,7 @@ import { MemoryStore } from '../../lib/store/memory-store';
 import { silentLogger } from '../../lib/logger';
 import type { ResponseStore } from '../../lib/types';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
+import { ownerHash } from '../../lib/principal';
 import { steps } from '../helpers/flow';
 
 v8.setFlagsFromString('--expose-gc');
@@ -246,4 +247,79 @@ describe('event-stream followers', () => {
     expect(again.frames[0].event).toBe('response.created');
     for (const stream of [second, a3, b, again]) stream.close();
   }, 60000);
+
+  describe('a stream whose response goes away ends with an error event', () => {
+    /** A running response (its upstream holds after a few events) followed by principal A. */
+    async function followRunning(a: TestApp): Promise<{ id: string; stream: RawStream }> {
+      upstream.respond(() => ({ kind: 'sse', steps: [...steps(longTurn(3).slice(0, 5)), { hang: true }] }));
+      const created = await a.client(KEYS[0].key).responses.create({ model: 'gpt-test', input: 'go', background: true });
+      const stream = await rawStream(a.origin, `/llm/v1/responses/${created.id}?stream=true`, KEYS[0].key);
+      expect(stream.status).toBe(200);
+      await waitFor(() => stream.frames.some((f) => f.event === 'response.output_text.delta'), 10000, 'a delta');
+      return { id: created.id, stream };
+    }
+
+    function lastFrames(frames: Frame[], n: number): Frame[] {
+      return frames.slice(-n);
+    }
+
+    test('deleted while followed: a closing error event not_found, numbered after what was sent', async () => {
+      const a = await start({ store: new MemoryStore({ logger: silentLogger }) });
+      const { id, stream } = await followRunning(a);
+      await a.client(KEYS[0].key).responses.delete(id);
+      const frames = await stream.ended;
+      const [before, closing] = lastFrames(frames, 2);
+      expect(closing.event).toBe('error');
+      expect(closing.data).toMatchObject({ type: 'error', code: 'not_found', error: { code: 'not_found', type: 'server_error' } });
+      expect(closing.data.sequence_number).toBe((before.data.sequence_number as number) + 1);
+    });
+
+    test('its worker lost (lease lapsed): an error event worker_lost, then response.failed with the stored Response', async () => {
+      const memory = new MemoryStore({ logger: silentLogger });
+      const a = await start({ store: memory });
+      // A record whose worker is gone: nobody renews its lease.
+      const id = `resp_${'ab'.repeat(24)}`;
+      const response = { id, object: 'response', created_at: 1, status: 'queued', error: null, incomplete_details: null, model: 'gpt-test', output: [] };
+      await memory.create({
+        id,
+        owner: ownerHash({ id: KEYS[0].id, admin: false }),
+        snapshot: JSON.stringify(response),
+        events: [JSON.stringify({ type: 'response.created', sequence_number: 0, response })],
+        stream: true,
+        leaseMs: 400,
+        ttlSeconds: 60,
+      });
+      const stream = await rawStream(a.origin, `/llm/v1/responses/${id}?stream=true`, KEYS[0].key);
+      const frames = await stream.ended;
+      expect(frames.map((f) => [f.event, f.data.sequence_number])).toEqual([
+        ['response.created', 0],
+        ['error', 1],
+        ['response.failed', 2],
+      ]);
+      expect(frames[1].data).toMatchObject({ code: 'worker_lost', error: { code: 'worker_lost' } });
+      expect(frames[2].data.response).toMatchObject({ id, status: 'failed', error: { code: 'worker_lost' } });
+    });
+
+    test('the store cannot be read: an error event store_unavailable that says where to resume', async () => {
+      const memory = new MemoryStore({ logger: silentLogger });
+      let failing = false;
+      const flaky = new Proxy(memory, {
+        get(target, prop) {
+          if (prop === 'readEvents' && failing) return async () => Promise.reject(new Error('store down'));
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const a = await start({ store: flaky });
+      const { stream } = await followRunning(a);
+      failing = true;
+      const frames = await stream.ended;
+      const [before, closing] = lastFrames(frames, 2);
+      expect(closing.event).toBe('error');
+      expect(closing.data).toMatchObject({ code: 'store_unavailable', error: { code: 'store_unavailable' } });
+      expect(closing.data.sequence_number).toBe((before.data.sequence_number as number) + 1);
+      expect(closing.data.message).toContain(`starting_after=${String(before.data.sequence_number)}`);
+      failing = false;
+    });
+  });
 });
