@@ -174,6 +174,11 @@ export interface ClaimResult {
 /** The answer of {@link ResponseStore.startQueued}. */
 export type StartQueuedOutcome =
   | { outcome: 'claimed'; fence: number; response: StoredResponse }
+  /**
+   * Its longest wait in the queue had run out and this call ended it `failed`: the caller (and
+   * nobody else) reports that end. `response` is the record as it ended. Drop the claim.
+   */
+  | { outcome: 'expired'; response: StoredResponse }
   /** Cancelled, already terminal, already started by another claim, or gone: drop the claim. */
   | { outcome: 'cancelled' | 'terminal' | 'started' | 'gone' };
 

@@ -153,6 +153,31 @@ describe.each(KINDS)('webhook outbox contract: %s', (_name, make) => {
     expect(await outbox.takeDropped()).toBe(0);
   });
 
+  test('a queued response whose wait ran out: the startQueued that ends it says expired and enqueues the failed event, once', async () => {
+    start();
+    const input = createInput();
+    const queue = { group: 'g-expiry', principal: 'owner-a', job: '{}', slot: '', slotLimit: 0, maxWaitMs: 100 };
+    await store.create({ ...input, queue });
+    await sleep(1300);
+    const first = await store.startQueued(input.id, 30_000);
+    expect(first.outcome).toBe('expired');
+    expect(first.outcome === 'expired' && first.response.meta).toMatchObject({ status: 'failed', error: { code: expect.any(String) } });
+    expect(await store.startQueued(input.id, 30_000)).toEqual({ outcome: 'terminal' });
+    expect((await store.read(input.id, null))!.leaseSwept).toBeUndefined();
+    const claimed = await outbox.claim(10, 30_000);
+    expect(claimed).toHaveLength(1);
+    expect(JSON.parse(claimed[0]!.body)).toMatchObject({ type: 'response.failed', data: { id: input.id } });
+  });
+
+  test('failQueued enqueues the failed event only for the call that ended the response', async () => {
+    start();
+    const input = createInput();
+    await store.create({ ...input, queue: { group: 'g-fail', principal: 'owner-a', job: '{}', slot: '', slotLimit: 0, maxWaitMs: 0 } });
+    const error = { code: 'queue_claims_exhausted', message: 'no worker could start it' };
+    expect(await Promise.all([store.failQueued(input.id, error, 60), store.failQueued(input.id, error, 60)])).toEqual(expect.arrayContaining([true, false]));
+    expect(await outbox.pending()).toBe(1);
+  });
+
   test('without webhookOutbox(plan), terminal transitions enqueue nothing', async () => {
     const input = createInput();
     await store.create(input);

@@ -274,7 +274,8 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
     this.#assertOpen();
     const record = this.#get(id);
     if (!record) return { outcome: 'gone' };
-    const meta = this.#sweepLease(id, record).meta;
+    const { meta, swept } = this.#sweepLease(id, record);
+    if (swept) return { outcome: 'expired', response: stored(record) };
     if (meta.status === 'cancelled') return { outcome: 'cancelled' };
     if (isTerminalStatus(meta.status)) return { outcome: 'terminal' };
     if (meta.status !== 'queued') return { outcome: 'started' };

@@ -282,6 +282,7 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
     const reply = asArray(await this.#run(SCRIPTS.startQueued, id, [String(leaseMs), WORKER_LOST_JSON, webhook.spec], webhook.keys));
     const outcome = SCRIPT_CODES.startQueued[reply[0] as keyof typeof SCRIPT_CODES.startQueued];
     if (outcome === undefined) throw new Error(`redis store: unexpected startQueued reply ${String(reply[0])}`);
+    if (outcome === 'expired') return { outcome, response: storedFromReply(reply) };
     if (outcome !== 'claimed') return { outcome };
     const response = storedFromReply(reply);
     return { outcome, fence: response.meta.fence, response };

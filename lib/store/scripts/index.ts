@@ -53,7 +53,7 @@ export const SCRIPT_CODES = {
   } satisfies Record<number, AppendOutcome>,
   cancel: { 0: 'cancelled', 1: 'already_cancelled', 2: 'terminal', [-1]: 'not_found' },
   delete: { 0: 'not_found', 1: 'deleted', 2: 'ended' },
-  startQueued: { 0: 'claimed', [-1]: 'gone', [-2]: 'cancelled', [-3]: 'terminal', [-4]: 'started' },
+  startQueued: { 0: 'claimed', [-1]: 'gone', [-2]: 'cancelled', [-3]: 'terminal', [-4]: 'started', [-5]: 'expired' },
   failQueued: { 1: 'failed', 0: 'unchanged' },
   webhookClaim: { 1: 'claimed', 0: 'not_due', [-1]: 'expired' },
   webhookSettle: { 1: 'settled', 0: 'not_ours' },

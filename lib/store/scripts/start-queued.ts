@@ -24,15 +24,19 @@ export const START_QUEUED_SCRIPT = `
    { -2 }  cancelled
    { -3 }  terminal otherwise
    { -4 }  no longer queued: started by an earlier claim
+   { -5, meta pairs, snapshot, tail entries }  its wait had run out: this call ended it failed
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return { -1 }
 end
-sweepLease(ARGV[2], ARGV[3])
+local swept = sweepLease(ARGV[2], ARGV[3])
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ttlSeconds')
 if meta[1] == 'cancelled' then
   return { -2 }
+end
+if swept then
+  return storedReply(-5)
 end
 if TERMINAL[meta[1]] then
   return { -3 }
