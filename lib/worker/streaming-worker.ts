@@ -145,6 +145,8 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
   run(): void {
     this.writer.open();
     this.timeLimitTimer = setTimeout(() => this.cut(this.limits.timeLimit()), this.deps.tuning.maxResponseMs);
+    // A guard only: the worker's own timers and sockets keep the process alive while it runs.
+    this.timeLimitTimer.unref();
     this.work()
       .catch((err) => this.deps.logger.error('background worker crashed', { id: this.id, error: String(err) }))
       .finally(() => {
