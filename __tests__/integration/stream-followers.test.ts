@@ -176,6 +176,21 @@ describe('event-stream followers', () => {
     expect(readFromRedis).toBeLessThan(logBytes / 2);
   }, 120000);
 
+  test('read three entries a page, a replay and every mid-log resume send exactly the logged events', async () => {
+    const a = await start({
+      store: createRedisStore({ url: redis.url, keyPrefix: randomPrefix(), logger: silentLogger }),
+      streamFollowers: { pageEvents: 3 },
+    });
+    const { id, lastSeq } = await longResponse(a, 40);
+    const full = await (await rawStream(a.origin, `/llm/v1/responses/${id}?stream=true`, KEYS[0].key)).ended;
+    expect(full.map((f) => f.data.sequence_number)).toEqual(Array.from({ length: lastSeq + 1 }, (_, i) => i));
+    expect(full.filter((f) => f.event === 'response.output_text.delta').every((f) => f.data.item_id === 'msg_fixture_0')).toBe(true);
+    for (const after of [0, 4, 5, 17, lastSeq - 2, lastSeq]) {
+      const resumed = await (await rawStream(a.origin, `/llm/v1/responses/${id}?stream=true&starting_after=${after}`, KEYS[0].key)).ended;
+      expect(resumed).toEqual(full.slice(after + 1));
+    }
+  }, 60000);
+
   test('forty clients that stop reading a multi-MiB log hold a small window each, and are closed after the stall timeout', async () => {
     const a = await start({
       store: createRedisStore({ url: redis.url, keyPrefix: randomPrefix(), logger: silentLogger }),

@@ -167,7 +167,7 @@ export interface StreamFollowerOptions {
    * a stalled client holds no memory or socket for ever. Default 30000.
    */
   stallTimeoutMs?: number;
-  /** Log entries read from the store per page: a follower holds one page at a time. Default 500. */
+  /** Log entries read from the store per page: a follower holds two pages at most. Default 500. */
   pageEvents?: number;
   /** A page stops short of this many bytes of entries (one entry larger than that is a page of its own). Default 262144. */
   pageBytes?: number;

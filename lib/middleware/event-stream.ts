@@ -45,7 +45,7 @@ export function acquireFollower(runtime: Runtime, principal: Principal, id: stri
  * Streams the events of `id` after the start point, then follows live events until the response
  * is terminal. With `afterSeq`, the first store read happens before any byte is sent, so an
  * unknown id is still a plain 404 (and a follower over a cap a 429). The log is read a page at a
- * time, the next page only once the client took the last, so a slow client holds one page. A
+ * time, one page ahead of what the client has taken, so a slow client holds two pages at most. A
  * response that ended without a final event in its log (cancelled, or its worker lost) gets a
  * closing `response.failed` event carrying the Response (status `cancelled` or `failed`, the
  * latter after an `error` event), so SDK stream helpers end with the right snapshot; a response
@@ -101,6 +101,14 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
 
   try {
     for (;;) {
+      // While this page is written, the next one (already in the store) is read: a follower holds
+      // at most two pages, and a long replay does not wait a round trip per page.
+      const pageEnd = cursor + events.length;
+      let ahead: Promise<EventsPage | null> | undefined;
+      if (meta && pageEnd < meta.lastSeq) {
+        ahead = store.readEvents(id, owner, pageEnd, page);
+        ahead.catch(() => undefined); // awaited below, unless the client left first
+      }
       for (const encoded of events) {
         if (out.closed) return;
         const { type, json } = eventJson(encoded, items);
@@ -118,7 +126,7 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
       if (out.closed) return;
       let next: EventsPage | null;
       try {
-        next = await store.readEvents(id, owner, cursor, page);
+        next = await (ahead ?? store.readEvents(id, owner, cursor, page));
       } catch (err) {
         metrics.storeError('request');
         // Headers are gone: the stream ends with an error event, and the client may resume later.
