@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { invalidRequest } from '../errors';
+import { isRecord } from '../json';
 import type { InputItem } from '../types';
 
 /** Id prefixes OpenAI uses for the item types a client sends; any other type gets `item_`. */
@@ -10,10 +11,6 @@ const ID_PREFIXES: Record<string, string> = { message: 'msg', function_call: 'fc
 
 function newItemId(type: string): string {
   return `${ID_PREFIXES[type] ?? 'item'}_${randomBytes(16).toString('hex')}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** A message's `content` as a list of parts: a string becomes one text part of the role's kind. */

@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { isRecord } from '../json';
-import { isIndex } from '../response-vocabulary';
+import { isIndex, WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { OutputItem, ResponseStreamEvent } from '../types';
 
 type Json = Record<string, unknown>;
@@ -174,7 +174,7 @@ export class ChatStreamAdapter {
   private onError(error: Json, out: ResponseStreamEvent[]): void {
     const message = typeof error.message === 'string' && error.message !== '' ? error.message : 'The upstream provider reported an error.';
     // Chat servers put an HTTP status (vLLM) or nothing in `code`; the Response needs a string.
-    const code = nonEmpty(error.code) ?? nonEmpty(error.type) ?? 'server_error';
+    const code = nonEmpty(error.code) ?? nonEmpty(error.type) ?? WORKER_ERROR_CODES.internal;
     this.error = { code, message };
     out.push({
       type: 'error',

@@ -1,7 +1,7 @@
 // Folds Responses stream events into a Response object: a pure reducer with structural sharing.
 
 import { deepEqual, isRecord, shallowEqual } from '../json';
-import { isFinalEventType, isIndex, isResponseStatus, isTerminalStatus, LIFECYCLE_EVENT_STATUS } from '../response-vocabulary';
+import { isFinalEventType, isIndex, isResponseStatus, isTerminalStatus, LIFECYCLE_EVENT_STATUS, WORKER_ERROR_CODES } from '../response-vocabulary';
 import {
   type OutputItem,
   type ResponseErrorObject,
@@ -169,7 +169,7 @@ function applyError(state: ResponseObject, event: Json): ResponseObject {
 
 function toErrorObject(source: Json): ResponseErrorObject {
   return {
-    code: typeof source.code === 'string' && source.code !== '' ? source.code : 'server_error',
+    code: typeof source.code === 'string' && source.code !== '' ? source.code : WORKER_ERROR_CODES.internal,
     message: typeof source.message === 'string' && source.message !== '' ? source.message : DEFAULT_ERROR_MESSAGE,
   };
 }
