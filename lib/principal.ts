@@ -12,6 +12,8 @@ export interface PrincipalLimits {
   maxParallel?: number;
   /** Spend limit, in the currency of the configured model prices. */
   maxBudget?: number;
+  /** Length of a budget period in ms: the spend starts again from 0 when each period ends (aligned to the Unix epoch). Absent: never. */
+  budgetPeriodMs?: number;
 }
 
 /** Who is calling. `id` is never a key: it is a stable name or a hash of one. */

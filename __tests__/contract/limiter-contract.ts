@@ -240,6 +240,27 @@ export function describeLimiterContract(name: string, makeLimiter: MakeLimiter):
         expect((await limiter.usage(key.key)).spend).toBe(1);
       });
 
+      test('a budget with a period starts again from 0 when the period (aligned to the epoch) ends', async () => {
+        const periodMs = 2000;
+        // Start just after a period boundary, so the spend below lands well inside one period.
+        await sleep(periodMs - (Date.now() % periodMs) + 100);
+        const key = subject('key', { maxBudget: 1, budgetPeriodMs: periodMs });
+        const spent = admission([key]);
+        expect((await limiter.admit(spent)).admitted).toBe(true);
+        await limiter.record(spent.id, [key.key], { tokens: 0, spend: 1 });
+        expect(refusal(await limiter.admit(admission([key]))).reason).toBe('budget');
+        await sleep(periodMs - (Date.now() % periodMs) + 200);
+        expect((await limiter.usage(key.key)).spend).toBe(0);
+        expect((await limiter.admit(admission([key]))).admitted).toBe(true);
+        // Without a period, the same spend never resets.
+        const forever = subject('key', { maxBudget: 1 });
+        const once = admission([forever]);
+        await limiter.admit(once);
+        await limiter.record(once.id, [forever.key], { tokens: 0, spend: 1 });
+        await sleep(periodMs);
+        expect(refusal(await limiter.admit(admission([forever]))).reason).toBe('budget');
+      });
+
       test('record counts tokens and spend exactly once per id', async () => {
         const key = subject('key', { tpm: 1000 });
         const deployment = subject('deployment', { tpm: 1000 });

@@ -285,6 +285,21 @@ describe('refusals are OpenAI-shaped and leave nothing behind', () => {
   });
 });
 
+describe('budgets that reset', () => {
+  test('a key with budget_duration gets its budget back when the period ends', async () => {
+    // Start just after a 2 s boundary (periods are aligned to the epoch), so the spend lands inside one period.
+    await new Promise((r) => setTimeout(r, 2000 - (Date.now() % 2000) + 100));
+    const i = await instance({ limits: { maxBudget: 0.04, budgetDuration: '2s' }, deployment: { inputCostPerToken: 0.001, outputCostPerToken: 0.002 } });
+    upstream.respond(completes);
+    await waitForStatus(i.client, (await create(i.client)).id, 'completed');
+    await waitFor(async () => (await i.limiter.usage(SUBJECT)).spend || undefined, 1500, 'the spend to be recorded');
+    expect(await refusal(create(i.client))).toBeInstanceOf(OpenAI.RateLimitError);
+    await waitFor(async () => (await i.limiter.usage(SUBJECT)).spend === 0, 4000, 'the period to end');
+    const again = await create(i.client);
+    expect(again.status).toBe('queued');
+  });
+});
+
 describe('pre-call hooks', () => {
   test('see the principal and the body, and run only for requests the limiter admitted', async () => {
     const seen: Array<Record<string, unknown>> = [];

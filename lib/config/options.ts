@@ -196,6 +196,12 @@ export interface VirtualKeyOptions {
   maxParallelRequests?: number;
   /** Spend limit of this key, in the currency of the model prices. Default: no limit. */
   maxBudget?: number;
+  /**
+   * How often the key's spend starts again from 0, in LiteLLM's form: a whole number and `s`, `m`,
+   * `h` or `d` (`30s`, `30m`, `1h`, `1d`, `30d`). Periods are aligned to the Unix epoch (`1d`
+   * resets at 00:00 UTC). Default: the spend never resets.
+   */
+  budgetDuration?: string;
   /** Model names this key may use (exact, or a trailing `*` for any suffix). Default: every model. */
   models?: string[];
 }

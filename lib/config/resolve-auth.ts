@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { PrincipalLimits } from '../principal';
 import type { ResponsesPollingConfig, ResponsesPollingOptions, VirtualKeyConfig, VirtualKeyOptions } from './options';
 import type { ConfigNaming } from './format-errors';
+import { durationMs } from './schema-parts';
 
 /** Principal ids the package uses itself; a virtual key may not take them. */
 export const RESERVED_PRINCIPAL_IDS = ['master', 'anonymous'];
@@ -103,6 +104,7 @@ function limitsOf(vk: VirtualKeyOptions): PrincipalLimits {
   if (vk.tpmLimit !== undefined) limits.tpm = vk.tpmLimit;
   if (vk.maxParallelRequests !== undefined) limits.maxParallel = vk.maxParallelRequests;
   if (vk.maxBudget !== undefined) limits.maxBudget = vk.maxBudget;
+  if (vk.budgetDuration !== undefined) limits.budgetPeriodMs = durationMs(vk.budgetDuration);
   return limits;
 }
 

@@ -20,6 +20,15 @@ export function same(n: ConfigNaming, name: string, schema: SchemaObject): [stri
 
 /** A whole number of at least 1, with its fix. */
 export const posInt = (fix: string): SchemaObject => ({ type: 'integer', minimum: 1, fix });
+
+/** A duration in LiteLLM's form (`budget_duration`): a whole number of seconds, minutes, hours or days. */
+export const DURATION_PATTERN = '^[1-9][0-9]{0,8}[smhd]$';
+const DURATION_UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** The ms of a duration matching {@link DURATION_PATTERN} (`30d` → 2592000000). */
+export function durationMs(text: string): number {
+  return Number(text.slice(0, -1)) * DURATION_UNIT_MS[text.slice(-1)];
+}
 const ms = (minimum: number, hint: string): SchemaObject => ({ type: 'integer', minimum, fix: `Set it to a whole number of milliseconds ${hint}` });
 
 /** Fix of a requests-per-minute limit. */
@@ -275,6 +284,11 @@ export function virtualKeySchema(n: ConfigNaming): SchemaObject {
       prop(n, 'tpmLimit', 'tpm_limit', posInt(TPM_FIX)),
       prop(n, 'maxParallelRequests', 'max_parallel_requests', posInt('Set it to a whole number of running background responses, e.g. 5')),
       prop(n, 'maxBudget', 'max_budget', { type: 'number', minimum: 0, fix: 'Set it to the spend limit as a number, e.g. 10.5' }),
+      prop(n, 'budgetDuration', 'budget_duration', {
+        type: 'string',
+        pattern: DURATION_PATTERN,
+        fix: 'Write a whole number and s, m, h or d, e.g. "30d" (the spend starts again from 0 every 30 days)',
+      }),
       same(n, 'models', {
         type: 'array',
         minItems: 1,

@@ -60,6 +60,10 @@ export function checkUsage(usage: { tokens: number; spend: number }): void {
 }
 
 function checkLimits(subject: string, limits: LimitSpec): void {
+  const period = limits.budgetPeriodMs;
+  if (period !== undefined && (!Number.isSafeInteger(period) || period < 1)) {
+    throw new TypeError(`limiter: budgetPeriodMs of ${subject} must be a positive integer (got ${String(period)}).`);
+  }
   for (const name of ['rpm', 'tpm', 'maxParallel'] as const) {
     const value = limits[name];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {

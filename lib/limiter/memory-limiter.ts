@@ -22,6 +22,8 @@ interface SubjectRecord {
   /** Response id → epoch ms when its slot lapses. */
   running: Map<string, number>;
   spend: number;
+  /** Epoch ms at which `spend` starts again from 0 (the end of its budget period); absent: never. */
+  spendResetAt?: number;
 }
 
 /** The admission hash of the Redis limiter. */
@@ -31,6 +33,8 @@ interface AdmissionMarker {
   released: boolean;
   recorded: boolean;
   expiresAt: number;
+  /** Budget period (ms) of each subject admitted with one, by subject key. */
+  periods?: Map<string, number>;
 }
 
 /** The in-memory {@link LimiterStore}: limits hold per process, nothing survives a restart. */
@@ -58,7 +62,7 @@ export class MemoryLimiter implements LimiterStore {
     const window = windowAt(now, this.#windowMs);
     const resetMs = window.end - now;
     const seen = input.subjects.map(({ key, limits }) => {
-      const record = this.#subject(key, window.start);
+      const record = this.#subject(key, window.start, now);
       // Slots past their expiry belong to workers that died without releasing them.
       for (const [id, expiresAt] of record.running) if (expiresAt <= now) record.running.delete(id);
       return { key, limits, record, requests: record.requests, tokens: record.tokens };
@@ -83,6 +87,9 @@ export class MemoryLimiter implements LimiterStore {
       }
       const marker = this.#marker(input.id, now, true)!;
       marker.window = window.start;
+      for (const { key, limits } of input.subjects) {
+        if (limits.budgetPeriodMs !== undefined) (marker.periods ??= new Map()).set(key, limits.budgetPeriodMs);
+      }
       marker.expiresAt = now + input.leaseMs + this.#markerTtlMs;
     }
 
@@ -153,11 +160,14 @@ export class MemoryLimiter implements LimiterStore {
     marker.expiresAt = now + this.#markerTtlMs;
     const windowStart = windowAt(now, this.#windowMs).start;
     for (const key of subjects) {
-      const record = this.#subject(key, windowStart);
+      const record = this.#subject(key, windowStart, now);
       record.tokens += usage.tokens;
+      if (usage.spend <= 0) continue;
       // Redis sums in long double and prints the result; 15 digits make 0.1 + 0.2 come out
       // as 0.3 here too, so both stores compare a total with maxBudget alike.
       record.spend = Number((record.spend + usage.spend).toPrecision(15));
+      const period = marker.periods?.get(key);
+      if (period !== undefined && record.spendResetAt === undefined) record.spendResetAt = windowAt(now, period).end;
     }
     return true;
   }
@@ -169,9 +179,10 @@ export class MemoryLimiter implements LimiterStore {
     const record = this.#subjects.get(subject);
     if (!record) return { requestsThisWindow: 0, tokensThisWindow: 0, running: 0, spend: 0 };
     const current = record.windowStart === windowAt(now, this.#windowMs).start;
+    const spend = record.spendResetAt !== undefined && record.spendResetAt <= now ? 0 : record.spend;
     let running = 0;
     for (const expiresAt of record.running.values()) if (expiresAt > now) running += 1;
-    return { requestsThisWindow: current ? record.requests : 0, tokensThisWindow: current ? record.tokens : 0, running, spend: record.spend };
+    return { requestsThisWindow: current ? record.requests : 0, tokensThisWindow: current ? record.tokens : 0, running, spend };
   }
 
   async close(): Promise<void> {
@@ -182,14 +193,18 @@ export class MemoryLimiter implements LimiterStore {
     this.#markers.clear();
   }
 
-  /** The record of `key`, its window counts reset when they belong to an earlier window. */
-  #subject(key: string, windowStart: number): SubjectRecord {
+  /** The record of `key`: window counts reset when they belong to an earlier window, spend when its period ended. */
+  #subject(key: string, windowStart: number, now: number): SubjectRecord {
     let record = this.#subjects.get(key);
     if (!record) {
       record = { windowStart, requests: 0, tokens: 0, running: new Map(), spend: 0 };
       this.#subjects.set(key, record);
     } else if (record.windowStart !== windowStart) {
       Object.assign(record, { windowStart, requests: 0, tokens: 0 });
+    }
+    if (record.spendResetAt !== undefined && record.spendResetAt <= now) {
+      record.spend = 0;
+      record.spendResetAt = undefined;
     }
     return record;
   }
@@ -215,7 +230,8 @@ export class MemoryLimiter implements LimiterStore {
     for (const [id, marker] of this.#markers) if (marker.expiresAt <= now) this.#markers.delete(id);
     for (const [key, record] of this.#subjects) {
       for (const [id, expiresAt] of record.running) if (expiresAt <= now) record.running.delete(id);
-      if (record.windowStart !== windowStart && record.running.size === 0 && record.spend === 0) this.#subjects.delete(key);
+      const spent = record.spendResetAt !== undefined && record.spendResetAt <= now ? 0 : record.spend;
+      if (record.windowStart !== windowStart && record.running.size === 0 && spent === 0) this.#subjects.delete(key);
     }
   }
 

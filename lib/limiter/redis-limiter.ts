@@ -93,7 +93,7 @@ class RedisLimiterStore implements RedisLimiter {
     for (const { key, limits } of input.subjects) {
       const k = this.#keys.subject(key);
       keys.push(k.window, k.running, k.spend);
-      args.push(limitArg(limits.rpm), limitArg(limits.tpm), limitArg(limits.maxParallel), limitArg(limits.maxBudget));
+      args.push(limitArg(limits.rpm), limitArg(limits.tpm), limitArg(limits.maxParallel), limitArg(limits.maxBudget), limitArg(limits.budgetPeriodMs));
     }
     const reply = asIntegers(await this.#run(LIMITER_SCRIPTS.admit, keys, args), 8);
     const [code, refusedAt, retryAfter, resetMs, limitRequests, remainingRequests, limitTokens, remainingTokens] = reply;

@@ -9,8 +9,13 @@ export interface LimitSpec {
   tpm?: number;
   /** Responses running at once (background responses between admission and terminal state). A non-negative integer. */
   maxParallel?: number;
-  /** Total spend in USD; admission is refused once the recorded spend reaches it. Never resets. */
+  /** Total spend in USD; admission is refused once the recorded spend reaches it. */
   maxBudget?: number;
+  /**
+   * Length of a budget period, in ms: the spend starts again from 0 at the end of each period
+   * (periods aligned to the Unix epoch, so `1d` resets at 00:00 UTC). Absent: the spend never resets.
+   */
+  budgetPeriodMs?: number;
 }
 
 /** Something limits apply to. */

@@ -67,7 +67,7 @@ function keyTable(runtime: Runtime): Map<string, KeyEntry> {
   return table;
 }
 
-const LIMIT_FIELDS = ['rpm', 'tpm', 'maxParallel', 'maxBudget'] as const;
+const LIMIT_FIELDS = ['rpm', 'tpm', 'maxParallel', 'maxBudget', 'budgetPeriodMs'] as const;
 
 /** What `authenticate` returned, as a Principal, or why it is not one (without its values). */
 function hostPrincipal(value: unknown): Principal | string {
@@ -83,6 +83,8 @@ function hostPrincipal(value: unknown): Principal | string {
     if (typeof limits !== 'object' || limits === null) return 'has a limits field that is not an object';
     const bad = LIMIT_FIELDS.filter((f) => limits[f] !== undefined && !(typeof limits[f] === 'number' && Number(limits[f]) >= 0));
     if (bad.length > 0) return `has limits that are not non-negative numbers (${bad.join(', ')})`;
+    const period = limits.budgetPeriodMs;
+    if (period !== undefined && !(Number.isSafeInteger(period) && Number(period) >= 1)) return 'has a budgetPeriodMs that is not a whole number of ms of at least 1';
   }
   const principal: Principal = { id: p.id, admin: p.admin === true };
   if (p.limits !== undefined) {

@@ -19,7 +19,8 @@ export const ADMIT_SCRIPT = `
   ARGV[3]  window length in ms
   ARGV[4]  admission hash lifetime in ms, counted from the end of the lease
   ARGV[5]  retry hint in ms for a parallel refusal
-  ARGV[6 + 4(i - 1) .. 9 + 4(i - 1)]  rpm, tpm, maxParallel, maxBudget of subject i; '' = no limit
+  ARGV[6 + 5(i - 1) .. 10 + 5(i - 1)]  rpm, tpm, maxParallel, maxBudget, budget period in ms of
+           subject i; '' = no limit (a budget period is kept in the admission hash, for record)
 
   Returns { code, i, retryAfterMs, resetMs, limitRequests, remainingRequests, limitTokens,
   remainingTokens }: i is the refusing subject (0 when admitted); -1 stands for none. Remaining
@@ -43,8 +44,9 @@ local subjects = {}
 for i = 1, n do
   local s = {
     window = KEYS[3 * i - 1], running = KEYS[3 * i], spend = KEYS[3 * i + 1],
-    rpm = tonumber(ARGV[4 * i + 2]), tpm = tonumber(ARGV[4 * i + 3]),
-    maxParallel = tonumber(ARGV[4 * i + 4]), maxBudget = tonumber(ARGV[4 * i + 5]),
+    rpm = tonumber(ARGV[5 * i + 1]), tpm = tonumber(ARGV[5 * i + 2]),
+    maxParallel = tonumber(ARGV[5 * i + 3]), maxBudget = tonumber(ARGV[5 * i + 4]),
+    budgetPeriod = tonumber(ARGV[5 * i + 5]),
   }
   s.requests, s.tokens = windowCounts(s.window, windowStart)
   -- Slots past their expiry belong to workers that died without releasing them.
@@ -72,6 +74,9 @@ if code == 1 then
     if s.maxParallel then
       redis.call('ZADD', s.running, int(now + leaseMs), ARGV[1])
       expireWithLastLease(s.running, now)
+    end
+    if s.budgetPeriod then
+      redis.call('HSET', KEYS[1], 'period:' .. s.spend, int(s.budgetPeriod))
     end
   end
   -- Rollback undoes the count only in the window it was made in.

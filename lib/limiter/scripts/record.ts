@@ -6,7 +6,9 @@ import { LIMITER_LUA_HELPERS } from './lua-helpers';
 export const RECORD_SCRIPT = `
 --[[
   Adds ARGV[1] tokens to the current window and ARGV[2] USD to the spend of every subject.
-  The admission hash's 'recorded' field makes this happen once per response.
+  The admission hash's 'recorded' field makes this happen once per response. A subject admitted
+  with a budget period (the admission hash's 'period:<spend key>' field) has its spend expire at
+  the end of the period it was first spent in, so the budget starts again from 0 then.
 
   KEYS[1]       admission hash of the response
   KEYS[2i]      window hash of subject i (i = 1 .. n)
@@ -34,9 +36,15 @@ for i = 1, (#KEYS - 1) / 2 do
   if tokens > 0 then
     addToWindow(KEYS[2 * i], windowStart, windowEnd, now, 'tokens', tokens)
   end
-  -- Budget totals never expire.
+  -- A budget total without a period never expires.
   if spend > 0 then
-    redis.call('INCRBYFLOAT', KEYS[2 * i + 1], ARGV[2])
+    local key = KEYS[2 * i + 1]
+    redis.call('INCRBYFLOAT', key, ARGV[2])
+    local period = tonumber(redis.call('HGET', KEYS[1], 'period:' .. key))
+    if period and redis.call('PTTL', key) < 0 then
+      local _, periodEnd = windowAt(now, period)
+      redis.call('PEXPIREAT', key, int(periodEnd))
+    end
   end
 end
 return 1
