@@ -128,10 +128,19 @@ probes.post('/gc', (_req, res) => {
   }
   res.json({ memory: process.memoryUsage(), gc: Boolean(global.gc) });
 });
-// Resolves when the worker of `id` has written everything (or at once when none runs here).
+// Resolves when the worker of `id` has written everything. The create enqueues and a worker here
+// claims it a moment later, so until its worker shows up the record is read for a terminal status.
 probes.get('/wait/:id', async (req, res) => {
-  const worker = router.runtime.workers.get(req.params.id);
-  if (worker) await worker.done;
+  for (;;) {
+    const worker = router.runtime.workers.get(req.params.id);
+    if (worker) {
+      await worker.done;
+      break;
+    }
+    const stored = await router.runtime.config.store.read(req.params.id, null);
+    if (!stored || !['queued', 'in_progress'].includes(stored.meta.status)) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
   res.json({ cpu: process.cpuUsage() });
 });
 probes.get('/idle', async (_req, res) => {

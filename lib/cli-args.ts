@@ -4,7 +4,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Role } from './config/options';
 import { ConfigError } from './errors';
+
+/** The values of `--role`. */
+const ROLES: readonly Role[] = ['all', 'api', 'worker'];
 
 /** Defaults of the HTTP server's own limits against slow or greedy clients. */
 export const SERVER_LIMIT_DEFAULTS = {
@@ -37,6 +41,8 @@ export interface CliSettings {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
+  /** `all` (routes and workers), `api` (routes only) or `worker` (runs queued responses; health and metrics only). */
+  role: Role;
 }
 
 /** The help text (`--help`). */
@@ -54,6 +60,9 @@ export const USAGE = `Usage: responses-polling [--config FILE] [--port N] [--hos
   --headers-timeout-ms N      time a client has to send its request headers (default ${SERVER_LIMIT_DEFAULTS.headersTimeoutMs})
   --request-timeout-ms N      time a client has to send its whole request (default ${SERVER_LIMIT_DEFAULTS.requestTimeoutMs}; 0: none)
   --max-connections N         open connections at most; more are closed at once (default ${SERVER_LIMIT_DEFAULTS.maxConnections})
+  --role all|api|worker       all: routes and workers (default); api: routes only, polled responses wait
+                              queued for workers; worker: runs queued responses and serves only the
+                              health check and the metrics on --port
   -v, --version               print the version and exit
   -h, --help                  print this help and exit
 
@@ -99,6 +108,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv): CliSetting
         'headers-timeout-ms': { type: 'string', default: String(SERVER_LIMIT_DEFAULTS.headersTimeoutMs) },
         'request-timeout-ms': { type: 'string', default: String(SERVER_LIMIT_DEFAULTS.requestTimeoutMs) },
         'max-connections': { type: 'string', default: String(SERVER_LIMIT_DEFAULTS.maxConnections) },
+        role: { type: 'string', default: 'all' },
         version: { type: 'boolean', short: 'v', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -113,6 +123,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv): CliSetting
   const maxConnections = integer('--max-connections', values['max-connections'], 1, 1_000_000, problems);
   // Node refuses a headers timeout longer than the request timeout (0 turns the latter off).
   if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) problems.push('--headers-timeout-ms must not exceed --request-timeout-ms');
+  const role = values.role as Role;
+  if (!ROLES.includes(role)) problems.push(`--role must be one of ${ROLES.join(', ')} (got "${values.role}")`);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     help: values.help,
@@ -129,5 +141,6 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv): CliSetting
     headersTimeoutMs,
     requestTimeoutMs,
     maxConnections,
+    role,
   };
 }

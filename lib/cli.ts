@@ -12,6 +12,7 @@ import { ApiError, ConfigError, unauthorized } from './errors';
 import { presentedKey } from './middleware/auth';
 import { sendError } from './middleware/http';
 import { responsesPolling, type ResponsesPollingRouter } from './responses-polling';
+import { responsesWorker, type ResponsesWorker } from './queue/responses-worker';
 import { MemoryStore } from './store/memory-store';
 import { unavailableFrom } from './store/redis-reachability';
 import type { ResponseStore } from './types';
@@ -73,7 +74,8 @@ async function probeStore(store: ResponseStore): Promise<{ reason: 'unreachable'
   }
 }
 
-function buildApp(settings: CliSettings, router: ResponsesPollingRouter): express.Express {
+/** The app of a process: the routes (unless `--role worker`), the health check and the metrics. */
+function buildApp(settings: CliSettings, router: ResponsesPollingRouter | ResponsesWorker, routes: ResponsesPollingRouter | undefined): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const { masterKeyHash } = router.runtime.config;
@@ -82,7 +84,7 @@ function buildApp(settings: CliSettings, router: ResponsesPollingRouter): expres
   // --ops-auth: bind to a private address, or turn them off.
   if (settings.healthPath) app.get(settings.healthPath, ...ops, router.healthCheck());
   if (settings.metricsPath) app.get(settings.metricsPath, ...ops, router.metricsHandler());
-  app.use(settings.prefix || '/', router);
+  if (routes) app.use(settings.prefix || '/', routes);
   app.use(unknownRoute);
   app.use(errorAnswer);
   return app;
@@ -125,7 +127,9 @@ async function main(): Promise<void> {
     // The demo calls no provider: without keys of its own it is open, and says so.
     options = { ...(decidesAuth(options) ? {} : { auth: 'none' as const }), ...options, models: [{ modelName: '*', model: 'openai/*', apiBase: demo.url }] };
   }
-  const router = responsesPolling(options);
+  options = { ...options, role: settings.role };
+  const routes = settings.role === 'worker' ? undefined : responsesPolling(options);
+  const router = routes ?? responsesWorker(options);
   const { config } = router.runtime;
   const stopAll = async () => {
     await router.close();
@@ -151,12 +155,12 @@ async function main(): Promise<void> {
     );
   }
 
-  const server = await listen(settings, buildApp(settings, router));
+  const server = await listen(settings, buildApp(settings, router, routes));
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : settings.port;
   // One line, the URL last (scripts read it up to the end of the line).
   process.stdout.write(
-    `responses-polling ${packageVersion()}: store ${storeName}, ${describeModels(config)}; listening on http://${settings.host}:${boundPort}${settings.prefix}\n`,
+    `responses-polling ${packageVersion()}${settings.role === 'all' ? '' : ` (${settings.role})`}: store ${storeName}, ${describeModels(config)}; listening on http://${settings.host}:${boundPort}${routes ? settings.prefix : ''}\n`,
   );
 
   let stopping = false;

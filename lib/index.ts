@@ -1,6 +1,7 @@
 // Public entry point: re-exports only.
 
 export { responsesPolling, type ResponsesPollingRouter } from './responses-polling';
+export { responsesWorker, type ResponsesWorker } from './queue/responses-worker';
 export { auth, presentedKey, assertModelAllowed, modelAllowed } from './middleware/auth';
 export { preCallLimiter } from './middleware/pre-call-limiter';
 export { backgroundModeRouter } from './middleware/background-mode-router';

@@ -13,6 +13,8 @@ import { FollowerRegistry } from './middleware/followers';
 import { registerMemoryStore } from './store/memory-store-registry';
 import { startWebhooks, type WebhookDeliverer } from './webhooks/deliverer';
 import { recordUpstream } from './conversation/turns';
+import { WorkerPool } from './queue/worker-pool';
+import { SHUTDOWN_ERROR } from './queue/queue-errors';
 
 export { ownerFilter, ownerHash, type Principal, type PrincipalLimits } from './principal';
 
@@ -36,6 +38,8 @@ export class Runtime {
   private readonly releaseStore: () => void;
   /** Delivers webhook events from the store's outbox; absent without webhook endpoints. */
   readonly webhooks: WebhookDeliverer | undefined;
+  /** The claim loop that runs queued responses here; absent in the `api` role. */
+  readonly pool: WorkerPool | undefined;
 
   constructor(config: ResponsesPollingConfig) {
     this.config = config;
@@ -50,6 +54,18 @@ export class Runtime {
           'YAML) to say so; otherwise set a master key or virtual keys (general_settings.master_key / virtual_keys).',
       );
     }
+    this.pool = config.role === 'api' ? undefined : new WorkerPool(this);
+  }
+
+  /**
+   * Called once a create wrote its record into the queue: a worker here looks at the queue at
+   * once. A record written while `close()` runs is not left for later in a process that runs
+   * workers: it ends `failed` (`server_shutdown`), as a started worker would.
+   */
+  async enqueued(id: string): Promise<void> {
+    if (!this.pool) return;
+    if (this.closing) await this.pool.fail(id, SHUTDOWN_ERROR, 'shutdown');
+    else this.pool.kick();
   }
 
   /** True once `close()` was called: new responses are refused. */
@@ -220,8 +236,10 @@ export class Runtime {
     this.closing = true;
     const started = Date.now();
     const running = () => Promise.all([...this.workers.values()].map((w) => w.done));
-    // Creates already past admission finish writing their record (and start their worker).
+    // Creates already past admission finish writing their record.
     await withDeadline(Promise.allSettled([...this.inflight]), Math.max(graceMs, SHUTDOWN_FINAL_WRITE_MS));
+    // No more claims; claimed responses that did not start go back to the queue at once.
+    await this.pool?.close();
     await withDeadline(running(), Math.max(0, graceMs - (Date.now() - started)));
     for (const worker of this.workers.values()) worker.stop('shutdown');
     // Stopped workers write their final state; bounded even when the store is unreachable.

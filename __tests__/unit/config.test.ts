@@ -125,8 +125,13 @@ describe('defaults', () => {
         maxEventBytes: 16_777_216,
         storeRetryGraceMs: 30000,
         shutdownGraceMs: 10000,
+        concurrency: 1024,
+        maxQueueMs: 600000,
+        maxClaimAttempts: 3,
+        claimIntervalMs: 200,
       },
       streamFollowers: { maxPerResponse: 100, maxPerPrincipal: 1000, stallTimeoutMs: 30000, pageEvents: 500, pageBytes: 262144 },
+      role: 'all',
       // The given logger, wrapped to add the request id of the current context.
       logger: expect.objectContaining({ info: expect.any(Function) }),
       metrics: expect.any(ResponsesMetrics),

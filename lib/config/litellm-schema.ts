@@ -62,6 +62,7 @@ const deploymentSchema: SchemaObject = {
           prop('yaml', 'apiVersion', 'api_version', API_VERSION),
           rpm(),
           tpm(),
+          prop('yaml', 'maxParallelRequests', 'max_parallel_requests', posInt('Set it to a whole number of responses this deployment runs at once, e.g. 8')),
           ...costs(),
         ]),
       },

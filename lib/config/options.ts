@@ -37,6 +37,12 @@ export interface DeploymentOptions {
   rpm?: number;
   /** Tokens per minute this deployment accepts. */
   tpm?: number;
+  /**
+   * Background responses this deployment runs at once, across every instance (LiteLLM's
+   * `litellm_params.max_parallel_requests`): the rest wait `queued` and run as others end.
+   * Default: no cap.
+   */
+  maxParallelRequests?: number;
   /** Price of one input token (LiteLLM's `model_info.input_cost_per_token`), for budgets. Default 0. */
   inputCostPerToken?: number;
   /** Price of one output token (`model_info.output_cost_per_token`), for budgets. Default 0. */
@@ -151,6 +157,20 @@ export interface WorkerOptions {
    * above the largest Response expected. Default 16777216 (16 MiB).
    */
   maxEventBytes?: number;
+  /** Background responses this process runs at once (the rest wait in the queue for any worker). Default 1024. */
+  concurrency?: number;
+  /**
+   * Longest time a response waits `queued` for a worker with capacity, in ms; after it the response
+   * ends `failed` (`rate_limit_exceeded`, saying why). 0: no limit. Default 600000 (10 minutes).
+   */
+  maxQueueMs?: number;
+  /**
+   * How many times a response is claimed when its workers die before its upstream sent anything;
+   * then it ends `failed` (`server_error`). Default 3.
+   */
+  maxClaimAttempts?: number;
+  /** How often an idle worker looks at the queue, in ms (a create in the same process wakes it at once). Default 200. */
+  claimIntervalMs?: number;
 }
 
 /**
@@ -172,6 +192,13 @@ export interface StreamFollowerOptions {
   /** A page stops short of this many bytes of entries (one entry larger than that is a page of its own). Default 262144. */
   pageBytes?: number;
 }
+
+/**
+ * What a process does: `all` serves the routes and runs the responses (the default), `api` serves
+ * the routes and leaves polled responses `queued` for workers, `worker` runs queued responses
+ * (see `responsesWorker`).
+ */
+export type Role = 'all' | 'api' | 'worker';
 
 /**
  * One virtual key (LiteLLM's `general_settings.virtual_keys[]` here): a key clients send, with its
@@ -299,6 +326,11 @@ export interface ResponsesPollingOptions {
   webhooks?: import('../webhooks/types').WebhookOptions[];
   /** Timeouts, retries and bounds of webhook deliveries. */
   webhookDelivery?: import('../webhooks/types').WebhookDeliveryOptions;
+  /**
+   * `all` (the default): the router also runs queued responses in this process; `api`: it never
+   * calls an upstream for a polled response (workers elsewhere do, see `responsesWorker`).
+   */
+  role?: Role;
 }
 
 /** Caps on expanding the earlier turns of a conversation inline (see `conversation`). */
@@ -322,6 +354,7 @@ export interface DeploymentConfig {
   apiVersion: string | undefined;
   rpm: number | undefined;
   tpm: number | undefined;
+  maxParallelRequests?: number;
   inputCostPerToken: number | undefined;
   outputCostPerToken: number | undefined;
 }
@@ -372,4 +405,5 @@ export interface ResponsesPollingConfig {
   routingStrategy: RoutingStrategy;
   /** Webhook endpoints (empty: off) and delivery settings. */
   webhooks: import('../webhooks/types').WebhooksConfig;
+  role: Role;
 }

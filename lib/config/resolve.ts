@@ -51,6 +51,10 @@ export const DEFAULTS = {
     maxResponseEvents: 200_000,
     maxResponseMs: 3_600_000,
     maxEventBytes: 16_777_216,
+    concurrency: 1024,
+    maxQueueMs: 600_000,
+    maxClaimAttempts: 3,
+    claimIntervalMs: 200,
   } satisfies Required<WorkerOptions>,
   streamFollowers: {
     maxPerResponse: 100,
@@ -118,6 +122,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     lifecycleHooks: { ...(options.lifecycleHooks ?? {}) },
     routingStrategy: options.routingStrategy ?? DEFAULTS.routingStrategy,
     webhooks: resolveWebhooks(options.webhooks, options.webhookDelivery),
+    role: options.role ?? 'all',
   };
 }
 
@@ -175,6 +180,7 @@ function resolveDeployment(d: DeploymentOptions, index: number, problems: string
     apiVersion,
     rpm: d.rpm,
     tpm: d.tpm,
+    maxParallelRequests: d.maxParallelRequests,
     inputCostPerToken: d.inputCostPerToken,
     outputCostPerToken: d.outputCostPerToken,
   };

@@ -139,6 +139,10 @@ function workerSchema(n: ConfigNaming): SchemaObject {
       prop(n, 'maxResponseEvents', 'max_response_events', posInt('Set it to a whole number of events, e.g. 200000')),
       prop(n, 'maxResponseMs', 'max_response_ms', ms(1, 'e.g. 3600000')),
       prop(n, 'maxEventBytes', 'max_event_bytes', posInt('Set it to a whole number of bytes, e.g. 16777216')),
+      same(n, 'concurrency', posInt('Set it to a whole number of responses this process runs at once, e.g. 64')),
+      prop(n, 'maxQueueMs', 'max_queue_ms', ms(0, 'e.g. 600000 (0: no limit)')),
+      prop(n, 'maxClaimAttempts', 'max_claim_attempts', { ...posInt('Set it to a whole number of claims from 1 to 10, e.g. 3'), maximum: 10 }),
+      prop(n, 'claimIntervalMs', 'claim_interval_ms', { ...ms(10, 'from 10 to 10000, e.g. 200'), maximum: 10000 }),
     ]),
     fix: 'Write an object of worker settings',
   };

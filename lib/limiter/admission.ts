@@ -18,6 +18,13 @@ export interface AdmissionRecord {
   subjects: string[];
 }
 
+/** An admission as a queued response's job keeps it (see {@link Admission.job}). */
+export interface AdmissionJob {
+  input: AdmissionInput;
+  /** True when the admission holds parallel slots, freed at settlement. */
+  holdsSlots: boolean;
+}
+
 /**
  * Where an admission is in its life: `open` (admitted; refusing now gives it back), `committed`
  * (it counts: the request reached the provider or became a response), `rolledBack`, `settled`.
@@ -71,6 +78,20 @@ export class Admission {
   get record(): AdmissionRecord | undefined {
     if (!this.input) return undefined;
     return { id: this.input.id, subjects: this.subjectKeys() };
+  }
+
+  /**
+   * What a queued response's job keeps of this admission (subject keys and limits, never a secret),
+   * so the worker that runs it, in any process, holds and settles it. Undefined when nothing was counted.
+   */
+  get job(): AdmissionJob | undefined {
+    if (!this.input || !('leaseMs' in this.input)) return undefined;
+    return { input: this.input, holdsSlots: this.holdsSlots };
+  }
+
+  /** The committed admission a queued response's job carries ({@link Admission.job}). */
+  static fromJob(limiter: LimiterStore, logger: Logger, job: AdmissionJob): Admission {
+    return new Admission(limiter, logger, job.input, job.holdsSlots, 'committed');
   }
 
   /** Marks the admission as counted: from now on only {@link rollback} gives it back. */

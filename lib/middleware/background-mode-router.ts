@@ -16,6 +16,8 @@ import { chatPassThrough } from './chat-pass-through';
 import { passThrough } from './pass-through';
 import { refuseWhileClosing } from './pre-call-limiter';
 import { runningTurnSeconds, turnOfRequest } from '../conversation/turns';
+import { enqueueInput } from '../queue/job';
+import { currentLogContext } from '../observability/request-id';
 
 /** The paths this package answers, below wherever the router is mounted. */
 export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
@@ -76,13 +78,23 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
     encodeEvent({ type: 'response.queued', sequence_number: 1, response }),
   ];
   const owner = ownerHash(call.principal);
-  // close() waits for this step: a record written while it runs still gets its worker.
+  // The record and its queue entry in one step: a worker (here, or in a worker process) claims it
+  // when its deployment has capacity and runs it detached from this request, so a client that
+  // disconnects right after receiving the id does not affect it. close() waits for this step.
+  const queue = enqueueInput(config, {
+    owner,
+    request: body,
+    deployments: call.deployments,
+    admission: admission.job,
+    requestId: currentLogContext()?.requestId,
+    continuation: call.continuation,
+  });
   await runtime.track(
     (async () => {
       // What the next turn needs, first: a turn without its record is never read (it expires).
       await callStore(config, () => config.store.saveTurn(id, turnOfRequest(owner, 'polling', body), runningTurnSeconds(config)));
       // No record, no response: a failure here reaches the create route, which gives the admission back.
-      const { fence } = await callStore(config, () =>
+      await callStore(config, () =>
         config.store.create({
           id,
           owner,
@@ -91,19 +103,15 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           stream,
           leaseMs: config.worker.leaseMs,
           ttlSeconds: config.backgroundMode.ttl,
+          queue,
         }),
       ).catch((err: unknown) => {
         slot?.release();
         throw err;
       });
-      // From here the admission belongs to the response: its worker holds it and settles it.
+      // From here the admission belongs to the response: the worker that runs it holds and settles it.
       admission.commit();
-      // The worker is detached from this request: nothing of `req`/`res` reaches it, so a client
-      // that disconnects right after receiving the id does not affect it.
-      runtime.startWorker(
-        { id, fence, state: response, nextSeq: events.length, snapshotBytes: snapshot.length, deployments: call.deployments, request: body, continuation: call.continuation },
-        { owner, admission },
-      );
+      await runtime.enqueued(id);
     })(),
   );
   config.logger.info('background response created', { id, model: body.model });

@@ -21,7 +21,7 @@ export type ResponsePath = 'polling' | 'native' | 'pass_through';
 export type EndStatus = 'completed' | 'failed' | 'incomplete' | 'cancelled' | 'deleted';
 
 /** Which store (Redis) call failed: a request's, a worker's flush, the health check's, or the limiter's. */
-export type StoreErrorOperation = 'request' | 'flush' | 'ping' | 'limiter' | 'webhooks';
+export type StoreErrorOperation = 'request' | 'flush' | 'ping' | 'limiter' | 'webhooks' | 'queue';
 
 /** Why a create was refused before any id existed: a limit, a pre-call hook, or the limiter being unreachable. */
 export type RefusalMetricReason = 'rpm' | 'tpm' | 'parallel' | 'budget' | 'hook' | 'limiter_unavailable';
@@ -31,6 +31,7 @@ export const DEFAULT_METRICS_PREFIX = 'responses_polling_';
 
 const FLUSH_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const FLUSH_EVENTS_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 256, 512, 1024];
+const QUEUE_WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 /**
  * The metrics of one runtime. Every method is called per response, per flush or per request,
@@ -57,6 +58,10 @@ export class ResponsesMetrics {
   readonly webhookDeliveries: Counter<'type'>;
   readonly webhookFailures: Counter<'reason'>;
   readonly webhookPending: Gauge;
+  readonly queueDepth: Gauge<'group'>;
+  readonly queueWait: Histogram<'group'>;
+  readonly queueClaims: Counter<'group'>;
+  readonly queueRequeues: Counter<'group' | 'outcome'>;
 
   constructor(options: MetricsOptions = {}, exposed = true) {
     this.registry = options.registry ?? new Registry();
@@ -125,6 +130,28 @@ export class ResponsesMetrics {
     this.webhookPending = reuse('webhook_queue_depth', (c) =>
       new Gauge({ ...c, help: 'Webhook deliveries waiting in the store (all instances), as this instance last saw it.' }),
     );
+    this.queueDepth = reuse('queue_depth', (c) =>
+      new Gauge({ ...c, help: 'Responses waiting in the queue for a claim, by deployment group, as a worker here last saw it.', labelNames: ['group'] }),
+    );
+    this.queueWait = reuse('queue_wait_seconds', (c) =>
+      new Histogram({ ...c, help: 'Time from create to claim of the responses claimed here, by deployment group.', labelNames: ['group'], buckets: QUEUE_WAIT_BUCKETS }),
+    );
+    this.queueClaims = reuse('queue_claims_total', (c) =>
+      new Counter({ ...c, help: 'Responses claimed from the queue by workers here, by deployment group.', labelNames: ['group'] }),
+    );
+    this.queueRequeues = reuse('queue_requeues_total', (c) =>
+      new Counter({
+        ...c,
+        help: 'Lapsed claims of responses that had not started, found by workers here: put back (requeued) or ended (exhausted), by deployment group.',
+        labelNames: ['group', 'outcome'],
+      }),
+    );
+  }
+
+  /** A worker here claimed a response of `group` that waited `waitedMs` since its create. */
+  queueClaimed(group: string, waitedMs: number): void {
+    this.queueClaims.inc({ group });
+    this.queueWait.observe({ group }, Math.max(0, waitedMs) / 1000);
   }
 
   /** A response was created on `path`. */

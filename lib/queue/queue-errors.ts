@@ -11,6 +11,12 @@ export const QUEUE_TIMEOUT_ERROR: Readonly<ResponseErrorObject> = Object.freeze(
     "with free capacity claiming it: its deployment's max_parallel_requests were all in use, or no worker was running.",
 });
 
+/** A response created while its process was shutting down (the same error a stopped worker writes). */
+export const SHUTDOWN_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
+  code: RESPONSE_ERROR_CODES.shutdown,
+  message: 'The server shut down before the response was complete',
+});
+
 /** A response whose workers died `attempts` times after claiming it, before its upstream sent anything. */
 export function requeueExhaustedError(attempts: number): ResponseErrorObject {
   return {

@@ -284,7 +284,7 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
     meta.leaseExpiresAt = now + leaseMs;
     meta.queueDeadline = 0;
     record.meta = JSON.stringify(meta);
-    record.expiresAt = Math.max(record.expiresAt, now + meta.ttlSeconds * 1000 + leaseMs);
+    record.expiresAt = now + meta.ttlSeconds * 1000 + leaseMs;
     return { outcome: 'claimed', fence: meta.fence, response: stored(record) };
   }
 

@@ -15,8 +15,8 @@ import { UpstreamEvents } from './upstream-events';
 
 export type { FlushInfo } from './log-writer';
 
-/** Why a worker was told to stop. */
-export type StopReason = 'cancelled' | 'deleted' | 'shutdown';
+/** Why a worker was told to stop (`handed_back`: its claim goes back to the queue; nothing more is written). */
+export type StopReason = 'cancelled' | 'deleted' | 'shutdown' | 'handed_back';
 
 /** What a worker starts from: the record `create` wrote. */
 export interface WorkerStart {
@@ -197,7 +197,12 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
     return this.events.malformedEvents;
   }
 
-  /** Stops the worker: cancel and delete write nothing more; shutdown ends the response as failed. */
+  /** True once the upstream sent its first event: from then on the response cannot be run again. */
+  get upstreamStarted(): boolean {
+    return this.started;
+  }
+
+  /** Stops the worker: cancel, delete and hand-back write nothing more; shutdown ends the response as failed. */
   stop(reason: StopReason): void {
     if (this.stopReason) return;
     this.stopReason = reason;

@@ -47,9 +47,7 @@ end
 local leaseMs = tonumber(ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'fence', 1)
 redis.call('HSET', KEYS[1], 'leaseExpiresAt', int(nowMs() + leaseMs), 'queueDeadline', '0')
-local life = tonumber(meta[2]) * 1000 + leaseMs
-if redis.call('PTTL', KEYS[1]) < life then
-  expireAll(life)
-end
+-- From now on it lives as a running response does: retention plus lease, renewed by each flush.
+expireAll(tonumber(meta[2]) * 1000 + leaseMs)
 return storedReply(0)
 `;

@@ -1,0 +1,283 @@
+// The claim loop of one process: takes queued responses from the store (round-robin over the
+// deployment groups, up to `worker.concurrency` at once), runs each in a streaming worker, keeps
+// its claim alive, and releases it, or hands it back when the process stops before it started.
+
+import type { ResponsesPollingConfig } from '../config/options';
+import { Admission } from '../limiter/admission';
+import type { EndedInput } from '../observability/lifecycle';
+import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
+import { runWithLogContext } from '../observability/request-id';
+import type { QueueClaim, ResponseErrorObject } from '../types';
+import { materialize } from '../worker/materialize';
+import type { StreamingWorker, WorkerStart } from '../worker/streaming-worker';
+import { queueGroups, readJob } from './job';
+import { requeueExhaustedError } from './queue-errors';
+
+/** What the pool needs of the runtime it belongs to. */
+export interface PoolHost {
+  readonly config: ResponsesPollingConfig;
+  /** Starts (and tracks) a worker detached from any request. */
+  startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission }): StreamingWorker;
+  /** Reports a terminal transition this process made, once. */
+  responseEnded(input: EndedInput): void;
+  /** Listens for cancel and delete messages, so a cancel elsewhere stops a worker here. */
+  ensureSubscribed(): Promise<unknown>;
+}
+
+/** One claim this process holds. */
+interface Held {
+  group: string;
+  worker?: StreamingWorker;
+  /** Set when the claim goes back to the queue instead of being released. */
+  handBack: boolean;
+  /** Resolves once the claim was released or handed back. */
+  settled: Promise<void>;
+}
+
+/** How often the depth of each group is read for the `queue_depth` gauge, in claim intervals. */
+const DEPTH_EVERY = 5;
+/** How long `close()` waits for handed-back workers to stop and their claims to be returned. */
+const HAND_BACK_WAIT_MS = 5000;
+
+/** The error of a queued response whose job this process cannot read (another version, or its deployments removed). */
+const UNREADABLE_JOB_ERROR: ResponseErrorObject = {
+  code: RESPONSE_ERROR_CODES.internal,
+  message: 'The queued response cannot be run: none of its deployments is configured on the worker that claimed it.',
+};
+
+/** Claims and runs queued responses for one runtime; see the file comment. */
+export class WorkerPool {
+  readonly #host: PoolHost;
+  readonly #config: ResponsesPollingConfig;
+  readonly #groups: string[];
+  readonly #held = new Map<string, Held>();
+  readonly #timer: NodeJS.Timeout;
+  #cursor = 0;
+  #ticks = 0;
+  #passing: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #lastErrorLog = 0;
+
+  constructor(host: PoolHost) {
+    this.#host = host;
+    this.#config = host.config;
+    this.#groups = queueGroups(host.config);
+    this.#timer = setInterval(() => this.#tick(), host.config.worker.claimIntervalMs);
+    this.#timer.unref();
+    if (this.#groups.length) void host.ensureSubscribed();
+    this.kick();
+  }
+
+  /** Responses this process has claimed and not yet released. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Looks at the queue now (a create in this process just enqueued, or a claim was released). */
+  kick(): void {
+    if (this.#closed) return;
+    if (this.#passing) {
+      this.#again = true;
+      return;
+    }
+    this.#passing = this.#pass().finally(() => {
+      this.#passing = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /**
+   * Stops claiming and hands back, at once, every claimed response whose upstream has not sent
+   * anything yet (its worker stops without writing). Started responses are left to the runtime's
+   * shutdown (finish within the grace, then `server_shutdown`).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#passing;
+    const returning: Promise<void>[] = [];
+    for (const held of this.#held.values()) {
+      if (held.worker && held.worker.upstreamStarted) continue;
+      held.handBack = true;
+      held.worker?.stop('handed_back');
+      returning.push(held.settled);
+    }
+    await withTimeout(Promise.all(returning), HAND_BACK_WAIT_MS);
+  }
+
+  #tick(): void {
+    this.#ticks += 1;
+    if (this.#ticks % DEPTH_EVERY === 0) void this.#readDepths();
+    this.kick();
+  }
+
+  /** Claims until this process is at its concurrency or every group came back empty in a row. */
+  async #pass(): Promise<void> {
+    const { store, worker } = this.#config;
+    const groups = this.#groups;
+    let empty = 0;
+    while (!this.#closed && this.#held.size < worker.concurrency && empty < groups.length) {
+      const group = groups[this.#cursor++ % groups.length];
+      let result;
+      try {
+        result = await store.claim(group, { leaseMs: worker.leaseMs, maxAttempts: worker.maxClaimAttempts });
+      } catch (err) {
+        this.#storeError('could not claim from the queue', err);
+        return;
+      }
+      if (result.requeued.length) this.#config.metrics.queueRequeues.inc({ group, outcome: 'requeued' }, result.requeued.length);
+      for (const id of result.exhausted) {
+        this.#config.metrics.queueRequeues.inc({ group, outcome: 'exhausted' });
+        void this.#fail(id, requeueExhaustedError(worker.maxClaimAttempts), 'claims_exhausted');
+      }
+      if (!result.claim) {
+        empty += 1;
+        continue;
+      }
+      empty = 0;
+      if (this.#closed) {
+        await store.handBack(group, result.claim.id).catch((err) => this.#storeError('could not hand back a claim', err));
+        return;
+      }
+      this.#take(group, result.claim);
+    }
+  }
+
+  /** Holds `claim` until its worker is done; the slot in `#held` is taken at once, so the concurrency holds. */
+  #take(group: string, claim: QueueClaim): void {
+    let settle!: () => void;
+    const held: Held = { group, handBack: false, settled: new Promise<void>((resolve) => (settle = resolve)) };
+    this.#held.set(claim.id, held);
+    this.#config.metrics.queueClaimed(group, Date.now() - claim.enqueuedAt);
+    const finish = async () => {
+      const { store } = this.#config;
+      try {
+        if (held.handBack) await store.handBack(group, claim.id);
+        else await store.releaseClaim(group, claim.id);
+      } catch (err) {
+        // The claim lapses instead: put back (not started) or dropped (started) by the next claim.
+        this.#storeError('could not release a claim', err);
+      }
+      this.#held.delete(claim.id);
+      settle();
+      this.kick();
+    };
+    this.#run(group, claim, held).then(
+      (worker) => (worker ? worker.once('done', () => void finish()) : void finish()),
+      (err) => {
+        this.#storeError('could not start a claimed response', err);
+        held.handBack = true;
+        void finish();
+      },
+    );
+  }
+
+  /** Takes the claimed record and starts its worker; undefined when there is nothing to run. */
+  async #run(group: string, claim: QueueClaim, held: Held): Promise<StreamingWorker | undefined> {
+    const { store, worker: w, limiter, logger } = this.#config;
+    const job = readJob(this.#config, claim.job);
+    if (!job) {
+      logger.error('a queued response has a job this process cannot run; ending it failed', { id: claim.id });
+      await this.#fail(claim.id, UNREADABLE_JOB_ERROR, 'unreadable_job');
+      return undefined;
+    }
+    const admission = job.admission ? Admission.fromJob(limiter, logger, job.admission) : undefined;
+    const taken = await store.startQueued(claim.id, w.leaseMs);
+    if (taken.outcome !== 'claimed') {
+      // Cancelled or deleted while queued (reported by whoever did it), or already run: the
+      // upstream is never called. A cancel or delete before any claim gives the admission back here.
+      if (taken.outcome === 'cancelled' || taken.outcome === 'gone') await admission?.settle(claim.id, null);
+      return undefined;
+    }
+    if (this.#closed) {
+      held.handBack = true;
+      return undefined;
+    }
+    const stored = taken.response;
+    const start: WorkerStart = {
+      id: claim.id,
+      fence: taken.fence,
+      state: materialize(stored),
+      nextSeq: stored.meta.lastSeq + 1,
+      snapshotBytes: stored.snapshot.length,
+      deployments: job.deployments,
+      request: job.request,
+      continuation: job.continuation,
+    };
+    const worker = runWithLogContext({ requestId: job.requestId, responseId: claim.id }, () =>
+      this.#host.startWorker(start, { owner: stored.meta.owner, admission }),
+    );
+    held.worker = worker;
+    this.#keepClaim(group, claim.id, worker);
+    return worker;
+  }
+
+  /** Renews the claim with the worker's lease and marks it started at its first stored event. */
+  #keepClaim(group: string, id: string, worker: StreamingWorker): void {
+    const { store, worker: w } = this.#config;
+    let lastRenew = Date.now();
+    // Once: stream followers are counted as the worker's `flushed` listeners.
+    const onFlushed = () => {
+      store.markClaimStarted(group, id).catch((err) => this.#storeError('could not mark a claim started', err));
+    };
+    const onRenewed = () => {
+      if (Date.now() - lastRenew < w.leaseMs / 4) return;
+      lastRenew = Date.now();
+      store.renewClaim(group, id, w.leaseMs).catch((err) => this.#storeError('could not renew a claim', err));
+    };
+    worker.once('flushed', onFlushed);
+    worker.on('renewed', onRenewed);
+    worker.once('done', () => {
+      worker.off('flushed', onFlushed);
+      worker.off('renewed', onRenewed);
+    });
+  }
+
+  /** Ends a queued response `failed`; the call that made the transition reports it. */
+  fail(id: string, error: ResponseErrorObject, reason: string): Promise<void> {
+    return this.#fail(id, error, reason);
+  }
+
+  async #fail(id: string, error: ResponseErrorObject, reason: string): Promise<void> {
+    const { store, backgroundMode, logger } = this.#config;
+    try {
+      if (!(await store.failQueued(id, error, backgroundMode.ttl))) return;
+      logger.warn('a queued response was ended failed', { id, reason });
+      const stored = await store.read(id, null);
+      if (stored) this.#host.responseEnded({ id, path: 'polling', status: 'failed', response: materialize(stored), owner: stored.meta.owner, detail: { reason } });
+    } catch (err) {
+      this.#storeError('could not end a queued response', err);
+    }
+  }
+
+  async #readDepths(): Promise<void> {
+    for (const group of this.#groups) {
+      try {
+        this.#config.metrics.queueDepth.set({ group }, await this.#config.store.queueDepth(group));
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Counts a failed queue call; logs at most one line per claim interval x 50, so an outage does not flood the log. */
+  #storeError(what: string, err: unknown): void {
+    this.#config.metrics.storeError('queue');
+    const now = Date.now();
+    if (now - this.#lastErrorLog < this.#config.worker.claimIntervalMs * 50) return;
+    this.#lastErrorLog = now;
+    this.#config.logger.warn(what, { error: String(err) });
+  }
+}
+
+/** Resolves when `work` settles or after `ms`. */
+function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work.then(() => undefined, () => undefined), deadline]).finally(() => clearTimeout(timer));
+}
