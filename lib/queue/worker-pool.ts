@@ -191,7 +191,12 @@ export class WorkerPool {
     if (taken.outcome !== 'claimed') {
       // Cancelled or deleted while queued (reported by whoever did it), or already run: the
       // upstream is never called. A cancel or delete before any claim gives the admission back here.
-      if (taken.outcome === 'cancelled' || taken.outcome === 'gone') await admission?.settle(claim.id, null);
+      if (taken.outcome === 'cancelled' || taken.outcome === 'gone' || taken.outcome === 'expired') await admission?.settle(claim.id, null);
+      if (taken.outcome === 'expired') {
+        // Its wait ran out and this claim's step ended it: reported here, once.
+        const response = taken.response;
+        this.#host.responseEnded({ id: claim.id, path: 'polling', status: 'failed', response: materialize(response), owner: response.meta.owner, detail: { reason: 'queue_timeout' } });
+      }
       return undefined;
     }
     if (this.#closed) {

@@ -199,7 +199,7 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
 
   /** True once the upstream sent its first event: from then on the response cannot be run again. */
   get upstreamStarted(): boolean {
-    return this.started;
+    return this.phase !== 'connecting';
   }
 
   /** Stops the worker: cancel, delete and hand-back write nothing more; shutdown ends the response as failed. */
