@@ -42,3 +42,12 @@ describe('scrubbing upstream secrets', () => {
     expect(Buffer.from(partial.push(Buffer.from('text'))).toString()).toBe('plain-text');
   });
 });
+
+describe('placeholder keys', () => {
+  test('a short placeholder key (EMPTY, ollama) is not removed from success bodies, only from error text', () => {
+    const body = { output: 'the cupboard is EMPTY' };
+    expect(scrubKey(body, 'EMPTY')).toBe(body);
+    expect(Buffer.from(new KeyScrubber('EMPTY').push(Buffer.from('EMPTY'))).toString()).toBe('EMPTY');
+    expect(redactSecrets('key EMPTY refused', { apiKey: 'EMPTY' })).toBe('key [redacted] refused');
+  });
+});

@@ -8,8 +8,14 @@ import { isRecord, type JsonObject } from '../json';
 const REDACTED = '[redacted]';
 /** Longest string kept from an upstream error field. */
 const MAX_ERROR_TEXT = 500;
-/** Keys shorter than this are not searched for (they would match ordinary text). */
+/** Keys shorter than this are not searched for in error text (they would match ordinary text). */
 const MIN_KEY_LENGTH = 4;
+/**
+ * Keys shorter than this are not searched for in success bodies: those are placeholders such as
+ * `EMPTY` or `ollama` that servers without auth are given, and removing them from a model's
+ * output would change it. Real provider keys are far longer.
+ */
+const MIN_BODY_KEY_LENGTH = 16;
 
 /** Removes anything that looks like a credential from text that came from an upstream. */
 export function redactSecrets(text: string, deployment?: Pick<DeploymentConfig, 'apiKey'>): string {
@@ -48,10 +54,11 @@ export function scrubErrorFields(source: JsonObject, deployment: Pick<Deployment
 
 /**
  * `value` with the deployment's key removed from every string in it (object keys included).
- * Returns `value` itself when the key is nowhere in it, so the common case copies nothing.
+ * Returns `value` itself when the key is nowhere in it, so the common case copies nothing. A
+ * key under 16 characters is taken for a placeholder and left alone.
  */
 export function scrubKey<T>(value: T, key: string | undefined): T {
-  if (!key || key.length < MIN_KEY_LENGTH) return value;
+  if (!key || key.length < MIN_BODY_KEY_LENGTH) return value;
   return scrubValue(value, key) as T;
 }
 
@@ -85,8 +92,8 @@ function removeKey(text: string, key: string | undefined): string {
 }
 
 /**
- * Removes the deployment's key from a relayed body, chunk by chunk: a key split across chunks is
- * found too. Only a chunk's tail that could begin the key is held back, so an SSE event that ends
+ * Removes the deployment's key (16 characters or more) from a relayed body, chunk by chunk: a key
+ * split across chunks is found too. Only a chunk's tail that could begin the key is held back, so an SSE event that ends
  * a chunk is never delayed.
  */
 export class KeyScrubber {
@@ -95,7 +102,7 @@ export class KeyScrubber {
   private carry: Buffer = Buffer.alloc(0);
 
   constructor(key: string | undefined) {
-    this.key = key && key.length >= MIN_KEY_LENGTH ? Buffer.from(key) : undefined;
+    this.key = key && key.length >= MIN_BODY_KEY_LENGTH ? Buffer.from(key) : undefined;
   }
 
   /** The bytes of `chunk` (after what was held back) that can be sent now. */
