@@ -68,8 +68,6 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const stream = body.stream === true;
   void runtime.ensureSubscribed();
   const id = newResponseId(config.idPrefix);
-  // A stream's follower slot is taken before the record exists, so a refusal (429) leaves nothing.
-  const slot = stream ? acquireFollower(runtime, call.principal, id) : undefined;
   const response = initialResponse(id, body, Math.floor(Date.now() / 1000));
   const snapshot = JSON.stringify(response);
   // The log opens as a background stream does: created (queued), then queued.
@@ -89,6 +87,8 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
     requestId: currentLogContext()?.requestId,
     continuation: call.continuation,
   });
+  // A stream's follower slot is taken before the record exists, so a refusal (429) leaves nothing.
+  const slot = stream ? acquireFollower(runtime, call.principal, id) : undefined;
   await runtime.track(
     (async () => {
       // What the next turn needs, first: a turn without its record is never read (it expires).
@@ -105,15 +105,15 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           ttlSeconds: config.backgroundMode.ttl,
           queue,
         }),
-      ).catch((err: unknown) => {
-        slot?.release();
-        throw err;
-      });
+      );
       // From here the admission belongs to the response: the worker that runs it holds and settles it.
       admission.commit();
       await runtime.enqueued(id);
     })(),
-  );
+  ).catch((err: unknown) => {
+    slot?.release();
+    throw err;
+  });
   config.logger.info('background response created', { id, model: body.model });
 
   if (slot) {
