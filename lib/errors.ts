@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   storeUnavailable: 'store_unavailable',
   /** A store's `create` found the id already present ({@link StoreConflictError}). */
   storeConflict: 'store_conflict',
+  /** Part of a stored response is gone (Redis evicted or lost one of its keys) ({@link StoreRecordLostError}). */
+  responseDataLost: 'response_data_lost',
   /** An upstream request ended without a usable answer (`UpstreamError`; its `kind` says how). */
   upstreamFailed: 'upstream_failed',
 } as const;
@@ -143,6 +145,39 @@ export class StoreConflictError extends ResponsesPollingError {
     super(ERROR_CODES.storeConflict, `a record with id ${id} already exists`);
     this.name = 'StoreConflictError';
   }
+}
+
+/**
+ * Thrown by a store read that finds a record partly gone: its meta is there, but its snapshot
+ * or part of its event log is not (Redis evicted or lost a key). Never answered as data.
+ */
+export class StoreRecordLostError extends ResponsesPollingError {
+  /** Whether the response had ended: then nothing will ever rebuild it. */
+  readonly terminal: boolean;
+  /** The response whose record is partly gone. */
+  readonly responseId: string;
+  constructor(id: string, part: 'snapshot' | 'log', terminal: boolean) {
+    super(ERROR_CODES.responseDataLost, `the ${part} of response ${id} is gone from the store`);
+    this.name = 'StoreRecordLostError';
+    this.terminal = terminal;
+    this.responseId = id;
+  }
+}
+
+/**
+ * The answer to a read that found its record partly gone: 410 once the response has ended
+ * (nothing will rebuild it), else 503 with `retry-after` (it is still running).
+ */
+export function responseDataLost(id: string, terminal: boolean): ApiError {
+  const what = `Part of the stored data of response '${id}' was lost (the store evicted or removed one of its keys)`;
+  return terminal
+    ? new ApiError(410, `${what}; it cannot be served.`, { type: 'server_error', param: 'response_id', code: ERROR_CODES.responseDataLost })
+    : new ApiError(503, `${what}; the response has not ended yet. Retry shortly.`, {
+        type: 'server_error',
+        param: 'response_id',
+        code: ERROR_CODES.responseDataLost,
+        headers: { 'retry-after': '1' },
+      });
 }
 
 /** Thrown when the options or the YAML configuration are invalid; lists every problem. */

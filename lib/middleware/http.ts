@@ -4,7 +4,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError, invalidRequest, storeUnavailable, toApiError } from '../errors';
+import { ApiError, invalidRequest, responseDataLost, storeUnavailable, StoreRecordLostError, toApiError } from '../errors';
 import type { Logger } from '../types';
 import type { ResponsesMetrics } from '../observability/metrics';
 
@@ -49,6 +49,11 @@ export async function callStore<T>(config: { logger: Logger; metrics: ResponsesM
     return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
+    if (err instanceof StoreRecordLostError) {
+      // Redis is answering; it lost data. Said once per read, so operators see eviction.
+      config.logger.error('store record partly lost', { id: err.responseId, error: err.message });
+      throw responseDataLost(err.responseId, err.terminal);
+    }
     config.metrics.storeError('request');
     config.logger.warn('store call failed', { error: err instanceof Error ? err.message : String(err) });
     throw storeUnavailable();

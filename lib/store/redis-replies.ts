@@ -1,6 +1,10 @@
-// Parsing the replies of the store scripts (meta pairs, stored responses) and building owner arguments.
+// Parsing the replies of the store scripts (meta pairs, stored responses), telling a record that
+// Redis lost part of from a whole one, and building owner arguments.
 
-import type { ResponseMeta, StoredResponse } from '../types';
+import { StoreRecordLostError } from '../errors';
+import { isTerminalStatus } from '../response-vocabulary';
+import type { EventsPage, ResponseMeta, StoredResponse } from '../types';
+import { decodeEvent } from './event-codec';
 
 /** Script arguments that check `owner`, or skip the check for an administrator (`null`). */
 export function ownerArgs(owner: string | null): [string, string] {
@@ -21,7 +25,7 @@ export function asStrings(reply: unknown): string[] {
 /** A `storedReply` (code, meta pairs, snapshot, tail) as a {@link StoredResponse}. */
 export function storedFromReply(reply: unknown[]): StoredResponse {
   const { meta, snapshotSeq } = parseMeta(reply[1]);
-  // A missing snapshot key comes back as null; it cannot happen while the meta hash exists.
+  // A missing snapshot key comes back as null (evicted or removed): see rebuiltFromLog.
   const snapshot = typeof reply[2] === 'string' ? reply[2] : '';
   return { meta, snapshot, snapshotSeq, tail: asStrings(reply[3]) };
 }
@@ -46,4 +50,23 @@ export function parseMeta(reply: unknown): { meta: ResponseMeta; snapshotSeq: nu
     },
     snapshotSeq: Number(fields.snapshotSeq),
   };
+}
+
+/**
+ * Throws {@link StoreRecordLostError} unless the log holds every entry the meta counts: a log
+ * that Redis evicted, or that restarted empty under a live meta, must never be served as data.
+ */
+export function checkLogWhole(id: string, meta: ResponseMeta, logLength: unknown): void {
+  if (Number(logLength) !== meta.lastSeq + 1) throw new StoreRecordLostError(id, 'log', isTerminalStatus(meta.status));
+}
+
+/**
+ * `stored`, whose snapshot key is gone, rebuilt from `whole` (its whole log): the Response of
+ * its first event (`response.created`) with every later event as the tail, folded as a full
+ * replay would. Throws {@link StoreRecordLostError} when the log does not open that way.
+ */
+export function rebuiltFromLog(id: string, stored: StoredResponse, whole: EventsPage): StoredResponse {
+  const created = whole.events[0] === undefined ? undefined : decodeEvent(whole.events[0]);
+  if (created?.type !== 'response.created') throw new StoreRecordLostError(id, 'snapshot', isTerminalStatus(whole.meta.status));
+  return { ...stored, meta: whole.meta, snapshot: JSON.stringify(created.response), snapshotSeq: 0, tail: whole.events.slice(1) };
 }

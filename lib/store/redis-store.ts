@@ -32,7 +32,7 @@ import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outage
 import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
-import { asArray, asStrings, ownerArgs, parseMeta, storedFromReply } from './redis-replies';
+import { asArray, asStrings, checkLogWhole, ownerArgs, parseMeta, rebuiltFromLog, storedFromReply } from './redis-replies';
 import { enqueueArgs, openRedisOutbox } from './redis-outbox';
 import type { OutboxPlan, WebhookOutbox, WebhookOutboxStore } from '../webhooks/types';
 
@@ -152,7 +152,18 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
     if (outcome === 'not_found') return null;
     const stored = storedFromReply(reply);
     if (outcome === 'found_swept') stored.leaseSwept = true;
+    checkLogWhole(id, stored.meta, reply[4]);
+    // The snapshot key alone is gone: the whole log is there, so the Response is rebuilt by
+    // folding it from its first event, as a full replay would.
+    if (typeof reply[2] !== 'string') return this.#rebuiltFromLog(id, owner, stored);
     return stored;
+  }
+
+  async #rebuiltFromLog(id: string, owner: string | null, stored: StoredResponse): Promise<StoredResponse | null> {
+    const whole = await this.readEvents(id, owner, -1);
+    if (whole === null) return null;
+    this.#config.logger.warn('redis store: rebuilding a response whose snapshot was gone', { id });
+    return rebuiltFromLog(id, stored, whole);
   }
 
   async readEvents(id: string, owner: string | null, afterSeq: number, options: ReadEventsOptions = {}): Promise<EventsPage | null> {
@@ -163,6 +174,7 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
     if (outcome === 'not_found') return null;
     const result: EventsPage = { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]), ...(options.itemIds && { itemIds: asStrings(reply[3]) }) };
     if (outcome === 'found_swept') result.leaseSwept = true;
+    checkLogWhole(id, result.meta, reply[4]);
     return result;
   }
 

@@ -119,7 +119,8 @@ local function sweepLease(workerLostJson, webhookSpec)
   return false
 end
 
--- { code, meta as HGETALL pairs, snapshot, log entries after the snapshot }
+-- { code, meta as HGETALL pairs, snapshot, log entries after the snapshot, log length }: the
+-- length lets the reader tell a log that Redis evicted or lost from a whole one.
 local function storedReply(code)
   local snapshotSeq = tonumber(redis.call('HGET', KEYS[1], 'snapshotSeq'))
   return {
@@ -127,6 +128,7 @@ local function storedReply(code)
     redis.call('HGETALL', KEYS[1]),
     redis.call('GET', KEYS[2]),
     redis.call('LRANGE', KEYS[3], int(snapshotSeq + 1), '-1'),
+    redis.call('LLEN', KEYS[3]),
   }
 end
 `;

@@ -19,9 +19,9 @@ export const READ_SCRIPT = `
   ARGV[4] webhook spec of the 'failed' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
-   { -1 }                                   missing, or owned by someone else
-   { 0, meta pairs, snapshot, tail entries } found
-   { 1, meta pairs, snapshot, tail entries } found, and this read marked the lease lost
+   { -1 }                                               missing, or owned by someone else
+   { 0, meta pairs, snapshot, tail entries, log length } found (snapshot false if its key is gone)
+   { 1, meta pairs, snapshot, tail entries, log length } found, and this read marked the lease lost
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then

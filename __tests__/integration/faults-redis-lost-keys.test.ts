@@ -1,0 +1,129 @@
+// Redis loses part of a record (a key removed, or evicted under maxmemory): reads rebuild what
+// they can or answer a clear error, never a 500 and never wrong data.
+
+import OpenAI from 'openai';
+import { createClient } from '@redis/client';
+import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
+import { textTurnEvents } from '../helpers/event-fixtures';
+import { startApp, waitFor, type TestApp } from '../helpers/app';
+import { collect, textOf } from '../helpers/flow';
+import { randomPrefix } from '../helpers/redis';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+import { responseKeys } from '../../lib/store/keys';
+import { createRedisStore } from '../../lib/store/redis-store';
+import { silentLogger } from '../../lib/logger';
+
+jest.setTimeout(60_000);
+
+const MASTER_KEY = 'sk-lost-keys-master';
+const TEXT = 'A response whose keys Redis may lose — byte for byte or not at all.';
+
+let upstream: FakeUpstream;
+let redis: RedisServerHandle;
+let admin: ReturnType<typeof createClient>;
+let prefix: string;
+let app: TestApp;
+let client: OpenAI;
+
+async function setUp(args: string[] = []): Promise<void> {
+  upstream = await startFakeUpstream();
+  upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents(TEXT, { chunkSize: 4 }).map((e) => ev(e)) }));
+  redis = await startRedisServer({ args });
+  admin = createClient({ url: redis.url });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  prefix = randomPrefix();
+  app = await startApp({
+    store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: silentLogger }),
+    masterKey: MASTER_KEY,
+    models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: 'sk-up' }],
+    worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
+  });
+  client = new OpenAI({ baseURL: app.baseURL, apiKey: MASTER_KEY, maxRetries: 0, timeout: 15_000 });
+}
+
+afterEach(async () => {
+  await app?.close();
+  await admin?.quit().catch(() => undefined);
+  await upstream?.close();
+  await redis?.stop();
+});
+
+async function completed(): Promise<OpenAI.Responses.Response> {
+  const created = await client.responses.create({ model: 'gpt-test', input: 'x', background: true });
+  return waitFor(async () => {
+    const r = await client.responses.retrieve(created.id);
+    return r.status === 'completed' ? r : undefined;
+  }, 10_000, 'completed');
+}
+
+/** Status and error code of a raw GET (so a 500 is seen as such). */
+async function rawGet(id: string, query = ''): Promise<{ status: number; code: unknown; body: string }> {
+  const res = await fetch(`${app.baseURL}/responses/${id}${query}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+  const body = await res.text();
+  let code: unknown = null;
+  try {
+    code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code ?? null;
+  } catch {
+    // an SSE body
+  }
+  return { status: res.status, code, body };
+}
+
+test('the snapshot key removed: GET rebuilds the Response from the whole log and answers it unchanged', async () => {
+  await setUp();
+  const done = await completed();
+  await admin.del(responseKeys(prefix, done.id).snapshot);
+  const again = await client.responses.retrieve(done.id);
+  expect(again.status).toBe('completed');
+  expect(textOf(again)).toBe(TEXT);
+  expect(again.output).toEqual(done.output);
+});
+
+test('the event log removed: GET and a replay answer 410 response_data_lost (not a 500, not a replay without events)', async () => {
+  await setUp();
+  const done = await completed();
+  await admin.del(responseKeys(prefix, done.id).log);
+  const get = await rawGet(done.id);
+  expect(get).toMatchObject({ status: 410, code: 'response_data_lost' });
+  const replay = await rawGet(done.id, '?stream=true');
+  expect(replay).toMatchObject({ status: 410, code: 'response_data_lost' });
+  const resume = await rawGet(done.id, '?stream=true&starting_after=3');
+  expect(resume).toMatchObject({ status: 410, code: 'response_data_lost' });
+});
+
+test('the log cut short (entries lost from its end): reads answer response_data_lost, not a shorter Response', async () => {
+  await setUp();
+  const done = await completed();
+  await admin.lTrim(responseKeys(prefix, done.id).log, 0, 4);
+  expect(await rawGet(done.id)).toMatchObject({ status: 410, code: 'response_data_lost' });
+});
+
+test('the meta hash removed: the response reads as not found (404)', async () => {
+  await setUp();
+  const done = await completed();
+  await admin.del(responseKeys(prefix, done.id).meta);
+  expect(await rawGet(done.id)).toMatchObject({ status: 404, code: 'not_found' });
+});
+
+test('maxmemory with allkeys-lru evicting under pressure: every read is the full text, 404 or response_data_lost; never a 500 or other text', async () => {
+  await setUp(['--maxmemory', '4mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '10']);
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push((await completed()).id);
+  // Pressure: junk keys far beyond maxmemory, so LRU evicts some of the responses' keys.
+  const junk = 'j'.repeat(64 * 1024);
+  for (let i = 0; i < 200; i++) await admin.set(`junk:${i}`, junk).catch(() => undefined);
+  for (const id of ids) {
+    const get = await rawGet(id);
+    if (get.status === 200) expect(textOf(JSON.parse(get.body) as OpenAI.Responses.Response)).toBe(TEXT);
+    else expect([404, 410, 503]).toContain(get.status);
+    if (get.status === 410 || get.status === 503) expect(get.code).toBe('response_data_lost');
+    const replay = await rawGet(id, '?stream=true');
+    expect(replay.status).not.toBe(500);
+    if (replay.status === 200) {
+      const stream = await client.responses.retrieve(id, { stream: true });
+      const events = await collect(stream);
+      expect(events.at(-1)?.type).toBe('response.completed');
+    }
+  }
+});
