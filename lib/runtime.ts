@@ -46,14 +46,6 @@ export class Runtime {
     this.followers = new FollowerRegistry(config.streamFollowers);
     this.releaseStore = registerMemoryStore(config.store, config.logger);
     this.webhooks = startWebhooks(config);
-    // Once per runtime, i.e. at start-up: open routes must be a decision, not an accident.
-    if (config.auth === 'unconfigured') {
-      config.logger.warn(
-        'No authentication is configured (no masterKey, virtualKeys or authenticate): the routes are open to anyone who ' +
-          "can reach them. If the host app protects the mount point, set auth: 'none' (responses_polling.auth: none in " +
-          'YAML) to say so; otherwise set a master key or virtual keys (general_settings.master_key / virtual_keys).',
-      );
-    }
     this.pool = config.role === 'api' ? undefined : new WorkerPool(this);
   }
 

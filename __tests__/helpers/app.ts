@@ -30,13 +30,23 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Starts a host app with `options` mounted under `prefix` (default `/llm`). */
+/**
+ * The options of a test about something other than authentication: where they make no
+ * authentication decision (no masterKey, virtualKeys, authenticate or auth), they choose
+ * `auth: 'none'` explicitly, since the router refuses to start without a decision.
+ */
+export function withAuthChoice(options: ResponsesPollingOptions): ResponsesPollingOptions {
+  const decided = ['masterKey', 'virtualKeys', 'authenticate', 'auth'].some((k) => k in options);
+  return decided ? options : { ...options, auth: 'none' };
+}
+
+/** Starts a host app with `options` (see {@link withAuthChoice}) mounted under `prefix` (default `/llm`). */
 export async function startApp(options: ResponsesPollingOptions, prefix = '/llm'): Promise<TestApp> {
   const app = express();
   app.get('/host-route', (_req, res) => {
     res.json({ host: true });
   });
-  const router = responsesPolling({ logger: silentLogger, ...options });
+  const router = responsesPolling({ logger: silentLogger, ...withAuthChoice(options) });
   app.use(prefix, router);
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../../lib/errors';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
 import { resolveOptions } from '../../lib/config/resolve';
+import { withAuthChoice } from '../helpers/app';
+import { NO_AUTH_DECISION } from '../../lib/config/resolve-auth';
 import { shouldUsePolling } from '../../lib/config/routing';
 import { MemoryStore } from '../../lib/store/memory-store';
 import { MemoryLimiter } from '../../lib/limiter/memory-limiter';
@@ -76,7 +78,12 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 
+/** These tests are about other settings (see withAuthChoice); the authentication tests call `resolveStrict`. */
 function resolve(options: ResponsesPollingOptions, env: NodeJS.ProcessEnv = noEnv) {
+  return resolveStrict(withAuthChoice(options), env);
+}
+
+function resolveStrict(options: ResponsesPollingOptions, env: NodeJS.ProcessEnv = noEnv) {
   const cfg = resolveOptions(options, env);
   if (cfg.ownsStore) stores.push(cfg.store);
   return cfg;
@@ -90,7 +97,7 @@ describe('defaults', () => {
     expect(cfg).toEqual({
       models: [],
       backgroundMode: { pollingViaCache: 'all', nativeBackgroundMode: [], ttl: 3600 },
-      auth: 'unconfigured',
+      auth: 'none',
       masterKeyHash: undefined,
       virtualKeys: [],
       authenticate: undefined,
@@ -543,7 +550,6 @@ describe('authentication', () => {
 
   test("auth: 'none' runs open on purpose, and cannot be combined with credentials", () => {
     expect(resolve({ store: fakeStore(), auth: 'none' }).auth).toBe('none');
-    expect(resolve({ store: fakeStore() }).auth).toBe('unconfigured');
     expect(resolve({ store: fakeStore(), authenticate: () => null }).auth).toBe('required');
     expect(problemsOf(() => resolve({ store: fakeStore(), auth: 'none', masterKey: 'sk-x', authenticate: () => null }))).toEqual([
       "auth is 'none', but masterKey and authenticate are set too. Remove auth: 'none' to require those credentials, or remove masterKey, virtualKeys or authenticate to run without authentication behind your own.",
@@ -568,17 +574,35 @@ describe('authentication', () => {
     expect(aboutKeys).toEqual([expect.objectContaining({ level: 'warn', fields: { code: 'virtual_key_model_unserved', keyId: 'team-a', models: ['gpt-4o-mnii'] } })]);
   });
 
-  test('a runtime without any authentication warns once that its routes are open; with auth none it does not', async () => {
-    const aboutOpenRoutes = (lines: LogLine[]) => lines.filter((l) => l.message.includes('the routes are open'));
-    const open = captureLogger();
-    const runtime = new Runtime(resolve({ store: fakeStore(), logger: open.logger }));
-    expect(aboutOpenRoutes(open.lines)).toEqual([expect.objectContaining({ level: 'warn' })]);
-    expect(aboutOpenRoutes(open.lines)[0].message).toContain("auth: 'none'");
+  test('without any authentication decision the configuration fails closed, saying what to set', () => {
+    const problems = problemsOf(() => resolveStrict({ store: fakeStore() }));
+    expect(problems).toEqual([NO_AUTH_DECISION]);
+    expect(problems[0]).toMatch(/masterKey, virtualKeys or authenticate/);
+    expect(problems[0]).toContain("auth: 'none'");
+    expect(problemsOf(() => resolveStrict({ store: fakeStore(), virtualKeys: [] }))).toEqual([NO_AUTH_DECISION]);
+    expect(() => new Runtime(resolveStrict({ store: fakeStore(), masterKey: 'sk-m' }))).not.toThrow();
+    expect(resolveStrict({ store: fakeStore(), auth: 'none' }).auth).toBe('none');
+  });
+
+  test('a master key or virtual key that is present but undefined or empty is an error, not an open route', () => {
+    const unset: string | undefined = undefined;
+    expect(problemsOf(() => resolveStrict({ store: fakeStore(), masterKey: unset }))).toEqual([
+      expect.stringMatching(/^masterKey is undefined \(is the environment variable it reads unset\?\)/),
+      NO_AUTH_DECISION,
+    ]);
+    expect(problemsOf(() => resolveStrict({ store: fakeStore(), masterKey: '' }))).toEqual([expect.stringMatching(/^masterKey must not be empty/)]);
+    const keyProblems = problemsOf(() => resolveStrict({ store: fakeStore(), virtualKeys: [{ key: unset, id: 'team-a' }] }));
+    expect(keyProblems).toEqual(expect.arrayContaining([expect.stringMatching(/^virtualKeys\[0\]\.key is undefined/)]));
+    expect(problemsOf(() => resolveStrict({ store: fakeStore(), virtualKeys: [{ key: '', id: 'team-a' }] }))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^virtualKeys\[0\]\.key must not be empty/)]),
+    );
+  });
+
+  test('a runtime warns about no open routes: the decision is made before it exists', async () => {
     const quiet = captureLogger();
-    const protectedRuntime = new Runtime(resolve({ store: fakeStore(), logger: quiet.logger, auth: 'none' }));
-    new Runtime(resolve({ store: fakeStore(), logger: quiet.logger, masterKey: 'sk-m' }));
-    expect(aboutOpenRoutes(quiet.lines)).toEqual([]);
-    await Promise.all([runtime.close(0), protectedRuntime.close(0)]);
+    const runtime = new Runtime(resolveStrict({ store: fakeStore(), logger: quiet.logger, auth: 'none' }));
+    expect(quiet.lines.filter((l) => /open/.test(l.message))).toEqual([]);
+    await runtime.close(0);
   });
 });
 

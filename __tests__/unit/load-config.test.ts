@@ -139,7 +139,7 @@ describe('a real LiteLLM proxy config', () => {
       'azure-v1.yaml',
     );
     const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
-    expect(resolveOptions({ ...options, store: new MemoryStore() }).models[0]).toMatchObject({
+    expect(resolveOptions({ ...options, store: new MemoryStore(), auth: 'none' }).models[0]).toMatchObject({
       apiBase: 'https://contoso.openai.azure.com/openai/v1',
       apiVersion: undefined,
       provider: 'azure',
@@ -462,7 +462,7 @@ describe('errors name the YAML path and the fix', () => {
     const named = writeYaml('responses_polling:\n  metrics:\n    prefix: llm_\n', 'metrics-prefix.yaml');
     const options = loadConfig(named, { env: {}, logger: captureLogger().logger });
     expect(options.metrics).toEqual({ prefix: 'llm_' });
-    expect(resolveOptions({ ...options, store: new MemoryStore() }).metrics.registry.getSingleMetric('llm_responses_total')).toBeDefined();
+    expect(resolveOptions({ ...options, store: new MemoryStore(), auth: 'none' }).metrics.registry.getSingleMetric('llm_responses_total')).toBeDefined();
     const bad = writeYaml('responses_polling:\n  metrics:\n    prefix: "bad prefix"\n', 'metrics-bad.yaml');
     expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.metrics\.prefix[\s\S]*Prometheus name prefix/);
   });

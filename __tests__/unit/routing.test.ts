@@ -263,7 +263,7 @@ describe('native background mode: which requests go native, and where a remember
   });
 
   test('with the native list unset, the resolved list is empty and a background request polls as usual', () => {
-    const cfg = resolveOptions({ store, models: [{ modelName: 'o4-mini-deep-research', model: 'openai/o4-mini-deep-research' }], backgroundMode: { pollingViaCache: 'all' } }, {});
+    const cfg = resolveOptions({ store, models: [{ modelName: 'o4-mini-deep-research', model: 'openai/o4-mini-deep-research' }], backgroundMode: { pollingViaCache: 'all' }, auth: 'none' }, {});
     expect(cfg.backgroundMode.nativeBackgroundMode).toEqual([]);
     expect(isNativeBackgroundRequest(cfg, bodyOf('o4-mini-deep-research', true))).toBe(false);
     expect(shouldUsePolling(cfg, bodyOf('o4-mini-deep-research', true))).toBe(true);
@@ -277,7 +277,7 @@ describe('native background mode: which requests go native, and where a remember
         `model_list:\n  - model_name: o4-mini-deep-research\n    litellm_params:\n      model: openai/o4-mini-deep-research\n` +
           `litellm_settings:\n  responses:\n    background_mode:\n      polling_via_cache: all\n${extra}`,
       );
-      return resolveOptions({ ...loadConfig(file, { env: {} }), store }, {});
+      return resolveOptions({ ...loadConfig(file, { env: {} }), store, auth: 'none' }, {});
     };
     const unset = write('unset.yaml', '');
     expect(isNativeBackgroundRequest(unset, bodyOf('o4-mini-deep-research', true))).toBe(false);

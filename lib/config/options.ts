@@ -269,8 +269,8 @@ export interface ResponsesPollingOptions {
   authenticate?: Authenticate;
   /**
    * `'none'`: no authentication here, because the host app protects the mount point itself; every
-   * caller is one anonymous principal. Cannot be combined with keys or `authenticate`. Without
-   * any of these the routes are open too, with a warning at start-up.
+   * caller is one anonymous principal. Cannot be combined with keys or `authenticate`. One of
+   * these four is required: without any, creating the router throws a `ConfigError`.
    */
   auth?: 'none';
   /** A ready store. When absent: Redis from `redis` or `REDIS_URL`, otherwise the in-memory store. */
@@ -375,10 +375,9 @@ export interface ResponsesPollingConfig {
   backgroundMode: { pollingViaCache: 'all' | string[] | false; nativeBackgroundMode: string[]; ttl: number };
   /**
    * `required`: a credential (a key, or a principal from `authenticate`) is needed; `none`: the
-   * host app protects the mount point (`auth: 'none'`); `unconfigured`: nothing configured, the
-   * routes are open (warned about at start-up).
+   * host app protects the mount point (`auth: 'none'`). Without either decision no config is made.
    */
-  auth: 'required' | 'none' | 'unconfigured';
+  auth: 'required' | 'none';
   /** SHA-256 hex digest of the master key. */
   masterKeyHash: string | undefined;
   virtualKeys: VirtualKeyConfig[];

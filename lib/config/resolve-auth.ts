@@ -98,6 +98,42 @@ export function authProblems(options: ResponsesPollingOptions, naming: ConfigNam
   return where ? problems.map((p) => `${where}: ${p}`) : problems;
 }
 
+/** The message when no authentication decision is made, naming the settings in both spellings. */
+export const NO_AUTH_DECISION =
+  'No authentication is configured: the routes would be open to anyone who can reach them. Set masterKey, virtualKeys or ' +
+  "authenticate (in YAML: general_settings.master_key or virtual_keys), or set auth: 'none' (responses_polling.auth: none) " +
+  'if the host app protects the mount point itself.';
+
+/**
+ * Authentication fails closed: without a master key, virtual keys, `authenticate` or `auth: 'none'`
+ * the router is not created; a key that is present but undefined (an unset environment variable,
+ * most often) is an error too, rather than a silently missing credential.
+ */
+export function authDecisionProblems(options: ResponsesPollingOptions): string[] {
+  if (!options || typeof options !== 'object') return [];
+  const problems: string[] = [];
+  if (Object.prototype.hasOwnProperty.call(options, 'masterKey') && options.masterKey === undefined) {
+    problems.push(
+      'masterKey is undefined (is the environment variable it reads unset?). Set it to the key clients must send, ' +
+        "or remove masterKey (and set auth: 'none' if the host app protects the mount point).",
+    );
+  }
+  const keys = Array.isArray(options.virtualKeys) ? options.virtualKeys : [];
+  keys.forEach((vk, i) => {
+    if (!vk || typeof vk !== 'object') return;
+    for (const field of ['key', 'keyHash'] as const) {
+      if (Object.prototype.hasOwnProperty.call(vk, field) && vk[field] === undefined) {
+        problems.push(
+          `virtualKeys[${i}].${field} is undefined (is the environment variable it reads unset?). Set it, or remove that virtual key.`,
+        );
+      }
+    }
+  });
+  const decided = options.masterKey !== undefined || keys.length > 0 || options.authenticate !== undefined || options.auth !== undefined;
+  if (!decided) problems.push(NO_AUTH_DECISION);
+  return problems;
+}
+
 function limitsOf(vk: VirtualKeyOptions): PrincipalLimits {
   const limits: PrincipalLimits = {};
   if (vk.rpmLimit !== undefined) limits.rpm = vk.rpmLimit;
@@ -120,7 +156,7 @@ export function resolveAuth(
   const authenticate = options.authenticate;
   const required = masterKeyHash !== undefined || virtualKeys.length > 0 || authenticate !== undefined;
   return {
-    auth: required ? 'required' : options.auth === 'none' ? 'none' : 'unconfigured',
+    auth: required ? 'required' : 'none',
     masterKeyHash,
     virtualKeys,
     authenticate,

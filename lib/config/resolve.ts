@@ -21,7 +21,7 @@ import type {
   VirtualKeyConfig,
   WorkerOptions,
 } from './options';
-import { authProblems, resolveAuth } from './resolve-auth';
+import { authDecisionProblems, authProblems, resolveAuth } from './resolve-auth';
 import { CHAT_COMPLETIONS_PROVIDERS, defaultApiBase, splitModel } from './routing';
 import { anyModelPatternMatches, isWildcard } from './model-pattern';
 import { validateOptions } from './options-schema';
@@ -82,7 +82,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
       'REDIS_URL (environment) is not a redis:// or rediss:// URL. Set it to a URL such as redis://localhost:6379, or pass redis in the options.',
     );
   }
-  problems.push(...authProblems(options, 'options'));
+  problems.push(...authProblems(options, 'options'), ...authDecisionProblems(options));
   problems.push(...leaseProblems(options.worker));
   if (problems.length > 0) throw new ConfigError(problems);
 
