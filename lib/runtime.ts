@@ -32,7 +32,7 @@ export class Runtime {
   /** Limiter bookkeeping (usage, slot release) of workers that ended, still being written. */
   private readonly settling = new Set<Promise<void>>();
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
-  /** Round-robin positions of this runtime, by model name. */
+  /** Round-robin positions of this runtime, by configured model group (a deployment's `modelName`). */
   readonly rotations = new Map<string, number>();
   /** Ends this runtime's count in the registry of in-memory stores (at close). */
   private readonly releaseStore: () => void;

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { ConfigError } from '../../lib/errors';
 import { loadConfig } from '../../lib/config/load-config';
 import { resolveOptions } from '../../lib/config/resolve';
+import { redisChoice } from '../../lib/config/redis-choice';
 import { findDeployments, shouldUsePolling } from '../../lib/config/routing';
 import { STORE_METHODS } from '../../lib/config/ajv';
 import { MemoryStore } from '../../lib/store/memory-store';
@@ -716,6 +717,69 @@ describe('cache_params', () => {
     const typeWarning = warnings().filter((w) => /only redis is supported/.test(w.message));
     expect(typeWarning).toHaveLength(1);
     expect(typeWarning[0].message).toMatch(/in-memory store/);
+  });
+});
+
+describe('Redis Cluster', () => {
+  test("cache_params.redis_startup_nodes (LiteLLM's cluster form) becomes a cluster, credentials from the file or REDIS_*", () => {
+    const file = writeYaml(
+      'litellm_settings:\n  cache_params:\n    type: redis\n    redis_startup_nodes:\n      - host: 10.0.0.1\n        port: "7001"\n' +
+        '      - {host: 10.0.0.2, port: 7002}\n    ssl: true\n',
+    );
+    expect(loadConfig(file, { env: { REDIS_PASSWORD: 'pw' }, logger: captureLogger().logger }).redis).toEqual({
+      cluster: [
+        { host: '10.0.0.1', port: 7001 },
+        { host: '10.0.0.2', port: 7002 },
+      ],
+      password: 'pw',
+      tls: true,
+    });
+  });
+
+  test('responses_polling.cluster lists startup nodes as URLs or host and port', () => {
+    const file = writeYaml(
+      'responses_polling:\n  cluster:\n    nodes: ["redis://10.0.0.1:7001", {host: 10.0.0.2}]\n    username: app\n    password: os.environ/RP_PW\n',
+    );
+    expect(loadConfig(file, { env: { RP_PW: 'secret-pw' }, logger: captureLogger().logger }).redis).toEqual({
+      cluster: ['redis://10.0.0.1:7001', { host: '10.0.0.2' }],
+      username: 'app',
+      password: 'secret-pw',
+    });
+  });
+
+  test('cluster mistakes are errors naming the YAML path, never a password', () => {
+    const logger = captureLogger().logger;
+    const badNode = writeYaml('responses_polling:\n  cluster:\n    nodes: ["http://:pw-in-url@10.0.0.1:7001", {port: 7002}]\n', 'bad-node.yaml');
+    const nodeProblems = problemsOf(() => loadConfig(badNode, { env: {}, logger }));
+    expect(nodeProblems).toEqual([
+      expect.stringMatching(/responses_polling\.cluster\.nodes\[0\] is not a redis:\/\/ or rediss:\/\/ URL/),
+      expect.stringMatching(/responses_polling\.cluster\.nodes\[1\]\.host is required/),
+    ]);
+    expect(nodeProblems.join('\n')).not.toContain('pw-in-url');
+    const both = writeYaml(
+      'litellm_settings:\n  cache_params:\n    type: redis\n    host: cache\n    redis_startup_nodes: [{host: 10.0.0.1}]\n' +
+        'responses_polling:\n  cluster:\n    nodes: ["redis://10.0.0.1:7001"]\n',
+      'both.yaml',
+    );
+    expect(problemsOf(() => loadConfig(both, { env: {}, logger }))).toEqual([
+      expect.stringMatching(/responses_polling\.cluster and litellm_settings\.cache_params \(type: redis\) both configure Redis/),
+    ]);
+    const mixed = writeYaml('litellm_settings:\n  cache_params:\n    type: redis\n    host: cache\n    redis_startup_nodes: [{host: 10.0.0.1}]\n', 'mixed.yaml');
+    expect(problemsOf(() => loadConfig(mixed, { env: {}, logger }))).toEqual([
+      expect.stringMatching(/litellm_settings\.cache_params has redis_startup_nodes and host: a Redis Cluster is reached through its startup nodes only/),
+    ]);
+  });
+
+  test('the resolved cluster options name every startup node and the shared credentials', () => {
+    expect(redisChoice({ cluster: ['redis://10.0.0.1:7001', { host: '10.0.0.2', port: 7002 }], password: 'pw', tls: true })).toEqual({
+      cluster: {
+        rootNodes: [{ url: 'redis://10.0.0.1:7001' }, { url: 'rediss://10.0.0.2:7002' }],
+        defaults: { password: 'pw', socket: { tls: true } },
+      },
+    });
+    expect(problemsOf(() => resolveOptions({ auth: 'none', redis: { cluster: [{ host: 'a' }], host: 'b', db: 1 } }, {}))).toEqual([
+      expect.stringMatching(/^redis has cluster and host, db: a Redis Cluster is reached through its startup nodes only/),
+    ]);
   });
 });
 

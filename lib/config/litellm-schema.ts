@@ -11,6 +11,7 @@ import {
   API_BASE,
   API_VERSION,
   backgroundModeSchema,
+  CLUSTER_NODES,
   INPUT_COST,
   METRICS_PREFIX,
   MODEL_NAME,
@@ -116,6 +117,8 @@ export const liteLLMSchema: SchemaObject = {
             url: REDIS_URL,
             redis_url: REDIS_URL,
             ssl: { type: 'boolean', fix: 'Write ssl: true or ssl: false' },
+            // LiteLLM's Redis Cluster form: a list of { host, port }.
+            redis_startup_nodes: CLUSTER_NODES,
           },
         },
       },
@@ -140,9 +143,25 @@ export const liteLLMSchema: SchemaObject = {
     responses_polling: {
       type: 'object',
       additionalProperties: false,
-      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, max_json_depth, auth, metrics, worker and stream_followers',
+      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, max_json_depth, auth, metrics, cluster, worker and stream_followers',
       properties: Object.fromEntries([
         ...Object.entries(tuningProperties('yaml')),
+        // Read by yaml-reader.ts itself: a Redis Cluster without LiteLLM's cache_params.
+        [
+          'cluster',
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['nodes'],
+            fix: 'Write cluster as a mapping: { nodes: [redis://10.0.0.1:6379, …], password: os.environ/REDIS_PASSWORD }',
+            properties: {
+              nodes: CLUSTER_NODES,
+              username: REDIS_FIELDS.username,
+              password: { type: 'string', secret: true, fix: 'Set password to a string, or os.environ/REDIS_PASSWORD' },
+              ssl: { type: 'boolean', fix: 'Write ssl: true or ssl: false' },
+            },
+          },
+        ],
         same('yaml', 'auth', { const: 'none', fix: "Write auth: none to run without authentication behind the host app's own, or remove it" }),
         same('yaml', 'metrics', {
           type: ['boolean', 'object'],

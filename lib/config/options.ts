@@ -89,7 +89,10 @@ export interface BackgroundModeOptions {
   ttl?: number;
 }
 
-/** How to reach Redis. `url` wins over the separate fields. */
+/** One startup node of a Redis Cluster: a `redis://` URL, or host and port (default 6379). */
+export type RedisClusterNode = string | { host: string; port?: number };
+
+/** How to reach Redis. `url` wins over the separate fields; `cluster` makes it a Redis Cluster. */
 export interface RedisConnectionOptions {
   url?: string;
   host?: string;
@@ -100,6 +103,12 @@ export interface RedisConnectionOptions {
   db?: number;
   /** Connect with TLS (`rediss://`). Default false. */
   tls?: boolean;
+  /**
+   * Startup nodes of a Redis Cluster (LiteLLM's `redis_startup_nodes`): the store and the limiter
+   * connect to the cluster and discover its other nodes. `username`, `password` and `tls` apply to
+   * every node; `url`, `host`, `port` and `db` must be left out (a cluster has database 0 only).
+   */
+  cluster?: RedisClusterNode[];
 }
 
 /** Tuning of the streaming worker. */

@@ -26,6 +26,7 @@ import { CHAT_COMPLETIONS_PROVIDERS, defaultApiBase, splitModel } from './routin
 import { anyModelPatternMatches, isWildcard } from './model-pattern';
 import { validateOptions } from './options-schema';
 import { resolveWebhooks } from '../webhooks/resolve';
+import { clusterProblems, redisChoice } from './redis-choice';
 
 /** The defaults, in one place (the option TSDoc in options.ts states the same values). */
 export const DEFAULTS = {
@@ -83,7 +84,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     );
   }
   problems.push(...authProblems(options, 'options'), ...authDecisionProblems(options));
-  problems.push(...leaseProblems(options.worker));
+  problems.push(...leaseProblems(options.worker), ...clusterProblems(options.redis, 'redis'));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const logger: Logger = options.logger ?? createStderrLogger();
@@ -255,11 +256,10 @@ function buildLimiter(
   logger: Logger,
 ): { limiter: LimiterStore; ownsLimiter: boolean } {
   if (options.limiter) return { limiter: options.limiter, ownsLimiter: false };
-  const redis = options.redis;
-  if (typeof redis === 'string') return { limiter: lazyLimiter(() => createRedisLimiter({ url: redis, keyPrefix, logger })), ownsLimiter: true };
-  if (redis !== undefined) return { limiter: lazyLimiter(() => createRedisLimiter({ connection: redis, keyPrefix, logger })), ownsLimiter: true };
-  if (!options.store && envRedisUrl !== undefined) {
-    return { limiter: lazyLimiter(() => createRedisLimiter({ url: envRedisUrl, keyPrefix, logger })), ownsLimiter: true };
+  const redis = options.redis ?? (options.store ? undefined : envRedisUrl);
+  if (redis !== undefined) {
+    const choice = redisChoice(redis);
+    return { limiter: lazyLimiter(() => createRedisLimiter({ ...choice, keyPrefix, logger })), ownsLimiter: true };
   }
   const limitsConfigured =
     (options.models ?? []).some((d) => d && (d.rpm !== undefined || d.tpm !== undefined)) ||
@@ -280,15 +280,8 @@ function buildStore(
   logger: Logger,
 ): { store: ResponseStore; ownsStore: boolean } {
   if (options.store) return { store: options.store, ownsStore: false };
-  if (typeof options.redis === 'string') {
-    return { store: createRedisStore({ url: options.redis, keyPrefix, logger }), ownsStore: true };
-  }
-  if (options.redis !== undefined) {
-    return { store: createRedisStore({ connection: options.redis, keyPrefix, logger }), ownsStore: true };
-  }
-  if (envRedisUrl !== undefined) {
-    return { store: createRedisStore({ url: envRedisUrl, keyPrefix, logger }), ownsStore: true };
-  }
+  const redis = options.redis ?? envRedisUrl;
+  if (redis !== undefined) return { store: createRedisStore({ ...redisChoice(redis), keyPrefix, logger }), ownsStore: true };
   logger.warn(
     'No Redis configured: using the in-memory store, which serves a single process only ' +
       '(responses are lost on restart and not visible to other instances). For production, pass ' +

@@ -78,12 +78,37 @@ export const METRICS_PREFIX: SchemaObject = {
   fix: 'Write a Prometheus name prefix such as "llm_responses_" (letters, digits, _ and :)',
 };
 
+function redisHostSchema(): SchemaObject {
+  return { type: 'string', minLength: 1, fix: 'Set host to the Redis host name' };
+}
+function redisPortSchema(): SchemaObject {
+  return { type: 'integer', minimum: 1, maximum: 65535, fix: 'Set port to a number from 1 to 65535, e.g. 6379' };
+}
+
 /** The fields of a Redis connection that both namings spell alike. */
 export const REDIS_FIELDS: Record<string, SchemaObject> = {
-  host: { type: 'string', minLength: 1, fix: 'Set host to the Redis host name' },
-  port: { type: 'integer', minimum: 1, maximum: 65535, fix: 'Set port to a number from 1 to 65535, e.g. 6379' },
+  host: redisHostSchema(),
+  port: redisPortSchema(),
   username: { type: 'string', fix: 'Set username to a string' },
   db: { type: 'integer', minimum: 0, fix: 'Set db to a database number, e.g. 0' },
+};
+
+/** Startup nodes of a Redis Cluster: URLs, or host and port. */
+export const CLUSTER_NODES: SchemaObject = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    // One schema for both forms, as for the redis option: `check` looks at strings only,
+    // `required` and `properties` at mappings only.
+    type: ['string', 'object'],
+    check: 'redisUrl',
+    secret: true,
+    required: ['host'],
+    additionalProperties: false,
+    properties: { host: redisHostSchema(), port: redisPortSchema() },
+    fix: 'Write each node as a URL such as "redis://10.0.0.1:6379" or as { host: 10.0.0.1, port: 6379 }',
+  },
+  fix: 'Write a list of startup nodes such as ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]',
 };
 
 /** A redis:// or rediss:// URL (may hold a password). */

@@ -2,7 +2,7 @@
 // how values are normalised, which keys are ignored, and where each read value goes (`option`).
 
 import type { SchemaObject } from 'ajv';
-import type { DeploymentOptions, RedisConnectionOptions, ResponsesPollingOptions } from './options';
+import type { DeploymentOptions, RedisClusterNode, RedisConnectionOptions, ResponsesPollingOptions } from './options';
 import { defaultApiBase, splitModel } from './routing';
 
 type Node = Record<string, unknown>;
@@ -125,6 +125,15 @@ interface CacheParams {
   redis_url?: string;
   db?: number;
   ssl?: boolean;
+  redis_startup_nodes?: RedisClusterNode[];
+}
+
+/** `responses_polling.cluster`, as validated by the schema. */
+interface ClusterSettings {
+  nodes: RedisClusterNode[];
+  username?: string;
+  password?: string;
+  ssl?: boolean;
 }
 
 /** What {@link readOptions} found besides the options: all of it is warned about, none is fatal. */
@@ -195,7 +204,11 @@ export function readOptions(
   const problems: string[] = [];
   if (options.models) options.models = servableDeployments(options.models, notes);
 
-  const root = (isMapping(doc) ? doc : {}) as { router_settings?: RouterSettings; litellm_settings?: { cache_params?: CacheParams } };
+  const root = (isMapping(doc) ? doc : {}) as {
+    router_settings?: RouterSettings;
+    litellm_settings?: { cache_params?: CacheParams };
+    responses_polling?: { cluster?: ClusterSettings };
+  };
   const router = root.router_settings;
   if (router?.routing_strategy !== undefined) {
     if (router.routing_strategy === 'simple-shuffle' || router.routing_strategy === 'round-robin') {
@@ -209,15 +222,33 @@ export function readOptions(
     options.worker = { ...(options.worker ?? {}), upstreamMaxAttempts: router.num_retries + 1 };
   }
   const cache = root.litellm_settings?.cache_params;
-  if (cache?.type === 'redis') {
+  const cluster = root.responses_polling?.cluster;
+  if (cluster !== undefined) {
+    if (cache?.type === 'redis') {
+      problems.push(
+        `${file}: responses_polling.cluster and litellm_settings.cache_params (type: redis) both configure Redis. ` +
+          'Keep one: responses_polling.cluster for a Redis Cluster, or cache_params (with redis_startup_nodes for a cluster).',
+      );
+    }
+    options.redis = clusterConnection(cluster.nodes, cluster.username, cluster.password, cluster.ssl);
+  } else if (cache?.type === 'redis') {
     const redis = redisFromCacheParams(cache, env, file, problems);
     if (redis !== undefined) options.redis = redis;
   }
   return { options, notes, problems };
 }
 
+/** The `redis` option of a Redis Cluster, with only the fields that are set. */
+function clusterConnection(nodes: RedisClusterNode[], username?: string, password?: string, ssl?: boolean): RedisConnectionOptions {
+  const conn: RedisConnectionOptions = { cluster: nodes.map((n) => (typeof n === 'string' ? n : { ...n })) };
+  if (username !== undefined) conn.username = username;
+  if (password !== undefined) conn.password = password;
+  if (ssl !== undefined) conn.tls = ssl;
+  return conn;
+}
+
 /**
- * `cache_params` of `type: redis` → `options.redis`. Like LiteLLM, fields the file leaves out fall
+ * `cache_params` of `type: redis` → `options.redis` (a cluster with `redis_startup_nodes`). Like LiteLLM, fields the file leaves out fall
  * back to REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_USERNAME and REDIS_PASSWORD from the environment;
  * with none at all, the client's default (localhost:6379) is used.
  */
@@ -228,6 +259,19 @@ function redisFromCacheParams(
   problems: string[],
 ): string | RedisConnectionOptions | undefined {
   const fromEnv = (name: string) => (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
+  if (cache.redis_startup_nodes !== undefined) {
+    // As in LiteLLM, startup nodes make it a cluster; the single-node fields would be ignored there.
+    const single = (['url', 'redis_url', 'host', 'port', 'db'] as const).filter((k) => cache[k] !== undefined);
+    if (single.length > 0) {
+      problems.push(
+        `${file}: litellm_settings.cache_params has redis_startup_nodes and ${single.join(', ')}: a Redis Cluster is reached ` +
+          `through its startup nodes only (database 0). Remove ${single.join(', ')}, or redis_startup_nodes for a single Redis.`,
+      );
+    }
+    const username = cache.username ?? fromEnv('REDIS_USERNAME');
+    const password = cache.password ?? fromEnv('REDIS_PASSWORD');
+    return clusterConnection(cache.redis_startup_nodes, username, password, cache.ssl);
+  }
   const url = cache.url ?? cache.redis_url;
   if (url !== undefined) return url;
   const conn: RedisConnectionOptions = {};

@@ -17,7 +17,7 @@ import { bodyForDeployment, continuationDeployments, type Continuation } from '.
 /**
  * The deployments serving `model` in the order a request tries them, per the routing strategy:
  * a fresh random order (`simple-shuffle`), or the list rotated one step further per request
- * (`round-robin`, per instance). A 400 naming the model when none serves it.
+ * (`round-robin`, per instance and model group). A 400 naming the model when none serves it.
  */
 export function orderDeployments(runtime: Runtime, model: string): DeploymentConfig[] {
   const candidates = findDeployments(runtime.config.models, model);
@@ -26,8 +26,11 @@ export function orderDeployments(runtime: Runtime, model: string): DeploymentCon
   }
   if (candidates.length === 1) return candidates;
   if (runtime.config.routingStrategy === 'round-robin') {
-    const at = runtime.rotations.get(model) ?? 0;
-    runtime.rotations.set(model, (at + 1) % candidates.length);
+    // One position per configured model group (the deployments' modelName, a wildcard included),
+    // not per requested name: the state stays bounded by the configuration whatever names arrive.
+    const group = candidates[0].modelName;
+    const at = (runtime.rotations.get(group) ?? 0) % candidates.length;
+    runtime.rotations.set(group, (at + 1) % candidates.length);
     return [...candidates.slice(at), ...candidates.slice(0, at)];
   }
   for (let i = candidates.length - 1; i > 0; i -= 1) {
