@@ -173,7 +173,7 @@ function isKeyPath(segments: string[]): boolean {
 }
 
 /**
- * An unset master key would leave the routes open, an unset virtual key would lock its owner out
+ * An unset master key would drop a credential the file asks for, an unset virtual key would lock its owner out
  * unnoticed: both are errors (fail closed), not warnings.
  */
 function unsetKeys(file: string, unset: EnvRef[]): string[] {

@@ -75,7 +75,7 @@ export const optionsSchema: SchemaObject = {
       type: 'string',
       minLength: 1,
       secret: true,
-      fix: 'Set masterKey to the key clients must send, or leave it out to keep the routes open behind your own auth',
+      fix: "Set masterKey to the key clients must send, or leave it out and set virtualKeys, authenticate or auth: 'none'",
     },
     virtualKeys: {
       type: 'array',
