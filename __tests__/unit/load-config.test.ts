@@ -475,7 +475,7 @@ describe('errors name the YAML path and the fix', () => {
     );
     const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
     expect(options.worker).toMatchObject({ maxResponseBytes: 1048576, maxResponseEvents: 5000, maxResponseMs: 600000, maxEventBytes: 65536 });
-    const defaults = resolveOptions({ store: new MemoryStore() }).worker;
+    const defaults = resolveOptions({ store: new MemoryStore(), auth: 'none' }).worker;
     expect(defaults).toMatchObject({ maxResponseBytes: 33554432, maxResponseEvents: 200000, maxResponseMs: 3600000, maxEventBytes: 16777216 });
     const bad = writeYaml('responses_polling:\n  worker:\n    max_event_bytes: 0\n', 'caps-bad.yaml');
     expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.worker\.max_event_bytes/);

@@ -60,7 +60,7 @@ describe('webhook configuration', () => {
       { url: 'https://hooks.example.com/cancelled', secret: SECRET, events: ['response.cancelled'] },
     ]);
     expect(options.webhookDelivery).toEqual({ timeoutMs: 3000, retryForMs: 600000, maxPending: 50 });
-    const config = resolveOptions({ ...options, store: new MemoryStore() });
+    const config = resolveOptions({ ...options, store: new MemoryStore(), auth: 'none' });
     expect(config.webhooks.endpoints[0]!.events).toEqual([...WEBHOOK_EVENT_TYPES]);
     expect(config.webhooks.delivery).toMatchObject({ timeoutMs: 3000, retryForMs: 600000, maxPending: 50, concurrency: 8, backoffBaseMs: 5000 });
   });
