@@ -521,7 +521,7 @@ describe('authentication', () => {
     expect(problems).toEqual([
       expect.stringMatching(/^virtualKeys\[0\]\.keyHash has characters that are not allowed here\. Write the SHA-256 digest of the key as 64 hex digits/),
       expect.stringMatching(/^virtualKeys\[0\]\.models must not be an empty list\. List the model names this key may use/),
-      'virtualKeys[1].rpm is not a known setting. Remove it; the known keys here are key, keyHash, id, rpmLimit, tpmLimit, maxParallelRequests, maxBudget, models.',
+      'virtualKeys[1].rpm is not a known setting. Remove it; the known keys here are key, keyHash, id, rpmLimit, tpmLimit, maxParallelRequests, maxBudget, budgetDuration, models.',
     ]);
   });
 

@@ -488,7 +488,7 @@ describe('errors name the YAML path and the fix', () => {
     );
     const options = loadConfig(file, { env: {}, logger: captureLogger().logger });
     expect(options.streamFollowers).toEqual({ maxPerResponse: 5, maxPerPrincipal: 50, stallTimeoutMs: 10000, pageEvents: 200, pageBytes: 65536 });
-    expect(resolveOptions({ ...options, store: new MemoryStore() }).streamFollowers).toEqual(options.streamFollowers);
+    expect(resolveOptions({ ...options, store: new MemoryStore(), auth: 'none' }).streamFollowers).toEqual(options.streamFollowers);
     const bad = writeYaml('responses_polling:\n  stream_followers:\n    max_per_response: 0\n    page_size: 10\n', 'followers-bad.yaml');
     const problems = problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n');
     expect(problems).toMatch(/responses_polling\.stream_followers\.max_per_response/);
