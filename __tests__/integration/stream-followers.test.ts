@@ -263,6 +263,30 @@ describe('event-stream followers', () => {
     for (const stream of [second, a3, b, again]) stream.close();
   }, 60000);
 
+  test('a create with stream: true whose record cannot be written gives its follower slot back', async () => {
+    const memory = new MemoryStore({ logger: silentLogger });
+    let failing = true;
+    const flaky = new Proxy(memory, {
+      get(target, prop) {
+        if ((prop === 'create' || prop === 'saveTurn') && failing) return async () => Promise.reject(new Error('store down'));
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const a = await start({ store: flaky, streamFollowers: { maxPerPrincipal: 1 } });
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(longTurn(3).slice(0, 4)), { hang: true }] }));
+    const create = { model: 'gpt-test', input: 'go', background: true, stream: true };
+    for (let i = 0; i < 3; i++) {
+      const refused = await rawStream(a.origin, '/llm/v1/responses', KEYS[0].key, create);
+      await refused.ended;
+      expect(refused.status).toBe(503);
+    }
+    failing = false;
+    const admitted = await rawStream(a.origin, '/llm/v1/responses', KEYS[0].key, create);
+    expect(admitted.status).toBe(200);
+    admitted.close();
+  }, 60000);
+
   describe('a stream whose response goes away ends with an error event', () => {
     /** A running response (its upstream holds after a few events) followed by principal A. */
     async function followRunning(a: TestApp): Promise<{ id: string; stream: RawStream }> {
