@@ -9,6 +9,7 @@ import { noRoute } from './middleware/no-route';
 import { addLifecycleRoutes } from './middleware/polling-handler';
 import { preCallLimiter } from './middleware/pre-call-limiter';
 import { runtimeFor, type Runtime } from './runtime';
+import { startNativeReconciler } from './middleware/native-reconcile';
 import { healthCheck, metricsHandler, type HealthCheckOptions } from './observability/health';
 import type { ResponsesMetrics } from './observability/metrics';
 import { requestId } from './observability/request-id';
@@ -45,6 +46,9 @@ export function responsesPolling(options: ResponsesPollingOptions | Runtime = {}
   addCreateRoute(router, runtime, preCallLimiter(runtime));
   addLifecycleRoutes(router, runtime);
   router.use(RESPONSES_PATHS, noRoute(), errorResponder(runtime.config.logger));
+  if (runtime.config.backgroundMode.nativeBackgroundMode.length > 0 && runtime.config.nativeReconcileIntervalMs > 0) {
+    runtime.service('native-reconciler', () => startNativeReconciler(runtime));
+  }
   router.runtime = runtime;
   router.close = (graceMs?: number) => runtime.close(graceMs);
   router.metrics = runtime.config.metrics;

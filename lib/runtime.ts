@@ -31,6 +31,8 @@ export class Runtime {
   private readonly inflight = new Set<Promise<unknown>>();
   /** Limiter bookkeeping (usage, slot release) of workers that ended, still being written. */
   private readonly settling = new Set<Promise<void>>();
+  /** Background services by name (see {@link service}). */
+  private readonly services = new Map<string, { close(): Promise<void> }>();
   private subscription: Promise<(() => Promise<void>) | undefined> | undefined;
   /** Round-robin positions of this runtime, by configured model group (a deployment's `modelName`). */
   readonly rotations = new Map<string, number>();
@@ -58,6 +60,16 @@ export class Runtime {
     if (!this.pool) return;
     if (this.closing) await this.pool.fail(id, SHUTDOWN_ERROR, 'shutdown');
     else this.pool.kick();
+  }
+
+  /**
+   * The background service `name` of this runtime (such as the native reconciler), started by
+   * `start` on the first call only; closed by `close()`.
+   */
+  service<T extends { close(): Promise<void> }>(name: string, start: () => T): T {
+    let service = this.services.get(name) as T | undefined;
+    if (!service) this.services.set(name, (service = start()));
+    return service;
   }
 
   /** True once `close()` was called: new responses are refused. */
@@ -238,6 +250,7 @@ export class Runtime {
     await withDeadline(running(), SHUTDOWN_FINAL_WRITE_MS);
     await withDeadline(Promise.allSettled([...this.settling]), SHUTDOWN_FINAL_WRITE_MS);
     await this.webhooks?.close();
+    await Promise.all([...this.services.values()].map((service) => service.close().catch(() => undefined)));
     const unsubscribe = await this.subscription;
     if (unsubscribe) await unsubscribe().catch(() => undefined);
     this.releaseStore();

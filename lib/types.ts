@@ -370,6 +370,17 @@ export interface ResponseStore {
   startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome>;
   /** Ends a `queued` response `failed` with `error`; `true` only for the call that did it. */
   failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean>;
+  /** Schedules native response `id` for the reconciler at `dueAt` (epoch ms), replacing an earlier time. */
+  scheduleNative(id: string, dueAt: number): Promise<void>;
+  /** Native ids due for the reconciler at `now`, earliest first, at most `limit`. */
+  dueNatives(now: number, limit: number): Promise<string[]>;
+  /** Takes native `id` off the reconciler's schedule. */
+  unscheduleNative(id: string): Promise<void>;
+  /**
+   * Takes or renews the lease `name` for `holder` for `ttlMs`; `true` while `holder` holds it. A
+   * lease makes concurrent holders rare, not impossible: what it guards must be idempotent.
+   */
+  holdLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   /**
    * Keeps what the next turn needs of response `id` (replacing an earlier record of the id) for
    * `ttlSeconds`. Not a response record: `read`, `cancel` and `delete` ignore it.

@@ -99,5 +99,31 @@ export function describeNativeRecords(store: () => ResponseStore): void {
       await expect(store().forgetNative(nativeId())).rejects.toThrow();
       await expect(store().claimNativeEnd(nativeId(), 60)).rejects.toThrow();
     });
+
+    test('the reconciler schedule gives due ids earliest first, takes new times, and forgets unscheduled and forgotten ids', async () => {
+      const [a, b, c] = [nativeId(), nativeId(), nativeId()];
+      const now = Date.now();
+      await store().scheduleNative(a, now - 1000);
+      await store().scheduleNative(b, now - 2000);
+      await store().scheduleNative(c, now + 60_000);
+      const due = (await store().dueNatives(now, 100)).filter((id) => [a, b, c].includes(id));
+      expect(due).toEqual([b, a]);
+      await store().scheduleNative(b, now + 60_000);
+      await store().unscheduleNative(a);
+      expect((await store().dueNatives(now, 100)).filter((id) => [a, b, c].includes(id))).toEqual([]);
+      await store().rememberNative(c, nativeRecord(), 60);
+      await store().forgetNative(c);
+      expect((await store().dueNatives(now + 120_000, 100)).filter((id) => [a, b, c].includes(id))).toEqual([b]);
+      await store().unscheduleNative(b);
+    });
+
+    test('a lease is held by one holder at a time, renewed by it, and free again once it lapses', async () => {
+      const name = `lease-${nativeId()}`;
+      expect(await store().holdLease(name, 'one', 400)).toBe(true);
+      expect(await store().holdLease(name, 'two', 400)).toBe(false);
+      expect(await store().holdLease(name, 'one', 400)).toBe(true);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await store().holdLease(name, 'two', 400)).toBe(true);
+    });
   });
 }

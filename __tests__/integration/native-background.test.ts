@@ -305,6 +305,41 @@ describe('native background mode across instances and store failures', () => {
     }
   });
 
+  test('a native response nobody polls is accounted once by the reconciler, whichever instance holds its lease', async () => {
+    const s1 = redisStoreForTest();
+    const s2 = createSecondStore(s1.prefix);
+    const limiter = new MemoryLimiter();
+    const finished: ResponseFinishedEvent[] = [];
+    const extra: Partial<ResponsesPollingOptions> = {
+      limiter,
+      nativeReconcileIntervalMs: 100,
+      lifecycleHooks: { onResponseFinished: (e) => void finished.push(e) },
+    };
+    const one = await startApp(options(upstream, s1.store, extra));
+    const two = await startApp(options(upstream, s2.store, extra));
+    try {
+      const created = await one.client(KEY_A).responses.create({ model: 'deep-research', input: 'x', background: true });
+      // No client polls: the reconcilers ask the provider until it has finished.
+      await waitFor(() => finished.length > 0, 10_000, 'the reconciler to account the response');
+      await waitFor(async () => (await s1.store.dueNatives(Date.now() + 3_600_000, 10)).length === 0, 5000, 'the id to leave the schedule');
+      await new Promise((r) => setTimeout(r, 400));
+      expect(finished).toHaveLength(1);
+      expect(finished[0]).toMatchObject({ id: created.id, path: 'native', status: 'completed' });
+      expect(provider.responses.get(created.id)?.status).toBe('completed');
+      const key = `key:${ownerHash({ id: 'team-a', admin: false })}`;
+      expect((await limiter.usage(key)).tokensThisWindow).toBe(7);
+      // A later poll adds nothing.
+      await one.client(KEY_A).responses.retrieve(created.id);
+      expect(finished).toHaveLength(1);
+    } finally {
+      await one.close();
+      await two.close();
+      await s1.close();
+      await s2.close();
+      await limiter.close();
+    }
+  });
+
   test('a client that leaves a streamed native create before the id reached it gets the response cancelled at the provider', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));

@@ -40,6 +40,10 @@ function fakeStore(): ResponseStore {
     delete: fail,
     rememberNative: fail,
     lookupNative: fail,
+    scheduleNative: fail,
+    dueNatives: fail,
+    unscheduleNative: fail,
+    holdLease: fail,
     saveTurn: fail,
     setTurnUpstream: fail,
     readTurn: fail,
@@ -117,6 +121,7 @@ describe('defaults', () => {
       maxBodyBytes: 1048576,
       maxJsonDepth: 64,
       conversation: { maxTurns: 50, maxBytes: 1_048_576 },
+      nativeReconcileIntervalMs: 30_000,
       worker: {
         flushIntervalMs: 100,
         flushMaxEvents: 256,

@@ -315,6 +315,11 @@ export interface ResponsesPollingOptions {
    * failover, an upstream asked not to store it), its earlier turns are sent as input items.
    */
   conversation?: ConversationOptions;
+  /**
+   * How often (ms) one instance asks providers about unfinished native background responses, so
+   * that those nobody polls after they finish are still accounted once. 0: off. Default 30000.
+   */
+  nativeReconcileIntervalMs?: number;
   /** Where log lines go. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
   /**
@@ -406,6 +411,7 @@ export interface ResponsesPollingConfig {
   worker: Required<WorkerOptions>;
   streamFollowers: Required<StreamFollowerOptions>;
   conversation: Required<ConversationOptions>;
+  nativeReconcileIntervalMs: number;
   /** The logger given (or the default), adding `request_id` / `response_id` of the current context to each line. */
   logger: Logger;
   metrics: import('../observability/metrics').ResponsesMetrics;

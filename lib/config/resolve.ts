@@ -37,6 +37,7 @@ export const DEFAULTS = {
   maxBodyBytes: 1_048_576,
   maxJsonDepth: 64,
   conversation: { maxTurns: 50, maxBytes: 1_048_576 },
+  nativeReconcileIntervalMs: 30_000,
   worker: {
     flushIntervalMs: 100,
     flushMaxEvents: 256,
@@ -117,6 +118,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     worker: { ...DEFAULTS.worker, ...definedOnly(options.worker ?? {}) } as Required<WorkerOptions>,
     streamFollowers: { ...DEFAULTS.streamFollowers, ...definedOnly(options.streamFollowers ?? {}) },
     conversation: { ...DEFAULTS.conversation, ...definedOnly(options.conversation ?? {}) },
+    nativeReconcileIntervalMs: options.nativeReconcileIntervalMs ?? DEFAULTS.nativeReconcileIntervalMs,
     // Stores keep the plain logger: their outage lines belong to no request.
     logger: withLogContext(logger),
     metrics: new ResponsesMetrics(typeof options.metrics === 'object' ? options.metrics : {}, options.metrics !== false),

@@ -273,6 +273,7 @@ export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> 
     same(n, 'webhooks', webhooksSchema(n)),
     prop(n, 'webhookDelivery', 'webhook_delivery', webhookDeliverySchema(n)),
     same(n, 'conversation', conversationSchema(n)),
+    prop(n, 'nativeReconcileIntervalMs', 'native_reconcile_interval_ms', ms(0, 'e.g. 30000 (0 turns the native reconciler off)')),
     prop(n, 'streamFollowers', 'stream_followers', streamFollowersSchema(n)),
   ]);
 }

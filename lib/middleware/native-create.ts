@@ -18,6 +18,7 @@ import { refuseWhileClosing } from './pre-call-limiter';
 import type { CreateCall } from './request-context';
 import { deploymentRef, idleTimer, nativeRetentionSeconds, nativeUrl } from './native-background';
 import { settleNative, terminalWatcher } from './native-settle';
+import { nextCheckAt } from './native-reconcile';
 
 /** Buffered SSE bytes after which a stream without a response id is relayed without remembering one. */
 const MAX_ID_SCAN_BYTES = 1 << 20;
@@ -61,6 +62,9 @@ async function remember(runtime: Runtime, call: CreateCall, id: string): Promise
   try {
     await callStore(config, () => config.store.rememberNative(id, record, nativeRetentionSeconds(config)));
     await callStore(config, () => config.store.saveTurn(id, turn, nativeRetentionSeconds(config)));
+    // Accounted even if nobody polls it after it finishes: the reconciler asks its provider.
+    const interval = config.nativeReconcileIntervalMs;
+    if (interval > 0) await callStore(config, () => config.store.scheduleNative(id, nextCheckAt(Date.now(), record.createdAt, interval)));
   } catch (err) {
     await cancelOrphan(runtime, deployment, id, 'store_unavailable');
     // Committed (the provider was asked), yet the client is told to retry: the count is given back.

@@ -23,6 +23,8 @@ export async function settleNative(runtime: Runtime, id: string, record: NativeR
   if (record.path === 'pass_through' || !r || typeof r !== 'object' || !isTerminalStatus(r.status)) return;
   const { config } = runtime;
   const left = nativeRetentionSeconds(config) - (Date.now() - record.createdAt) / 1000;
+  // Seen finished: the reconciler need not ask about it again, whoever settles it.
+  void config.store.unscheduleNative(id).catch(() => undefined);
   try {
     if (!(await config.store.claimNativeEnd(id, Math.max(60, left)))) return;
   } catch (err) {

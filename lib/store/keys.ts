@@ -45,6 +45,16 @@ export function turnUpstreamKey(prefix: string, id: string): string {
   return `${prefix}{${id}}:turn-up`;
 }
 
+/** Sorted set: native response ids → epoch ms when the reconciler next asks their provider about them. */
+export function nativeScheduleKey(prefix: string): string {
+  return `${prefix}native-schedule`;
+}
+
+/** A named lease (String: its holder), such as the native reconciler's. */
+export function leaseKey(prefix: string, name: string): string {
+  return `${prefix}lease:${name}`;
+}
+
 /** The pub/sub channel carrying control messages (cancel, delete) between instances. */
 export function controlChannel(prefix: string): string {
   return `${prefix}control`;

@@ -10,7 +10,7 @@ import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './rec
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
 import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeResponseRecord, ReadEventsOptions, ResponseErrorObject } from '../types';
 import type { ResponseStore, StartQueuedOutcome, StoredResponse, TurnRecord, TurnUpstream } from '../types';
-import { TurnRecords } from './turns';
+import { MemorySideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { itemIdNotes } from './event-codec';
 import { pageWithin } from './log-pages';
 import { MemoryOutbox, type OutboxPlan, type WebhookOutboxStore } from './memory-outbox';
@@ -29,30 +29,11 @@ export interface MemoryStoreOptions {
 const CONTROL_EVENT = 'control';
 
 /** The in-memory {@link ResponseStore}: a single process only, nothing survives a restart. */
-export class MemoryStore implements ResponseStore, WebhookOutboxStore {
+export class MemoryStore extends SideRecordStore implements ResponseStore, WebhookOutboxStore {
   readonly #records = new Map<string, MemoryRecord>();
-  /** Native response records, as JSON, with their expiry. */
-  readonly #native = new Map<string, { json: string; expiresAt: number }>();
-  /** Native ids seen finished, with the epoch ms their mark expires. */
-  readonly #nativeEnds = new Map<string, number>();
   readonly #queue = new MemoryQueue();
-  /** Turn records and their upstreams, by key, with their expiry. */
-  readonly #side = new Map<string, { value: string; expiresAt: number }>();
-  readonly #turns = new TurnRecords(
-    {
-      get: async (key) => {
-        const entry = this.#side.get(key);
-        return entry && entry.expiresAt > Date.now() ? entry.value : null;
-      },
-      set: async (key, value, ttlSeconds) => void this.#side.set(key, { value, expiresAt: Date.now() + ttlSeconds * 1000 }),
-      expire: async (key, ttlSeconds) => {
-        const entry = this.#side.get(key);
-        if (entry && entry.expiresAt > Date.now()) entry.expiresAt = Date.now() + ttlSeconds * 1000;
-      },
-      del: async (key) => void this.#side.delete(key),
-    },
-    '',
-  );
+  readonly #sideKv = new MemorySideKv();
+  protected readonly side: SideRecordsDeps = { kv: this.#sideKv, prefix: '', logger: silentLogger, assertOpen: () => this.#assertOpen() };
   readonly #control = new EventEmitter();
   readonly #logger: Logger;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -60,6 +41,7 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
   #outbox: MemoryOutbox | undefined; // set by webhookOutbox(): terminal transitions then enqueue here
 
   constructor(opts: MemoryStoreOptions = {}) {
+    super();
     this.#logger = opts.logger ?? silentLogger;
     this.#control.setMaxListeners(0);
     this.#sweepTimer = setInterval(() => this.#sweep(), opts.sweepIntervalMs ?? 60_000);
@@ -192,60 +174,6 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
     return result;
   }
 
-  async rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void> {
-    this.#assertOpen();
-    this.#native.set(id, { json: JSON.stringify(record), expiresAt: Date.now() + ttlSeconds * 1000 });
-  }
-
-  async lookupNative(id: string, owner: string | null): Promise<NativeResponseRecord | null> {
-    this.#assertOpen();
-    const entry = this.#native.get(id);
-    if (!entry) return null;
-    if (entry.expiresAt <= Date.now()) {
-      this.#native.delete(id);
-      return null;
-    }
-    const record = parseNativeRecord(entry.json);
-    if (!record || (owner !== null && record.owner !== owner)) return null;
-    return record;
-  }
-
-  async forgetNative(id: string): Promise<boolean> {
-    this.#assertOpen();
-    const entry = this.#native.get(id);
-    this.#native.delete(id);
-    this.#nativeEnds.delete(id);
-    return entry !== undefined && entry.expiresAt > Date.now();
-  }
-
-  async claimNativeEnd(id: string, ttlSeconds: number): Promise<boolean> {
-    this.#assertOpen();
-    const until = this.#nativeEnds.get(id);
-    if (until !== undefined && until > Date.now()) return false;
-    this.#nativeEnds.set(id, Date.now() + ttlSeconds * 1000);
-    return true;
-  }
-  saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void> {
-    this.#assertOpen();
-    return this.#turns.save(id, turn, ttlSeconds);
-  }
-
-  setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void> {
-    this.#assertOpen();
-    return this.#turns.setUpstream(id, upstream, ttlSeconds);
-  }
-
-  readTurn(id: string, owner: string | null): Promise<TurnRecord | null> {
-    this.#assertOpen();
-    return this.#turns.read(id, owner);
-  }
-
-  forgetTurn(id: string): Promise<void> {
-    this.#assertOpen();
-    return this.#turns.forget(id);
-  }
-
-
   async claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
     return this.#q().claim(group, opts, Date.now());
   }
@@ -332,7 +260,7 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
     this.#control.removeAllListeners();
     this.#records.clear();
     this.#queue.clear();
-    this.#native.clear();
+    this.#sideKv.clear();
   }
 
   /** The live record, or undefined when missing or expired (expired ones are removed here). */
@@ -387,9 +315,7 @@ export class MemoryStore implements ResponseStore, WebhookOutboxStore {
   #sweep(): void {
     const now = Date.now();
     for (const [id, record] of this.#records) if (record.expiresAt <= now) this.#records.delete(id);
-    for (const [id, entry] of this.#native) if (entry.expiresAt <= now) this.#native.delete(id);
-    for (const [id, until] of this.#nativeEnds) if (until <= now) this.#nativeEnds.delete(id);
-    for (const [key, entry] of this.#side) if (entry.expiresAt <= now) this.#side.delete(key);
+    this.#sideKv.sweep(now);
   }
 
   /** The queue, once the store is known to be open. */

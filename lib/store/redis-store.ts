@@ -25,7 +25,7 @@ import type {
 } from '../types';
 import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
-import { TurnRecords } from './turns';
+import { redisSideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
 import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
 import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
@@ -75,7 +75,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   });
 }
 
-class RedisResponseStore implements RedisStore, WebhookOutboxStore {
+class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookOutboxStore {
   readonly keyPrefix: string;
   readonly #config: RedisStoreConfig;
   readonly #channel: string;
@@ -89,22 +89,12 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
   readonly location: string;
   /** Set once webhooks are on: terminal transitions then enqueue their deliveries. */
   #outboxPlan: OutboxPlan | undefined;
-  readonly #turns: TurnRecords;
+  protected readonly side: SideRecordsDeps;
 
   constructor(config: RedisStoreConfig) {
+    super();
     this.#config = config;
-    this.#turns = new TurnRecords(
-      {
-        get: async (key) => {
-          const raw = await this.#command(['GET', key]);
-          return typeof raw === 'string' ? raw : null;
-        },
-        set: async (key, value, ttlSeconds) => void (await this.#command(['SET', key, value, 'EX', String(Math.max(1, Math.ceil(ttlSeconds)))])),
-        expire: async (key, ttlSeconds) => void (await this.#command(['EXPIRE', key, String(Math.max(1, Math.ceil(ttlSeconds)))])),
-        del: async (key) => void (await this.#command(['DEL', key])),
-      },
-      config.keyPrefix,
-    );
+    this.side = { kv: redisSideKv((args) => this.#command(args)), prefix: config.keyPrefix, logger: config.logger, assertOpen: () => this.#assertOpen() };
     this.#queue = new RedisQueue(config.keyPrefix, (script, keys, args) => evalScript((c) => this.#command(c), script, keys, args));
     ({ onError: this.#onError, onReady: this.#onReady } = outageLogging(config.logger, 'redis store'));
     this.keyPrefix = config.keyPrefix;
@@ -217,53 +207,6 @@ class RedisResponseStore implements RedisStore, WebhookOutboxStore {
     if (outcome === 'not_found') return { deleted: false };
     return outcome === 'ended' ? { deleted: true, ended: storedFromReply(reply) } : { deleted: true };
   }
-
-  async rememberNative(id: string, record: NativeResponseRecord, ttlSeconds: number): Promise<void> {
-    // One key, one command: no script needed. EX takes whole seconds (at least 1).
-    const ttl = String(Math.max(1, Math.ceil(ttlSeconds)));
-    await this.#command(['SET', nativeKey(this.keyPrefix, id), JSON.stringify(record), 'EX', ttl]);
-  }
-
-  async lookupNative(id: string, owner: string | null): Promise<NativeResponseRecord | null> {
-    const raw = await this.#command(['GET', nativeKey(this.keyPrefix, id)]);
-    if (typeof raw !== 'string') return null;
-    const record = parseNativeRecord(raw);
-    if (record === null) {
-      this.#config.logger.warn('redis store: ignored a malformed native response record', { id });
-      return null;
-    }
-    return owner !== null && record.owner !== owner ? null : record;
-  }
-
-  async forgetNative(id: string): Promise<boolean> {
-    // DEL counts the record only: the end mark (same hash slot) goes with it.
-    const [removed] = await Promise.all([
-      this.#command(['DEL', nativeKey(this.keyPrefix, id)]),
-      this.#command(['DEL', nativeEndKey(this.keyPrefix, id)]),
-    ]);
-    return Number(removed) === 1;
-  }
-
-  async claimNativeEnd(id: string, ttlSeconds: number): Promise<boolean> {
-    const ttl = String(Math.max(1, Math.ceil(ttlSeconds)));
-    return (await this.#command(['SET', nativeEndKey(this.keyPrefix, id), '1', 'NX', 'EX', ttl])) === 'OK';
-  }
-  saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void> {
-    return this.#turns.save(id, turn, ttlSeconds);
-  }
-
-  setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void> {
-    return this.#turns.setUpstream(id, upstream, ttlSeconds);
-  }
-
-  readTurn(id: string, owner: string | null): Promise<TurnRecord | null> {
-    return this.#turns.read(id, owner);
-  }
-
-  forgetTurn(id: string): Promise<void> {
-    return this.#turns.forget(id);
-  }
-
 
   claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
     return this.#queue.claim(group, opts);

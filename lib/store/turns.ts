@@ -1,17 +1,7 @@
-// Turn records: what the next turn of a conversation needs of a response (its input items, the
-// turn before it, where the upstream holds it), kept beside the response under the same hash tag.
+// Parsing turn records: what the next turn of a conversation needs of a response (its input items,
+// the turn before it, where the upstream holds it), as both stores keep it.
 
 import type { InputItem, TurnRecord, TurnUpstream } from '../types';
-import { turnKey, turnUpstreamKey } from './keys';
-
-/** The few key-value operations turn records need: whole-string values with a time to live. */
-export interface TurnKv {
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  /** Sets the time to live of an existing key (nothing when it is gone). */
-  expire(key: string, ttlSeconds: number): Promise<void>;
-  del(key: string): Promise<void>;
-}
 
 const PATHS = new Set<TurnRecord['path']>(['polling', 'native', 'pass_through']);
 
@@ -53,34 +43,4 @@ export function parseTurn(raw: string | null, upstreamRaw: string | null): TurnR
   const upstream = parseUpstream(upstreamRaw) ?? parseUpstream(value.upstream === undefined ? null : JSON.stringify(value.upstream));
   if (upstream) turn.upstream = upstream;
   return turn;
-}
-
-/** The turn-record methods of a store, over its key-value operations. */
-export class TurnRecords {
-  constructor(
-    private readonly kv: TurnKv,
-    private readonly prefix: string,
-  ) {}
-
-  save(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void> {
-    return this.kv.set(turnKey(this.prefix, id), JSON.stringify(turn), ttlSeconds);
-  }
-
-  /** Records where the upstream holds turn `id`; both keys are kept for `ttlSeconds` from now. */
-  async setUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void> {
-    await Promise.all([
-      this.kv.set(turnUpstreamKey(this.prefix, id), JSON.stringify(upstream), ttlSeconds),
-      this.kv.expire(turnKey(this.prefix, id), ttlSeconds),
-    ]);
-  }
-
-  async read(id: string, owner: string | null): Promise<TurnRecord | null> {
-    const [raw, upstream] = await Promise.all([this.kv.get(turnKey(this.prefix, id)), this.kv.get(turnUpstreamKey(this.prefix, id))]);
-    const turn = parseTurn(raw, upstream);
-    return turn && (owner === null || turn.owner === owner) ? turn : null;
-  }
-
-  async forget(id: string): Promise<void> {
-    await Promise.all([this.kv.del(turnKey(this.prefix, id)), this.kv.del(turnUpstreamKey(this.prefix, id))]);
-  }
 }
