@@ -12,7 +12,7 @@ import { materialize } from './worker/materialize';
 import { FollowerRegistry } from './middleware/followers';
 import { registerMemoryStore } from './store/memory-store-registry';
 import { startWebhooks, type WebhookDeliverer } from './webhooks/deliverer';
-import { recordUpstream } from './conversation/turns';
+import { followTurn } from './conversation/turns';
 import { WorkerPool } from './queue/worker-pool';
 import { SHUTDOWN_ERROR } from './queue/queue-errors';
 
@@ -125,12 +125,9 @@ export class Runtime {
     this.workers.set(start.id, worker);
     worker.once('done', () => {
       if (this.workers.get(start.id) === worker) this.workers.delete(start.id);
-      // The next turn can name this one upstream, where the deployment holds it.
-      const upstreamId = worker.upstreamId;
-      if (upstreamId !== undefined) {
-        void recordUpstream(this.config, start.id, worker.deployment, upstreamId, start.request.store !== false, this.config.backgroundMode.ttl);
-      }
     });
+    // Its turn is kept as long as its record, with where the upstream holds it once known.
+    followTurn(this.config, worker, start.request.store !== false);
     this.observe(worker, info.owner ?? '');
     if (info.admission) this.holdAdmission(worker, info.admission);
     runWithLogContext({ requestId: currentLogContext()?.requestId, responseId: start.id }, () => worker.run());

@@ -388,6 +388,8 @@ export interface ResponseStore {
   saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void>;
   /** Records where the upstream holds turn `id`, kept for `ttlSeconds`. */
   setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void>;
+  /** Keeps the turn record of `id` (and its upstream) for `ttlSeconds` from now, as its response's record is kept. */
+  keepTurn(id: string, ttlSeconds: number): Promise<void>;
   /** The turn record of `id` with its upstream; `null` when unknown, expired, or owned by someone else. */
   readTurn(id: string, owner: string | null): Promise<TurnRecord | null>;
   /** Forgets the turn record of `id`. */

@@ -172,6 +172,7 @@ describe('close()', () => {
       holdLease: (name, holder, ttl) => memory.holdLease(name, holder, ttl),
       saveTurn: (id, turn, ttl) => memory.saveTurn(id, turn, ttl),
       setTurnUpstream: (id, upstream, ttl) => memory.setTurnUpstream(id, upstream, ttl),
+      keepTurn: (id, ttl) => memory.keepTurn(id, ttl),
       readTurn: (id, owner) => memory.readTurn(id, owner),
       forgetTurn: (id) => memory.forgetTurn(id),
       append: (id, input) => memory.append(id, input),

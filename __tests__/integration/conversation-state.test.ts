@@ -260,6 +260,20 @@ describe('stateful responses', () => {
     expect(done.previous_response_id).toBe(first.id);
   });
 
+  test("a pass-through upstream 400 is relayed with the upstream's own message, type, param and code, scrubbed", async () => {
+    const u = await upstream();
+    u.respond(() => ({
+      kind: 'json',
+      status: 400,
+      body: { error: { message: `Unsupported value: 'temperature' (key ${UPSTREAM_KEY})`, type: 'invalid_request_error', param: 'temperature', code: 'unsupported_value', extra: UPSTREAM_KEY } },
+    }));
+    const [a] = await instances([{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }]);
+    const res = await request(a.origin).post('/llm/v1/responses').set('authorization', `Bearer ${KEY_A}`).send({ model: 'gpt', input: 'x', temperature: 1.5 });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({ message: "Unsupported value: 'temperature' (key [redacted])", type: 'invalid_request_error', param: 'temperature', code: 'unsupported_value' });
+    expect(JSON.stringify(res.body)).not.toContain(UPSTREAM_KEY);
+  });
+
   test('conversation is refused with a 400 that names it', async () => {
     const u = await upstream();
     const [a] = await instances([{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }]);

@@ -123,7 +123,8 @@ test('a non-background request is passed through as JSON', async () => {
   expect(r.output_text).toBe(TEXT);
   expect(upstream.requests[0].body).toMatchObject({ model: 'gpt-4o-mini', input: 'x' });
   expect(upstream.requests[0].headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-  expect(await redis.keys()).toEqual([]);
+  // Remembered under the upstream's id (owner and deployment, and its turn), so it can be found again.
+  expect((await redis.keys()).sort()).toEqual([`${redis.prefix}{${r.id}}:native`, `${redis.prefix}{${r.id}}:turn`]);
 });
 
 test('a non-background streaming request is relayed as SSE', async () => {
@@ -179,6 +180,11 @@ test('keys share one hash tag, live for ttl plus lease while running and ttl onc
     expect(ttl).toBeLessThanOrEqual(605_000);
   }
   await waitFor(async () => (await app.client(MASTER_KEY).responses.retrieve(created.id)).status === 'completed');
+  // The turn's retention is set just after the worker's end, which the read above may precede.
+  await waitFor(async () => {
+    for (const key of await redis.keys()) if ((await redis.inspect.pTTL(key)) > 600_000) return false;
+    return true;
+  }, 5000, 'every key kept for ttl');
   for (const key of await redis.keys()) {
     const ttl = await redis.inspect.pTTL(key);
     expect(ttl).toBeGreaterThan(590_000);

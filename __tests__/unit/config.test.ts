@@ -46,6 +46,7 @@ function fakeStore(): ResponseStore {
     holdLease: fail,
     saveTurn: fail,
     setTurnUpstream: fail,
+    keepTurn: fail,
     readTurn: fail,
     forgetTurn: fail,
     forgetNative: fail,

@@ -33,6 +33,7 @@ const STORE_METHOD_SET: { readonly [K in keyof ResponseStore]-?: true } = {
   holdLease: true,
   saveTurn: true,
   setTurnUpstream: true,
+  keepTurn: true,
   readTurn: true,
   forgetTurn: true,
   claim: true,

@@ -7,15 +7,40 @@ import { deploymentRef, nativeRetentionSeconds } from '../middleware/native-back
 import type { OutputItem, TurnRecord } from '../types';
 import { toInputItems } from './input-items';
 import { scrubKey } from '../upstream/scrub';
+import type { StreamingWorker } from '../worker/streaming-worker';
 
 type Config = Pick<ResponsesPollingConfig, 'store' | 'models' | 'backgroundMode' | 'logger'>;
 
 /**
- * How long a polled response's turn is kept while it runs: its retention plus a day, so it outlives
- * any run; when the worker ends, both are set to the retention from then (as the record's is).
+ * How long a polled response's turn is kept while it runs: as its record, its retention plus a
+ * lease, renewed while its worker renews the lease; when the worker ends, the retention from then.
  */
-export function runningTurnSeconds(config: Pick<ResponsesPollingConfig, 'backgroundMode'>): number {
-  return config.backgroundMode.ttl + 86_400;
+export function runningTurnSeconds(config: Pick<ResponsesPollingConfig, 'backgroundMode' | 'worker'>): number {
+  return config.backgroundMode.ttl + config.worker.leaseMs / 1000;
+}
+
+/**
+ * Keeps the turn of the response `worker` runs as long as its record: renewed with the worker's
+ * lease (at most every quarter lease), then, when the worker ends, kept for the retention from
+ * then, with where the upstream holds it (a Responses deployment that named its own id).
+ */
+export function followTurn(config: Config & Pick<ResponsesPollingConfig, 'worker'>, worker: StreamingWorker, stored: boolean): void {
+  const { store, logger, worker: tuning, backgroundMode } = config;
+  const keep = (ttlSeconds: number) =>
+    store.keepTurn(worker.id, ttlSeconds).catch((err: unknown) => logger.warn('could not keep the turn of a response', { id: worker.id, error: String(err) }));
+  let keptAt = Date.now();
+  const onRenewed = () => {
+    if (Date.now() - keptAt < tuning.leaseMs / 4) return;
+    keptAt = Date.now();
+    void keep(runningTurnSeconds(config));
+  };
+  worker.on('renewed', onRenewed);
+  worker.once('done', () => {
+    worker.off('renewed', onRenewed);
+    const upstreamId = worker.upstreamId;
+    if (upstreamId !== undefined) void recordUpstream(config, worker.id, worker.deployment, upstreamId, stored, backgroundMode.ttl);
+    else void keep(backgroundMode.ttl);
+  });
 }
 
 /** The turn record of a create: its input items (with ids), instructions and the turn it continues. */
@@ -38,7 +63,10 @@ export async function recordUpstream(
   stored: boolean,
   ttlSeconds: number,
 ): Promise<void> {
-  if (deployment.upstreamApi === 'chat_completions') return;
+  if (deployment.upstreamApi === 'chat_completions') {
+    await config.store.keepTurn(id, ttlSeconds).catch(() => undefined);
+    return;
+  }
   try {
     await config.store.setTurnUpstream(id, { id: upstreamId, deployment: deploymentRef(config, deployment), stored }, ttlSeconds);
   } catch (err) {

@@ -131,5 +131,7 @@ export async function relayableError(upstream: globalThis.Response, deployment: 
     return new ApiError(502, err.message, { type: 'server_error', code: 'upstream_error', headers });
   }
   const type = upstream.status >= 500 ? 'server_error' : upstream.status === 429 ? 'rate_limit_error' : 'invalid_request_error';
-  return new ApiError(upstream.status, err.message, { type, code: err.upstreamCode ?? null, headers });
+  // The upstream's own error, as it sent it (scrubbed): message, type, param and code.
+  const own = err.upstreamError;
+  return new ApiError(upstream.status, own?.message || err.message, { type: own?.type || type, param: own?.param ?? null, code: own?.code ?? err.upstreamCode ?? null, headers });
 }

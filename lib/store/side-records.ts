@@ -107,6 +107,12 @@ export abstract class SideRecordStore {
     await Promise.all([kv.set(turnUpstreamKey(prefix, id), JSON.stringify(upstream), seconds(ttlSeconds)), kv.expire(turnKey(prefix, id), seconds(ttlSeconds))]);
   }
 
+  async keepTurn(id: string, ttlSeconds: number): Promise<void> {
+    this.side.assertOpen();
+    const { kv, prefix } = this.side;
+    await Promise.all([kv.expire(turnKey(prefix, id), seconds(ttlSeconds)), kv.expire(turnUpstreamKey(prefix, id), seconds(ttlSeconds))]);
+  }
+
   async readTurn(id: string, owner: string | null): Promise<TurnRecord | null> {
     this.side.assertOpen();
     const { kv, prefix } = this.side;

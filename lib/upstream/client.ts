@@ -3,8 +3,9 @@
 
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { DeploymentConfig } from '../config/options';
-import { redactSecrets } from './scrub';
+import { redactSecrets, scrubErrorFields, type ScrubbedError } from './scrub';
 import { ERROR_CODES, ResponsesPollingError } from '../errors';
+import type { JsonObject } from '../json';
 
 /** Why an upstream request ended without a usable answer. */
 export type UpstreamFailureKind = 'http' | 'connection' | 'connect_timeout' | 'idle_timeout' | 'event_too_large';
@@ -18,13 +19,16 @@ export class UpstreamError extends ResponsesPollingError {
   readonly upstreamCode: string | undefined;
   /** The upstream's `retry-after` (seconds or an HTTP date) in ms, when it sent one. */
   readonly retryAfterMs: number | undefined;
-  constructor(kind: UpstreamFailureKind, message: string, status?: number, upstreamCode?: string, retryAfterMs?: number) {
+  /** The upstream's own error object (message, type, param, code), scrubbed of secrets, for `http` failures that sent one. */
+  readonly upstreamError: ScrubbedError | undefined;
+  constructor(kind: UpstreamFailureKind, message: string, status?: number, upstreamCode?: string, retryAfterMs?: number, upstreamError?: ScrubbedError) {
     super(ERROR_CODES.upstreamFailed, message);
     this.name = 'UpstreamError';
     this.kind = kind;
     this.status = status;
     this.upstreamCode = upstreamCode;
     this.retryAfterMs = retryAfterMs;
+    this.upstreamError = upstreamError;
   }
 }
 
@@ -111,18 +115,24 @@ async function readCapped(res: Response, limit: number, timeoutMs: number): Prom
 export async function upstreamHttpError(res: Response, deployment: DeploymentConfig, timeoutMs: number): Promise<UpstreamError> {
   let detail = '';
   let code: string | undefined;
+  let own: ScrubbedError | undefined;
   const text = await readCapped(res, 65536, timeoutMs);
   try {
     const body = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
     if (body && body.error && typeof body.error.message === 'string') detail = body.error.message;
     // The code is sent on to clients (pass-through) and compared; scrubbed like the message.
     if (body && body.error && typeof body.error.code === 'string') code = redactSecrets(body.error.code, deployment);
+    if (body && body.error && typeof body.error === 'object' && !Array.isArray(body.error) && typeof body.error.message === 'string') {
+      own = scrubErrorFields(body.error as JsonObject, deployment, '');
+    }
   } catch {
     detail = text;
   }
-  const safe = res.status === 401 || res.status === 403 ? 'the deployment credentials were refused' : redactSecrets(detail, deployment);
+  const credentials = res.status === 401 || res.status === 403;
+  const safe = credentials ? 'the deployment credentials were refused' : redactSecrets(detail, deployment);
   const message = `The upstream provider answered HTTP ${res.status}${safe ? `: ${safe}` : ''}`;
-  return new UpstreamError('http', message, res.status, code, parseRetryAfter(res.headers.get('retry-after')));
+  // What concerns the deployment's own credentials is never handed on.
+  return new UpstreamError('http', message, res.status, code, parseRetryAfter(res.headers.get('retry-after')), credentials ? undefined : own);
 }
 
 /** A `retry-after` header (delay in seconds, or an HTTP date) in ms from now; undefined when absent or unreadable. */
