@@ -1,6 +1,8 @@
 // A Redis Cluster configured in YAML (LiteLLM's cache_params.redis_startup_nodes, or
-// responses_polling.cluster) serves background responses end to end, store and limiter alike.
+// responses_polling.cluster) serves background responses end to end, store and limiter alike, in
+// an app and through the CLI.
 
+import { spawn } from 'node:child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -9,12 +11,14 @@ import { silentLogger } from '../../lib/logger';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { steps, textOf } from '../helpers/flow';
-import { startApp, waitForStatus, type TestApp } from '../helpers/app';
+import { startApp, waitFor, waitForStatus, type TestApp } from '../helpers/app';
+import OpenAI from 'openai';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { randomPrefix } from '../helpers/redis';
 
 const MASTER_KEY = 'sk-cluster-master-0123456789';
 const TEXT = 'A cluster keeps each response in one slot.';
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cjs', 'cli.js');
 
 let cluster: RedisClusterHandle;
 let upstream: FakeUpstream;
@@ -90,4 +94,24 @@ test("LiteLLM's cache_params with redis_startup_nodes serves background response
 test('responses_polling.cluster serves background responses on a local cluster', async () => {
   const file = yamlFile('', `  cluster:\n    nodes: ["${cluster.urls[2]}"]`);
   await backgroundResponseCompletes(file, 'responses_polling');
+});
+
+test('the CLI serves a YAML file whose Redis is a cluster', async () => {
+  if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it).');
+  const file = yamlFile(`litellm_settings:\n  cache_params:\n    type: redis\n    redis_startup_nodes: [{ host: 127.0.0.1, port: ${cluster.ports[0]} }]`);
+  const env = { ...process.env, CLUSTER_TEST_MASTER_KEY: MASTER_KEY, REDIS_URL: '' };
+  const proc = spawn(process.execPath, [CLI, '--config', file, '--port', '0', '--host', '127.0.0.1'], { env });
+  let stdout = '';
+  proc.stdout.on('data', (c) => (stdout += c));
+  try {
+    const line = await waitFor(() => /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1], 15000, 'ready line');
+    expect(stdout).not.toMatch(/store memory/);
+    const client = new OpenAI({ baseURL: `${line}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
+    const created = await client.responses.create({ model: 'gpt-test', input: 'from the cli', background: true });
+    expect(textOf(await waitForStatus(client, created.id, 'completed'))).toBe(TEXT);
+  } finally {
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    await exited;
+  }
 });
