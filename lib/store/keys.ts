@@ -78,16 +78,25 @@ export function queueKeys(prefix: string, group: string): QueueKeys {
   return { base, ring: `${base}ring`, jobs: `${base}jobs`, running: `${base}running` };
 }
 
+/** The hash tag of the one webhook queue on a single Redis node. */
+export const SINGLE_WEBHOOK_QUEUE = 'webhooks';
+
 /**
- * The webhook delivery queue (sorted set) and the dropped-event counter (string). They share the
- * hash tag `{webhooks}`, not a response's: a terminal transition that enqueues touches two slots,
- * which is why webhooks are not offered on Redis Cluster.
+ * A webhook delivery queue (sorted set) and its dropped-event counter (string), under hash tag
+ * `tag`: {@link SINGLE_WEBHOOK_QUEUE} on one node; on a Redis Cluster, one queue per slot, whose
+ * tag hashes to the slot of the responses it serves (see cluster-slots.ts), so a terminal script
+ * writes its response and its queue in one slot.
  */
-export function webhookQueueKeys(prefix: string): { queue: string; dropped: string } {
-  return { queue: `${prefix}{webhooks}:queue`, dropped: `${prefix}{webhooks}:dropped` };
+export function webhookQueueKeys(prefix: string, tag: string = SINGLE_WEBHOOK_QUEUE): { queue: string; dropped: string } {
+  return { queue: `${prefix}{${tag}}:queue`, dropped: `${prefix}{${tag}}:dropped` };
 }
 
-/** The delivery hash of webhook event `eventId` (same hash tag as {@link webhookQueueKeys}). */
-export function webhookEventKey(prefix: string, eventId: string): string {
-  return `${prefix}{webhooks}:event:${eventId}`;
+/** The delivery hash of webhook event `eventId`, in the queue of tag `tag` (see {@link webhookQueueKeys}). */
+export function webhookEventKey(prefix: string, eventId: string, tag: string = SINGLE_WEBHOOK_QUEUE): string {
+  return `${prefix}{${tag}}:event:${eventId}`;
+}
+
+/** Set (Redis Cluster only): the tags of webhook queues that may hold deliveries. */
+export function webhookActiveKey(prefix: string): string {
+  return `${prefix}{webhooks}:active`;
 }

@@ -71,7 +71,7 @@ export class MemoryOutbox implements WebhookOutbox {
       record.attempts.set(hook, attempts);
       record.tokens.set(hook, token);
       this.#queue.set(member, now + leaseMs);
-      claimed.push({ eventId, hook, body: record.body, queuedAt: record.queuedAt, attempts, endpointId: record.endpointIds.get(hook) ?? '', token });
+      claimed.push({ eventId, hook, body: record.body, queuedAt: record.queuedAt, attempts, endpointId: record.endpointIds.get(hook) ?? '', token, shard: '' });
     }
     return claimed;
   }

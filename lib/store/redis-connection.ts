@@ -50,7 +50,7 @@ export interface Liveness {
 }
 
 /** Commands whose second argument is their only key (routed to that key's node in a cluster). */
-const SINGLE_KEY_COMMANDS = new Set(['GET', 'SET', 'DEL']);
+const SINGLE_KEY_COMMANDS = new Set(['GET', 'SET', 'DEL', 'GETDEL', 'ZRANGE', 'ZCARD', 'ZREM', 'SADD', 'SREM', 'SMEMBERS']);
 
 /**
  * A cluster client seen as a {@link RedisClientLike}: every command goes to the node owning its

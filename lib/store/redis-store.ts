@@ -33,7 +33,7 @@ import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoi
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 import { asArray, asStrings, checkLogWhole, ownerArgs, parseMeta, rebuiltFromLog, storedFromReply } from './redis-replies';
-import { enqueueArgs, openRedisOutbox } from './redis-outbox';
+import { enqueueArgs, RedisOutbox, type EnqueueArgs } from './redis-outbox';
 import type { OutboxPlan, WebhookOutbox, WebhookOutboxStore } from '../webhooks/types';
 
 export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike } from './redis-connection';
@@ -90,6 +90,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
   /** Set once webhooks are on: terminal transitions then enqueue their deliveries. */
   #outboxPlan: OutboxPlan | undefined;
   protected readonly side: SideRecordsDeps;
+  #outbox: RedisOutbox | undefined;
 
   constructor(config: RedisStoreConfig) {
     super();
@@ -141,7 +142,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
     if (outcome === 'not_found') return null;
     const stored = storedFromReply(reply);
-    if (outcome === 'found_swept') stored.leaseSwept = true;
+    if (outcome === 'found_swept') stored.leaseSwept = this.#outbox?.activate(webhook) ?? true;
     checkLogWhole(id, stored.meta, reply[4]);
     // The snapshot key alone is gone: the whole log is there, so the Response is rebuilt by
     // folding it from its first event, as a full replay would.
@@ -163,7 +164,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     const outcome = SCRIPT_CODES.read[reply[0] as 0 | 1 | -1];
     if (outcome === 'not_found') return null;
     const result: EventsPage = { meta: parseMeta(reply[1]).meta, events: asStrings(reply[2]), ...(options.itemIds && { itemIds: asStrings(reply[3]) }) };
-    if (outcome === 'found_swept') result.leaseSwept = true;
+    if (outcome === 'found_swept') result.leaseSwept = this.#outbox?.activate(webhook) ?? true;
     checkLogWhole(id, result.meta, reply[4]);
     return result;
   }
@@ -186,6 +187,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     const outcome = SCRIPT_CODES.append[code as keyof typeof SCRIPT_CODES.append];
     if (outcome === undefined) throw new Error(`redis store: unexpected append reply ${String(code)}`);
     if (code === 1) this.#config.logger.debug('redis store: flush already applied', { id, firstSeq: input.firstSeq });
+    if (outcome === 'ok') this.#outbox?.activate(webhook);
     return outcome;
   }
 
@@ -196,6 +198,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     const reply = asArray(await this.#run(SCRIPTS.cancel, id, args, webhook.keys));
     const outcome = SCRIPT_CODES.cancel[reply[0] as keyof typeof SCRIPT_CODES.cancel];
     if (outcome === 'not_found') return { outcome };
+    if (outcome === 'cancelled') this.#outbox?.activate(webhook);
     return { outcome, response: storedFromReply(reply) };
   }
 
@@ -237,6 +240,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     const reply = asArray(await this.#run(SCRIPTS.startQueued, id, [String(leaseMs), WORKER_LOST_JSON, webhook.spec], webhook.keys));
     const outcome = SCRIPT_CODES.startQueued[reply[0] as keyof typeof SCRIPT_CODES.startQueued];
     if (outcome === undefined) throw new Error(`redis store: unexpected startQueued reply ${String(reply[0])}`);
+    if (outcome === 'expired') this.#outbox?.activate(webhook);
     if (outcome === 'expired') return { outcome, response: storedFromReply(reply) };
     if (outcome !== 'claimed') return { outcome };
     const response = storedFromReply(reply);
@@ -245,7 +249,9 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
 
   async failQueued(id: string, error: ResponseErrorObject, ttlSeconds: number): Promise<boolean> {
     const webhook = this.#enqueue('failed', id);
-    return (await this.#run(SCRIPTS.failQueued, id, [JSON.stringify(error), String(ttlSeconds), webhook.spec], webhook.keys)) === 1;
+    const failed = (await this.#run(SCRIPTS.failQueued, id, [JSON.stringify(error), String(ttlSeconds), webhook.spec], webhook.keys)) === 1;
+    if (failed) this.#outbox?.activate(webhook);
+    return failed;
   }
 
   async subscribe(listener: (message: ControlMessage) => void): Promise<() => Promise<void>> {
@@ -265,9 +271,9 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
 
   webhookOutbox(plan: OutboxPlan): WebhookOutbox {
     const send = (args: string[]) => this.#command(args);
-    const outbox = openRedisOutbox(this.keyPrefix, this.#config.cluster, { command: send, script: (script, keys, args) => evalScript(send, script, keys, args) });
+    this.#outbox ??= new RedisOutbox(this.keyPrefix, { command: send, script: (script, keys, args) => evalScript(send, script, keys, args) }, this.#config.cluster);
     this.#outboxPlan = plan;
-    return outbox;
+    return this.#outbox;
   }
 
   async ping(): Promise<void> {
@@ -287,9 +293,10 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
   }
 
   /** The webhook keys and spec a script takes to enqueue the event of `status`, should it make that transition. */
-  #enqueue(status: string | undefined, id: string): { keys: string[]; spec: string } {
-    return enqueueArgs(this.keyPrefix, this.#outboxPlan, status, id);
+  #enqueue(status: string | undefined, id: string): EnqueueArgs {
+    return enqueueArgs(this.keyPrefix, this.#outboxPlan, status, id, this.#config.cluster);
   }
+
 
   /** One command, within `commandTimeoutMs` including the wait for a connection. */
   async #command(args: string[]): Promise<unknown> {

@@ -95,6 +95,8 @@ export interface ClaimedDelivery {
   attempts: number;
   /** The claim's token; a settle with another token (the lease lapsed and someone else claimed) does nothing. */
   token: string;
+  /** Which of the store's queues holds it (opaque to callers; `''` for a store with one queue). */
+  shard: string;
 }
 
 /** How a claimed delivery ended: delivered (or given up), or to be retried after `retryInMs`. */
@@ -116,7 +118,7 @@ export interface WebhookOutbox {
 export interface WebhookOutboxStore {
   /**
    * Turns on enqueueing: from now on, each terminal transition this store makes enqueues its
-   * deliveries in the same atomic step. Returns the outbox. Throws when the store cannot (Redis Cluster).
+   * deliveries in the same atomic step. Returns the outbox.
    */
   webhookOutbox(plan: OutboxPlan): WebhookOutbox;
 }
