@@ -5,7 +5,7 @@
 import { createClient, createCluster, type RedisClientType } from '@redis/client';
 import { limiterKeys } from '../../lib/limiter/keys';
 import { createRedisLimiter, type RedisLimiter } from '../../lib/limiter/redis-limiter';
-import { responseKeys } from '../../lib/store/keys';
+import { queueKeys, responseKeys } from '../../lib/store/keys';
 import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
 import type { ControlMessage } from '../../lib/types';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
@@ -134,6 +134,48 @@ describe('Redis Cluster store: cluster specifics', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('Redis Cluster store: the queue', () => {
+  let prefix: string;
+  let store: RedisStore;
+
+  beforeEach(() => {
+    prefix = randomPrefix();
+    store = createRedisStore({ cluster: { rootNodes: rootNodes() }, keyPrefix: prefix });
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await deleteKeys(prefix);
+  });
+
+  test('the queues of different deployment groups spread over the masters, each group on one; records stay on their own slots', async () => {
+    const groups = Array.from({ length: 12 }, (_, i) => `model-${i}`);
+    const inputs = groups.map((group) => {
+      const input = createInput();
+      return { ...input, queue: { group, principal: 'owner-a', job: '{}', slot: 'd0', slotLimit: 1, maxWaitMs: 0 } };
+    });
+    for (const input of inputs) await store.create(input);
+    const perNode = await keysPerNode(prefix);
+    const groupNodes = groups.map((group) => {
+      const k = queueKeys(prefix, group);
+      const holders = perNode.map((keys, i) => (keys.includes(k.jobs) ? i : -1)).filter((i) => i >= 0);
+      expect(holders).toHaveLength(1);
+      expect(perNode[holders[0]!]).toEqual(expect.arrayContaining([k.jobs, k.ring]));
+      return holders[0];
+    });
+    expect(new Set(groupNodes).size).toBeGreaterThanOrEqual(2);
+    for (const [i, input] of inputs.entries()) {
+      const { claim } = await store.claim(groups[i]!, { leaseMs: 30_000, maxAttempts: 3 });
+      expect(claim?.id).toBe(input.id);
+      const taken = await store.startQueued(input.id, 30_000);
+      expect(taken.outcome).toBe('claimed');
+      await store.releaseClaim(groups[i]!, input.id);
+    }
+    // Released claims leave no queue keys behind.
+    expect((await keysPerNode(prefix)).flat().filter((key) => key.includes('{q:'))).toEqual([]);
   });
 });
 

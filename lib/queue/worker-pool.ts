@@ -168,7 +168,8 @@ export class WorkerPool {
       this.kick();
     };
     this.#run(group, claim, held).then(
-      (worker) => (worker ? worker.once('done', () => void finish()) : void finish()),
+      // `done` is a promise: no race with a worker that ends before this callback runs.
+      (worker) => (worker ? worker.done.then(finish) : finish()),
       (err) => {
         this.#storeError('could not start a claimed response', err);
         held.handBack = true;
