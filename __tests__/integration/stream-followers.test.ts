@@ -339,6 +339,20 @@ describe('event-stream followers', () => {
       expect(frames[2].data.response).toMatchObject({ id, status: 'failed', error: { code: 'worker_lost' } });
     });
 
+    test('part of its record lost from Redis (its log cut short): an error event response_data_lost', async () => {
+      const prefix = randomPrefix();
+      const a = await start({ store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: silentLogger }) });
+      const { id, stream } = await followRunning(a);
+      const inspect = createClient({ url: redis.url });
+      await inspect.connect();
+      await inspect.del(`${prefix}{${id}}:log`);
+      await inspect.quit();
+      const frames = await stream.ended;
+      const closing = frames.at(-1)!;
+      expect(closing.event).toBe('error');
+      expect(closing.data).toMatchObject({ code: 'response_data_lost', error: { code: 'response_data_lost' } });
+    });
+
     test('the store cannot be read: an error event store_unavailable that says where to resume', async () => {
       const memory = new MemoryStore({ logger: silentLogger });
       let failing = false;

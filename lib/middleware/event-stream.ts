@@ -6,7 +6,7 @@ import type { Request, Response } from 'express';
 import { eventJson, eventType, ItemIdTable } from '../store/event-codec';
 import type { EventsPage, ResponseMeta } from '../types';
 import { isFinalEventType, isTerminalStatus } from '../response-vocabulary';
-import { ERROR_CODES, responseNotFound } from '../errors';
+import { ERROR_CODES, responseDataLost, responseNotFound, StoreRecordLostError } from '../errors';
 import type { Runtime } from '../runtime';
 import { ownerHash, type Principal } from '../principal';
 import { materialize } from '../worker/materialize';
@@ -25,6 +25,8 @@ export const STREAM_END_CODES = {
   gone: 'not_found',
   /** The store could not be read; the client may resume later from its last sequence number. */
   storeUnavailable: ERROR_CODES.storeUnavailable,
+  /** Redis evicted or lost part of the record (its log cut short) while the stream followed it. */
+  dataLost: ERROR_CODES.responseDataLost,
 } as const;
 
 /** Where a stream starts: after a cursor read from the store, or with events already in hand. */
@@ -128,6 +130,11 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
       try {
         next = await (ahead ?? store.readEvents(id, owner, cursor, page));
       } catch (err) {
+        if (err instanceof StoreRecordLostError) {
+          logger.warn('event stream ended: part of the record is gone from the store', { id });
+          await writeError(out, sentThrough() + 1, STREAM_END_CODES.dataLost, responseDataLost(id, err.terminal).message);
+          return;
+        }
         metrics.storeError('request');
         // Headers are gone: the stream ends with an error event, and the client may resume later.
         logger.warn('event stream ended: store unreachable', { id, error: String(err) });

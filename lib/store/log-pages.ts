@@ -4,8 +4,16 @@
 import type { ReadEventsOptions } from '../types';
 import { itemIdNotes } from './event-codec';
 
+/** The page of an in-memory `log` after `afterSeq` as `readEvents` answers it, with copies of the notes when asked. */
+export function pageOf(log: string[], notes: string[], afterSeq: number, options: ReadEventsOptions): { events: string[]; itemIds?: string[] } {
+  const first = Math.max(0, Math.trunc(afterSeq) + 1);
+  const end = options.limit === undefined ? undefined : first + Math.max(1, Math.trunc(options.limit));
+  const events = pageWithin(log.slice(first, end), options.maxBytes);
+  return options.itemIds ? { events, itemIds: [...notes] } : { events };
+}
+
 /** The leading entries whose lengths add up to at most `maxBytes` (always the first one). */
-export function pageWithin(entries: string[], maxBytes: number | undefined): string[] {
+function pageWithin(entries: string[], maxBytes: number | undefined): string[] {
   if (maxBytes === undefined) return entries;
   let bytes = 0;
   for (let i = 0; i < entries.length; i++) {

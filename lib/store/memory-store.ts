@@ -12,7 +12,7 @@ import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeRespons
 import type { ResponseStore, StartQueuedOutcome, StoredResponse, TurnRecord, TurnUpstream } from '../types';
 import { MemorySideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { itemIdNotes } from './event-codec';
-import { pageWithin } from './log-pages';
+import { pageOf } from './log-pages';
 import { MemoryOutbox, type OutboxPlan, type WebhookOutboxStore } from './memory-outbox';
 import { endQueued, publicMeta, stored, type MemoryRecord, type MetaRecord } from './memory-record';
 
@@ -96,13 +96,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     const record = this.#owned(id, owner);
     if (!record) return null;
     const { meta, swept } = this.#sweepLease(id, record);
-    const first = Math.max(0, Math.trunc(afterSeq) + 1);
-    const limit = options.limit === undefined ? undefined : Math.max(1, Math.trunc(options.limit));
-    const result: EventsPage = {
-      meta: publicMeta(meta),
-      events: pageWithin(record.log.slice(first, limit === undefined ? undefined : first + limit), options.maxBytes),
-    };
-    if (options.itemIds) result.itemIds = [...record.itemIds];
+    const result: EventsPage = { meta: publicMeta(meta), ...pageOf(record.log, record.itemIds, afterSeq, options) };
     if (swept) result.leaseSwept = true;
     return result;
   }
