@@ -22,6 +22,8 @@ const router = pkg.responsesPolling({
   backgroundMode: { pollingViaCache: 'all', ttl: 3600 },
   worker: config.worker ?? {},
   logger: pkg.silentLogger,
+  // 'api': this process only admits and serves; bench/worker-process.js runs the workers.
+  ...(config.role ? { role: config.role } : {}),
 });
 app.use('/llm', router);
 
@@ -80,10 +82,10 @@ baseline.post('/consume', express.json(), async (req, res, next) => {
     next(err);
   }
 });
-// Baseline for resume: the whole log with one LRANGE, written as SSE frames.
+// Baseline for resume: the log (from index `?from=`, default all) with one LRANGE, written as SSE frames.
 baseline.get('/replay/:id', async (req, res, next) => {
   try {
-    const entries = await redis.lRange(`${config.keyPrefix}{${req.params.id}}:log`, 0, -1);
+    const entries = await redis.lRange(`${config.keyPrefix}{${req.params.id}}:log`, Number(req.query.from ?? 0), -1);
     res.status(200).setHeader('content-type', 'text/event-stream; charset=utf-8');
     res.flushHeaders();
     for (const entry of entries) {

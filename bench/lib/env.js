@@ -118,11 +118,21 @@ async function commandCalls(client) {
   return calls;
 }
 
+/** Hash lengths of every queue's jobs (queued and claimed responses): 0 once all workers are done. */
+async function queuedJobs(client, keyPrefix) {
+  let total = 0;
+  for await (const key of client.scanIterator({ MATCH: `${keyPrefix}{q:*}:jobs`, COUNT: 100 })) {
+    for (const k of Array.isArray(key) ? key : [key]) total += await client.hLen(k);
+  }
+  return total;
+}
+
 /**
  * Starts a scenario's processes: Redis, the upstream and the server (with `worker` options).
- * Returns URLs, a Redis client for INFO and `close()`.
+ * With `role: 'api'` the server runs no workers and a separate worker process
+ * (bench/worker-process.js) runs them. Returns URLs, a Redis client for INFO and `close()`.
  */
-async function startEnv({ dist, worker, serverArgs = [] } = {}) {
+async function startEnv({ dist, worker, serverArgs = [], role } = {}) {
   const redis = await startRedis();
   const parts = [redis];
   try {
@@ -130,10 +140,11 @@ async function startEnv({ dist, worker, serverArgs = [] } = {}) {
     parts.push(upstream);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}/v1`;
     const keyPrefix = 'rp:';
-    const server = await forkReady('server-process.js', {
-      BENCH_SERVER_CONFIG: JSON.stringify({ dist, redisUrl: redis.url, upstreamUrl, keyPrefix, worker }),
-    }, serverArgs);
+    const serverConfig = { dist, redisUrl: redis.url, upstreamUrl, keyPrefix, worker, role };
+    const server = await forkReady('server-process.js', { BENCH_SERVER_CONFIG: JSON.stringify(serverConfig) }, serverArgs);
     parts.push(server);
+    const workers = role === 'api' ? await forkReady('worker-process.js', { BENCH_SERVER_CONFIG: JSON.stringify(serverConfig) }, serverArgs) : undefined;
+    if (workers) parts.push(workers);
     const client = createClient({ url: redis.url });
     client.on('error', () => undefined);
     await client.connect();
@@ -143,7 +154,10 @@ async function startEnv({ dist, worker, serverArgs = [] } = {}) {
       upstreamOrigin: `http://127.0.0.1:${upstream.port}`,
       origin: `http://127.0.0.1:${server.port}`,
       serverPid: server.pid,
+      workerPid: workers?.pid,
+      role: role ?? 'all',
       client,
+      queuedJobs: () => queuedJobs(client, keyPrefix),
       info: (section) => info(client, section),
       commandCalls: () => commandCalls(client),
       async close() {
