@@ -61,6 +61,8 @@ export const WARNING_CODES = {
   yamlCacheType: 'yaml_cache_type',
   /** Two routers alive in one process serve from different in-memory stores: each answers 404 for the other's ids. */
   separateMemoryStores: 'separate_memory_stores',
+  /** The Redis of the store runs a `maxmemory-policy` that may evict response keys (anything but `noeviction`). */
+  redisEvictionPolicy: 'redis_eviction_policy',
 } as const;
 
 /** One of {@link WARNING_CODES}. */

@@ -1,6 +1,9 @@
 // Redis loses part of a record (a key removed, or evicted under maxmemory): reads rebuild what
 // they can or answer a clear error, never a 500 and never wrong data.
 
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import OpenAI from 'openai';
 import { createClient } from '@redis/client';
 import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
@@ -12,6 +15,7 @@ import { startRedisServer, type RedisServerHandle } from '../helpers/redis-serve
 import { responseKeys } from '../../lib/store/keys';
 import { createRedisStore } from '../../lib/store/redis-store';
 import { silentLogger } from '../../lib/logger';
+import type { HealthBody } from '../../lib/observability/health';
 
 jest.setTimeout(60_000);
 
@@ -25,7 +29,11 @@ let prefix: string;
 let app: TestApp;
 let client: OpenAI;
 
+const warnings: Array<Record<string, unknown> | undefined> = [];
+const recordingLogger = { ...silentLogger, warn: (_message: string, fields?: Record<string, unknown>) => void warnings.push(fields) };
+
 async function setUp(args: string[] = []): Promise<void> {
+  warnings.length = 0;
   upstream = await startFakeUpstream();
   upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents(TEXT, { chunkSize: 4 }).map((e) => ev(e)) }));
   redis = await startRedisServer({ args });
@@ -34,7 +42,7 @@ async function setUp(args: string[] = []): Promise<void> {
   await admin.connect();
   prefix = randomPrefix();
   app = await startApp({
-    store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: silentLogger }),
+    store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: recordingLogger }),
     masterKey: MASTER_KEY,
     models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: 'sk-up' }],
     worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
@@ -126,4 +134,35 @@ test('maxmemory with allkeys-lru evicting under pressure: every read is the full
       expect(events.at(-1)?.type).toBe('response.completed');
     }
   }
+});
+
+/** The body of the router's health check, mounted on a server of its own. */
+async function health(): Promise<HealthBody> {
+  const host = express().get('/healthz', app.router.healthCheck());
+  const server = await new Promise<Server>((resolve) => {
+    const s = host.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`);
+    return (await res.json()) as HealthBody;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+test('a Redis with an evicting maxmemory-policy (volatile-lru: every response key has a TTL) is warned about at start-up and named by the health check', async () => {
+  await setUp(['--maxmemory-policy', 'volatile-lru']);
+  await completed();
+  await waitFor(() => warnings.some((w) => w?.code === 'redis_eviction_policy'), 5000, 'the eviction warning');
+  expect(warnings.filter((w) => w?.code === 'redis_eviction_policy')).toEqual([{ code: 'redis_eviction_policy', policy: 'volatile-lru' }]);
+  expect(await health()).toMatchObject({ status: 'ok', store: 'ok', evictionPolicy: 'volatile-lru' });
+});
+
+test('a Redis with noeviction gets no warning and a health answer without evictionPolicy', async () => {
+  await setUp();
+  await completed();
+  expect(warnings.filter((w) => w?.code === 'redis_eviction_policy')).toEqual([]);
+  const body = await health();
+  expect(body).toMatchObject({ status: 'ok', store: 'ok' });
+  expect(body).not.toHaveProperty('evictionPolicy');
 });

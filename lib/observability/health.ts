@@ -6,6 +6,7 @@ import { ApiError } from '../errors';
 import { sendError } from '../middleware/http';
 import { runtimeFor, type Runtime } from '../runtime';
 import { RedisStoreUnavailableError } from '../store/redis-connection';
+import { isEvictionAware, type EvictionAware } from '../store/redis-eviction';
 
 /** Options of {@link healthCheck}. */
 export interface HealthCheckOptions {
@@ -24,6 +25,11 @@ export interface HealthBody {
   store: 'ok' | 'unreachable' | 'auth_failed' | 'timeout';
   /** Background responses this instance is running now. */
   running: number;
+  /**
+   * Present when the store's Redis runs a `maxmemory-policy` that may evict response keys (its
+   * name, e.g. `allkeys-lru`): a warning, the status stays `ok`. Run Redis with `noeviction`.
+   */
+  evictionPolicy?: string;
 }
 
 const TIMED_OUT = Symbol('timed out');
@@ -56,6 +62,10 @@ export function healthCheck(options: ResponsesPollingOptions | Runtime = {}, opt
     if (storeState !== 'ok') metrics.storeError('ping');
     const status: HealthBody['status'] = runtime.isClosing ? 'shutting_down' : storeState === 'ok' ? 'ok' : 'unavailable';
     const body: HealthBody = { status, store: storeState, running: runtime.workers.size };
+    if (storeState === 'ok' && isEvictionAware(store)) {
+      const policy = await evictionPolicyWithin(store, timeoutMs);
+      if (policy) body.evictionPolicy = policy;
+    }
     res.setHeader('cache-control', 'no-store');
     res.status(status === 'ok' ? 200 : 503).json(body);
   };
@@ -83,4 +93,17 @@ export function metricsHandler(options: ResponsesPollingOptions | Runtime = {}):
       sendError(res, new ApiError(500, 'Metrics could not be collected.', { type: 'server_error', code: 'metrics_failed' }));
     }
   };
+}
+
+/** The store's evicting policy, or null when there is none or it did not say within `timeoutMs`. */
+async function evictionPolicyWithin(store: EvictionAware, timeoutMs: number): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      store.evictionRisk().catch(() => null),
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

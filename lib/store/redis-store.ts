@@ -31,6 +31,7 @@ import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './mem
 import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
 import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
+import { mayEvict, readEvictionPolicy, warnOnEvictionPolicy, type EvictionAware } from './redis-eviction';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 import { asArray, asStrings, checkLogWhole, ownerArgs, parseMeta, rebuiltFromLog, storedFromReply } from './redis-replies';
 import { enqueueArgs, RedisOutbox, type EnqueueArgs } from './redis-outbox';
@@ -42,7 +43,7 @@ export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike
 export type RedisStoreOptions = RedisConnectionChoice;
 
 /** The Redis implementation of {@link ResponseStore}. */
-export interface RedisStore extends ResponseStore, Reachable, WebhookOutboxStore {
+export interface RedisStore extends ResponseStore, Reachable, WebhookOutboxStore, EvictionAware {
   /** The resolved key prefix. */
   readonly keyPrefix: string;
 }
@@ -85,6 +86,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
   #closing: Promise<void> | undefined;
   readonly #onError: (err: Error) => void;
   readonly #onReady: () => void;
+  readonly #unwatchEviction: () => void;
   readonly #queue: RedisQueue;
   readonly location: string;
   /** Set once webhooks are on: terminal transitions then enqueue their deliveries. */
@@ -102,7 +104,14 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     this.location = config.probe.location;
     this.#channel = controlChannel(config.keyPrefix);
     this.#watch(config.client);
+    this.#unwatchEviction = warnOnEvictionPolicy(config.client, () => this.evictionRisk(), config.logger);
     if (!config.client.isOpen) this.#connectInBackground(config.client);
+  }
+
+  /** See {@link EvictionAware}. */
+  async evictionRisk(): Promise<string | null> {
+    const policy = await readEvictionPolicy((args) => this.#command(args));
+    return mayEvict(policy) ? policy : null;
   }
 
   async create(input: CreateRecordInput): Promise<{ fence: number }> {
@@ -367,6 +376,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     } else {
       client.off('error', this.#onError);
       client.off('ready', this.#onReady);
+      this.#unwatchEviction();
     }
   }
 }
