@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   responseDataLost: 'response_data_lost',
   /** An upstream request ended without a usable answer (`UpstreamError`; its `kind` says how). */
   upstreamFailed: 'upstream_failed',
+  /** A create found its deployment group's queue full (`worker.maxQueued`) ({@link QueueFullError}). */
+  queueFull: 'queue_full',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -146,6 +148,16 @@ export class StoreConflictError extends ResponsesPollingError {
   constructor(id: string) {
     super(ERROR_CODES.storeConflict, `a record with id ${id} already exists`);
     this.name = 'StoreConflictError';
+  }
+}
+
+/** Thrown by a store when `create` finds the queue of the response's deployment group full; nothing was stored. */
+export class QueueFullError extends ResponsesPollingError {
+  readonly group: string;
+  constructor(group: string) {
+    super(ERROR_CODES.queueFull, `the queue of deployment group ${group} is full`);
+    this.name = 'QueueFullError';
+    this.group = group;
   }
 }
 

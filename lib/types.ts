@@ -148,6 +148,11 @@ export interface QueueEnqueue {
   slotLimit: number;
   /** Longest wait before a claim, in ms; a read after it ends the response `failed`. 0: no limit. */
   maxWaitMs: number;
+  /**
+   * Most responses in the group's queue (waiting or claimed); a create beyond it rejects with
+   * `QueueFullError` and stores nothing. 0 or absent: no bound.
+   */
+  maxDepth?: number;
 }
 
 /** A response a worker claimed from the queue (see {@link ResponseStore.claim}). */

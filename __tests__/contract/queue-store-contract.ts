@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CreateRecordInput, QueueEnqueue, ResponseStore } from '../../lib/types';
 import { QUEUE_TIMEOUT_ERROR } from '../../lib/queue/queue-errors';
+import { QueueFullError } from '../../lib/errors';
 import { sleep } from '../helpers/flow';
 import { appendInput, createInput, events } from '../helpers/store-inputs';
 
@@ -38,6 +39,22 @@ export function describeQueueContract(store: () => ResponseStore): void {
       expect(claim!.enqueuedAt).toBeGreaterThan(Date.now() - 60_000);
       expect(await store().queueDepth(group)).toBe(0);
       expect((await store().claim(group, LEASE)).claim).toBeNull();
+    });
+
+    test('a create beyond maxDepth of its group rejects with QueueFullError and stores nothing; a released claim makes room', async () => {
+      const first = queued('owner-a', { maxDepth: 2 });
+      const second = queued('owner-b', { maxDepth: 2 });
+      const third = queued('owner-a', { maxDepth: 2 });
+      await store().create(first);
+      await store().create(second);
+      await expect(store().create(third)).rejects.toBeInstanceOf(QueueFullError);
+      expect(await store().read(third.id, null)).toBeNull();
+      // Claimed responses still count; released ones do not.
+      const { claim } = await store().claim(group, LEASE);
+      await expect(store().create(third)).rejects.toBeInstanceOf(QueueFullError);
+      await store().releaseClaim(group, claim!.id);
+      await store().create(third);
+      expect((await store().read(third.id, null))!.meta.status).toBe('queued');
     });
 
     test('an empty or unknown group claims nothing', async () => {

@@ -142,6 +142,7 @@ describe('defaults', () => {
         maxQueueMs: 600000,
         maxClaimAttempts: 3,
         claimIntervalMs: 200,
+        maxQueued: 100000,
       },
       streamFollowers: { maxPerResponse: 100, maxPerPrincipal: 1000, stallTimeoutMs: 30000, pageEvents: 500, pageBytes: 262144 },
       role: 'all',

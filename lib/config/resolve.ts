@@ -57,6 +57,7 @@ export const DEFAULTS = {
     maxQueueMs: 600_000,
     maxClaimAttempts: 3,
     claimIntervalMs: 200,
+    maxQueued: 100_000,
   } satisfies Required<WorkerOptions>,
   streamFollowers: {
     maxPerResponse: 100,

@@ -168,6 +168,7 @@ function workerSchema(n: ConfigNaming): SchemaObject {
       prop(n, 'maxQueueMs', 'max_queue_ms', ms(0, 'e.g. 600000 (0: no limit)')),
       prop(n, 'maxClaimAttempts', 'max_claim_attempts', { ...posInt('Set it to a whole number of claims from 1 to 10, e.g. 3'), maximum: 10 }),
       prop(n, 'claimIntervalMs', 'claim_interval_ms', { ...ms(10, 'from 10 to 10000, e.g. 200'), maximum: 10000 }),
+      prop(n, 'maxQueued', 'max_queued', { type: 'integer', minimum: 0, fix: 'Set it to a whole number of responses, e.g. 100000 (0: no bound)' }),
     ]),
     fix: 'Write an object of worker settings',
   };

@@ -69,6 +69,11 @@ export interface WorkerOptions {
   maxClaimAttempts?: number;
   /** How often an idle worker looks at the queue, in ms (a create in the same process wakes it at once). Default 200. */
   claimIntervalMs?: number;
+  /**
+   * Most responses in one deployment group's queue, waiting or running; a create beyond it is
+   * refused with 429 `queue_full` and leaves nothing behind. 0: no bound. Default 100000.
+   */
+  maxQueued?: number;
 }
 
 /**

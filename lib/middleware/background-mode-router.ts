@@ -17,6 +17,8 @@ import { passThrough } from './pass-through';
 import { refuseWhileClosing } from './pre-call-limiter';
 import { runningTurnSeconds, turnOfRequest } from '../conversation/turns';
 import { enqueueInput } from '../queue/job';
+import { queueFullRefusal } from '../queue/queue-errors';
+import { QueueFullError } from '../errors';
 import { currentLogContext } from '../observability/request-id';
 
 /** The paths this package answers, below wherever the router is mounted. */
@@ -104,6 +106,9 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           leaseMs: config.worker.leaseMs,
           ttlSeconds: config.backgroundMode.ttl,
           queue,
+        }).catch((err: unknown) => {
+          // A full queue stored nothing: the client is told to come back (429), not that the store is down.
+          throw err instanceof QueueFullError ? queueFullRefusal(body.model) : err;
         }),
       );
       // From here the admission belongs to the response: the worker that runs it holds and settles it.

@@ -83,6 +83,7 @@ export function enqueueInput(
     slot: limit > 0 ? capacitySlot(first) : '',
     slotLimit: limit,
     maxWaitMs: config.worker.maxQueueMs,
+    maxDepth: config.worker.maxQueued,
   };
 }
 

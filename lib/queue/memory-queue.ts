@@ -110,6 +110,11 @@ export class MemoryQueue {
     pushWaiting(group, entry.principal, id, 'head');
   }
 
+  /** Responses in the queue of `name`, waiting or claimed. */
+  size(name: string): number {
+    return this.#groups.get(name)?.entries.size ?? 0;
+  }
+
   depth(name: string): number {
     const group = this.#groups.get(name);
     if (!group) return 0;

@@ -1,5 +1,6 @@
 // The errors the queue writes on a response it ends `failed`: stated once, used by both stores and the worker pool.
 
+import { ApiError, ERROR_CODES } from '../errors';
 import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
 import type { ResponseErrorObject } from '../types';
 
@@ -23,4 +24,13 @@ export function requeueExhaustedError(attempts: number): ResponseErrorObject {
     code: RESPONSE_ERROR_CODES.internal,
     message: `The response was claimed ${attempts} times by workers that stopped before its upstream answered (worker.maxClaimAttempts); it was not started again.`,
   };
+}
+
+/** The answer to a create whose deployment group's queue is full (`worker.maxQueued`): 429, nothing stored. */
+export function queueFullRefusal(model: string): ApiError {
+  return new ApiError(429, `Too many responses of the model '${model}' are waiting or running (worker.maxQueued). Retry after 1s.`, {
+    type: 'requests',
+    code: ERROR_CODES.queueFull,
+    headers: { 'retry-after': '1' },
+  });
 }

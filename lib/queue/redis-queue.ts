@@ -34,9 +34,11 @@ export class RedisQueue {
     return [id, q.principal, q.job, q.slot, String(Math.max(0, Math.trunc(q.slotLimit)))];
   }
 
-  async enqueue(id: string, q: QueueEnqueue): Promise<void> {
+  /** Enqueues `id`; `false` when the queue is full (`q.maxDepth`) and nothing was written. */
+  async enqueue(id: string, q: QueueEnqueue): Promise<boolean> {
     const k = this.keys(q.group);
-    await this.run(QUEUE_SCRIPTS.enqueue, [k.ring, k.jobs, k.running], [k.base, ...RedisQueue.enqueueArgs(id, q)]);
+    const args = [k.base, ...RedisQueue.enqueueArgs(id, q), String(Math.max(0, Math.trunc(q.maxDepth ?? 0)))];
+    return Number(await this.run(QUEUE_SCRIPTS.enqueue, [k.ring, k.jobs, k.running], args)) === 1;
   }
 
   async claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {

@@ -57,12 +57,17 @@ ${HEADER_KEYS}
   ARGV[4] job JSON
   ARGV[5] capacity slot, '' for none
   ARGV[6] slot limit, 0 for none
+  ARGV[7] most responses in the queue (waiting or claimed), 0 for no bound
 
   Returns
    1  enqueued
+   0  the queue is full; nothing written
 ]]
 ${LUA_BASE_HELPERS}
 ${LUA_QUEUE_HELPERS}
+if tonumber(ARGV[7]) > 0 and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[7]) then
+  return 0
+end
 enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], nowMs())
 return 1
 `;

@@ -2,7 +2,7 @@
 // serialised strings, answers asynchronously and expires records, so it is a faithful stand-in.
 
 import { EventEmitter } from 'node:events';
-import { StoreConflictError } from '../errors';
+import { QueueFullError, StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
 import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
 import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
@@ -51,6 +51,8 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
   async create(input: CreateRecordInput): Promise<{ fence: number }> {
     this.#assertOpen();
     if (this.#get(input.id)) throw new StoreConflictError(input.id);
+    const full = input.queue && (input.queue.maxDepth ?? 0) > 0 && this.#queue.size(input.queue.group) >= (input.queue.maxDepth ?? 0);
+    if (full) throw new QueueFullError(input.queue!.group);
     const now = Date.now();
     const lastSeq = input.events.length - 1;
     const meta: MetaRecord = {

@@ -1,7 +1,7 @@
 // The Redis store: one Lua script per state transition, keys from keys.ts, control messages
 // over pub/sub. Safe for Redis Cluster: every script touches the keys of one response only.
 
-import { StoreConflictError } from '../errors';
+import { QueueFullError, StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
 import { queueLifeMs } from '../queue/memory-queue';
 import { RedisQueue } from '../queue/redis-queue';
@@ -120,7 +120,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     // One node: record and queue entry in one script. A cluster: the entry follows in its own slot;
     // should that step fail, the record's wait deadline ends it (it is never left queued for good).
     const together = qk !== undefined && !this.#config.cluster;
-    const queueArgs = q && qk ? [qk.base, ...RedisQueue.enqueueArgs(input.id, q)] : ['', '', '', '', '', '0'];
+    const queueArgs = q && qk ? [qk.base, ...RedisQueue.enqueueArgs(input.id, q), String(Math.max(0, Math.trunc(q.maxDepth ?? 0)))] : ['', '', '', '', '', '0', '0'];
     const code = await this.#run(
       SCRIPTS.create,
       input.id,
@@ -138,10 +138,16 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
       ],
       together && qk ? [qk.ring, qk.jobs] : [],
     );
-    const outcome = SCRIPT_CODES.create[code as 0 | 1];
+    const outcome = SCRIPT_CODES.create[code as 0 | 1 | 2];
     if (outcome === 'exists') throw new StoreConflictError(input.id);
+    if (outcome === 'queue_full' && q) throw new QueueFullError(q.group);
     if (outcome !== 'created') throw new Error(`redis store: unexpected create reply ${String(code)}`);
-    if (q && !together) await this.#queue.enqueue(input.id, q);
+    if (q && !together && !(await this.#queue.enqueue(input.id, q))) {
+      // The record was announced to nobody yet: it goes, and the create leaves nothing behind.
+      const k = responseKeys(this.keyPrefix, input.id);
+      await this.#command(['DEL', k.meta, k.snapshot, k.log, k.ids]);
+      throw new QueueFullError(q.group);
+    }
     return { fence: 1 };
   }
 

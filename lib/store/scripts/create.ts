@@ -31,13 +31,15 @@ export const CREATE_SCRIPT = `
   ARGV[12] job JSON
   ARGV[13] capacity slot, '' for none
   ARGV[14] slot limit, 0 for none
-  ARGV[15] k, the number of item-id notes of the initial events
-  ARGV[16..15+k] those notes
-  ARGV[16+k..] the n initial encoded events, from sequence 0
+  ARGV[15] most responses in the queue (waiting or claimed), 0 for no bound
+  ARGV[16] k, the number of item-id notes of the initial events
+  ARGV[17..16+k] those notes
+  ARGV[17+k..] the n initial encoded events, from sequence 0
 
   Returns
    1  created (fence 1)
    0  the id exists; nothing written
+   2  the queue (KEYS[6]) is full; nothing written
 ]]
 ${LUA_HELPERS}
 ${LUA_QUEUE_HELPERS}
@@ -45,7 +47,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local leaseMs = tonumber(ARGV[4])
-local n = #ARGV - 15 - tonumber(ARGV[15])
+if #KEYS == 6 and tonumber(ARGV[15]) > 0 and redis.call('HLEN', KEYS[6]) >= tonumber(ARGV[15]) then
+  return 2
+end
+local n = #ARGV - 16 - tonumber(ARGV[16])
 local now = nowMs()
 local deadline = 0
 local extra = 0
@@ -62,7 +67,7 @@ redis.call('HSET', KEYS[1],
 redis.call('SET', KEYS[2], ARGV[2])
 -- Without a meta hash a stray log cannot belong to a live record; start it afresh.
 redis.call('DEL', KEYS[3], KEYS[4])
-pushFrom(pushItemIds(15))
+pushFrom(pushItemIds(16))
 expireAll(tonumber(ARGV[5]) * 1000 + leaseMs + extra)
 if #KEYS == 6 then
   enqueue(KEYS[5], KEYS[6], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], now)

@@ -40,7 +40,7 @@ export const SCRIPTS = {
 
 /** Return codes of the scripts, as listed in their headers. */
 export const SCRIPT_CODES = {
-  create: { 1: 'created', 0: 'exists' },
+  create: { 1: 'created', 0: 'exists', 2: 'queue_full' },
   read: { 0: 'found', 1: 'found_swept', [-1]: 'not_found' },
   append: {
     0: 'ok',
