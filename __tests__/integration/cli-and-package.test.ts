@@ -438,6 +438,10 @@ describe('a tarball packed from a clean clone', () => {
     delete env.REDIS_URL;
     const { stdout } = await run(process.execPath, ['quickstart.js'], { cwd: app, env, timeout: 30000 });
     expect(JSON.parse(stdout)).toEqual({ anonymous: 401, admin: 404, models: ['gpt-4o-mini'], master: true });
+
+    // The command the README names, through the bin link npm made for the installed package.
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect((await run(path.join(app, 'node_modules/.bin/responses-polling'), ['--version'], { cwd: app })).stdout).toBe(`${pkg.version}\n`);
   }, 60000);
 });
 
