@@ -118,9 +118,9 @@ export class Runtime {
    * record was written while `close()` ran is stopped at once and ends as `server_shutdown`.
    * `owner` (the owner hash) is handed to the lifecycle hook; `admission` (committed) is held while
    * the worker runs and settled when it ends. The worker's log lines carry its response id and the
-   * request id of the create.
+   * request id of the create. `claimed`: a response from the queue, counted as created by its create.
    */
-  startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission } = {}): StreamingWorker {
+  startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission; claimed?: boolean } = {}): StreamingWorker {
     const worker = new StreamingWorker(workerDeps(this.config), start);
     this.workers.set(start.id, worker);
     worker.once('done', () => {
@@ -128,7 +128,7 @@ export class Runtime {
     });
     // Its turn is kept as long as its record, with where the upstream holds it once known.
     followTurn(this.config, worker, start.request.store !== false);
-    this.observe(worker, info.owner ?? '');
+    this.observe(worker, info.owner ?? '', !info.claimed);
     if (info.admission) this.holdAdmission(worker, info.admission);
     runWithLogContext({ requestId: currentLogContext()?.requestId, responseId: start.id }, () => worker.run());
     if (this.closing) worker.stop('shutdown');
@@ -174,9 +174,9 @@ export class Runtime {
   }
 
   /** Counts and logs what a worker does: queued → started → finished, flushes, store and upstream errors. */
-  private observe(worker: StreamingWorker, owner: string): void {
+  private observe(worker: StreamingWorker, owner: string, countCreated: boolean): void {
     const { metrics, logger } = this.config;
-    metrics.responseCreated('polling');
+    if (countCreated) metrics.responseCreated('polling');
     metrics.running.inc();
     metrics.queued.inc();
     let queued = true;

@@ -113,6 +113,8 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
       );
       // From here the admission belongs to the response: the worker that runs it holds and settles it.
       admission.commit();
+      // Counted where it was created, whichever process runs it.
+      config.metrics.responseCreated('polling');
       await runtime.enqueued(id);
     })(),
   ).catch((err: unknown) => {

@@ -17,7 +17,7 @@ import { requeueExhaustedError } from './queue-errors';
 export interface PoolHost {
   readonly config: ResponsesPollingConfig;
   /** Starts (and tracks) a worker detached from any request. */
-  startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission }): StreamingWorker;
+  startWorker(start: WorkerStart, info: { owner?: string; admission?: Admission; claimed?: boolean }): StreamingWorker;
   /** Reports a terminal transition this process made, once. */
   responseEnded(input: EndedInput): void;
   /** Listens for cancel and delete messages, so a cancel elsewhere stops a worker here. */
@@ -216,7 +216,7 @@ export class WorkerPool {
       continuation: job.continuation,
     };
     const worker = runWithLogContext({ requestId: job.requestId, responseId: claim.id }, () =>
-      this.#host.startWorker(start, { owner: stored.meta.owner, admission }),
+      this.#host.startWorker(start, { owner: stored.meta.owner, admission, claimed: true }),
     );
     held.worker = worker;
     this.#keepClaim(group, claim.id, worker);
