@@ -8,6 +8,7 @@ import type { Admission } from './limiter/admission';
 import { StreamingWorker, workerDeps, type StopReason, type WorkerStart } from './worker/streaming-worker';
 import { reportEnded, usageCharge, type EndedInput } from './observability/lifecycle';
 import { currentLogContext, runWithLogContext } from './observability/request-id';
+import { traceEnded, traceFlush, traceIds, tracingAvailable } from './observability/tracing';
 import { materialize } from './worker/materialize';
 import { FollowerRegistry } from './middleware/followers';
 import { registerMemoryStore } from './store/memory-store-registry';
@@ -141,8 +142,9 @@ export class Runtime {
    * once across every instance: the worker's terminal append, a cancel answered `cancelled`, a
    * delete answered with `ended`, a read answered `leaseSwept`. For the native path too: `runtime.responseEnded({ path: 'native', … })`.
    */
-  responseEnded(input: EndedInput): void {
+  responseEnded(input: EndedInput, trace?: { parent?: string; requestId?: string }): void {
     const { logger, metrics, lifecycleHooks } = this.config;
+    traceEnded(input, trace?.parent, trace?.requestId);
     const pending = reportEnded(input, { logger, metrics, hooks: lifecycleHooks });
     // The store step that made this transition enqueued its webhook event: deliver it now.
     if (input.status !== 'deleted') this.webhooks?.wake();
@@ -193,6 +195,10 @@ export class Runtime {
         logger.info('background response started', { id: worker.id });
       }
     });
+    // Captured here: flushes of several workers run in one timer tick, outside their own context.
+    const requestId = currentLogContext()?.requestId;
+    const { traceParent } = worker.startInfo;
+    if (tracingAvailable()) worker.on('flush', (info) => traceFlush(info, traceIds(worker.id, requestId), traceParent));
     worker.on('flushError', () => metrics.storeError('flush'));
     worker.on('upstreamRetry', (err) => metrics.upstreamRetry(err.kind));
     worker.on('upstreamError', (err) => metrics.upstreamError('polling', err.kind));
@@ -203,7 +209,7 @@ export class Runtime {
       // Only a worker whose own terminal write won reports here; a cancel, delete or lease sweep
       // that ended the response was reported by whoever made that transition.
       if (worker.finished && isTerminalStatus(response.status)) {
-        this.responseEnded({ id: worker.id, path: 'polling', status: response.status as EndedInput['status'], response, owner });
+        this.responseEnded({ id: worker.id, path: 'polling', status: response.status as EndedInput['status'], response, owner }, { parent: traceParent, requestId });
       }
     });
   }

@@ -20,6 +20,8 @@ import { enqueueInput } from '../queue/job';
 import { queueFullRefusal } from '../queue/queue-errors';
 import { QueueFullError } from '../errors';
 import { currentLogContext } from '../observability/request-id';
+import { createSpanOf, deploymentAttributes, SPAN_ATTRIBUTES } from '../observability/tracing';
+import { ApiError } from '../errors';
 
 /** The paths this package answers, below wherever the router is mounted. */
 export const RESPONSES_PATHS = ['/v1/responses', '/responses'];
@@ -48,15 +50,19 @@ export function addCreateRoute(router: Router, runtime: Runtime, ...before: Requ
     ...before,
     jsonBody(runtime.config.maxBodyBytes),
     asyncHandler(async function createResponse(req: Request, res: Response) {
-      const call = createCallOf(req, await createRequestOf(runtime, req));
+      const span = createSpanOf(req, res, currentLogContext()?.requestId);
+      let call: CreateCall | undefined;
       try {
+        call = createCallOf(req, await createRequestOf(runtime, req));
+        span.set({ [SPAN_ATTRIBUTES.model]: call.body.model, ...deploymentAttributes(call.deployments[0]) });
         if (call.polling) await createBackground(runtime, req, res, call);
         else if (call.native) await createNative(runtime, res, call);
         else if (call.deployments[0].upstreamApi === 'chat_completions') await chatPassThrough(runtime, res, call);
         else await passThrough(runtime, res, call);
       } catch (err) {
+        span.fail(err, err instanceof ApiError ? (err.code ?? undefined) : undefined);
         // Any refusal before the admission was committed (to a record, a worker or a provider call) gives it back.
-        await call.admission.refuse();
+        await call?.admission.refuse();
         throw err;
       }
     }),
@@ -70,6 +76,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const stream = body.stream === true;
   void runtime.ensureSubscribed();
   const id = newResponseId(config.idPrefix);
+  const span = createSpanOf(req, res, currentLogContext()?.requestId).set({ [SPAN_ATTRIBUTES.responseId]: id });
   const response = initialResponse(id, body, Math.floor(Date.now() / 1000));
   const snapshot = JSON.stringify(response);
   // The log opens as a background stream does: created (queued), then queued.
@@ -88,6 +95,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
     admission: admission.job,
     requestId: currentLogContext()?.requestId,
     continuation: call.continuation,
+    traceParent: span.traceParent,
   });
   // A stream's follower slot is taken before the record exists, so a refusal (429) leaves nothing.
   const slot = stream ? acquireFollower(runtime, call.principal, id) : undefined;

@@ -14,6 +14,8 @@ import { createRequestOf } from './create-context';
 import { newAdmissionId } from './ids';
 import { jsonBody, sendError } from './http';
 import { requestContext } from './request-context';
+import { currentLogContext } from '../observability/request-id';
+import { createSpanOf, SPAN_ATTRIBUTES, SPAN_NAMES, TraceSpan } from '../observability/tracing';
 
 /**
  * The limiter key of a deployment: stable across instances that share the configuration, and
@@ -149,6 +151,23 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
     ctx.admitted({ admission, deployments });
     next();
   };
+  // The admission span, inside the create span: ended before the create route runs, or at a refusal.
+  const admitTraced = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const requestId = currentLogContext()?.requestId;
+    const model = typeof req.body?.model === 'string' ? (req.body.model as string) : undefined;
+    const span = TraceSpan.start(SPAN_NAMES.admission, { [SPAN_ATTRIBUTES.requestId]: requestId, [SPAN_ATTRIBUTES.model]: model }, createSpanOf(req, res, requestId));
+    try {
+      await admit(req, res, ((err?: unknown) => {
+        span.end();
+        next(err);
+      }) as NextFunction);
+    } catch (err) {
+      span.fail(err, err instanceof ApiError ? (err.code ?? undefined) : undefined);
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
   // Refusals are answered here, OpenAI-shaped, whatever error handler the host app has.
   return function responsesPreCallLimiter(req: Request, res: Response, next: NextFunction): void {
     if (req.method !== 'POST') {
@@ -160,7 +179,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         sendError(res, toApiError(parseError));
         return;
       }
-      admit(req, res, next).catch((err: unknown) => {
+      admitTraced(req, res, next).catch((err: unknown) => {
         const apiError = toApiError(err);
         if (apiError.status >= 500 && !(err instanceof ApiError)) config.logger.error('admission failed', { error: String(err) });
         sendError(res, apiError);

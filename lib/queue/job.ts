@@ -20,6 +20,8 @@ interface JobJson {
   admission?: AdmissionJob;
   /** The request id of the create, so the worker's log lines can be matched with it. */
   requestId?: string;
+  /** The create's span as a W3C `traceparent`, so the worker's spans join its trace. */
+  traceParent?: string;
   /** The earlier turn it continues (`previous_response_id`), its deployment by reference. */
   continuation?: { previousId: string; held?: { deployment: JobDeployment; upstreamId: string }; expanded?: unknown[] };
 }
@@ -31,6 +33,7 @@ export interface QueuedJob {
   deployments: DeploymentConfig[];
   admission?: AdmissionJob;
   requestId?: string;
+  traceParent?: string;
   continuation?: Continuation;
 }
 
@@ -58,6 +61,7 @@ export function enqueueInput(
     deployments: DeploymentConfig[];
     admission?: AdmissionJob;
     requestId?: string;
+    traceParent?: string;
     continuation?: Continuation;
   },
 ): QueueEnqueue {
@@ -69,6 +73,7 @@ export function enqueueInput(
   };
   if (create.admission) job.admission = create.admission;
   if (create.requestId) job.requestId = create.requestId;
+  if (create.traceParent) job.traceParent = create.traceParent;
   const c = create.continuation;
   if (c) {
     job.continuation = { previousId: c.previousId };
@@ -101,6 +106,7 @@ export function readJob(config: Pick<ResponsesPollingConfig, 'models'>, raw: str
   const job: QueuedJob = { request: value.request, deployments };
   if (value.admission && typeof value.admission === 'object') job.admission = value.admission;
   if (typeof value.requestId === 'string') job.requestId = value.requestId;
+  if (typeof value.traceParent === 'string') job.traceParent = value.traceParent;
   const c = value.continuation;
   if (c && typeof c.previousId === 'string') {
     const continuation: Continuation = { previousId: c.previousId };

@@ -214,6 +214,7 @@ export class WorkerPool {
       deployments: job.deployments,
       request: job.request,
       continuation: job.continuation,
+      traceParent: job.traceParent,
     };
     const worker = runWithLogContext({ requestId: job.requestId, responseId: claim.id }, () =>
       this.#host.startWorker(start, { owner: stored.meta.owner, admission, claimed: true }),

@@ -40,6 +40,8 @@ export interface WorkerStart {
   request: CreateResponseBody;
   /** With `previous_response_id`: how each deployment gets the earlier turns (see `bodyForDeployment`). */
   continuation?: Continuation;
+  /** The create's span as a W3C `traceparent`: the worker's spans join its trace. */
+  traceParent?: string;
 }
 
 /** The worker's tuning: `ResponsesPollingConfig.worker`, or any object with these fields. */
@@ -112,7 +114,7 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
     this.start = start;
     this.id = start.id;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.attemptsRunner = new UpstreamAttempts(start.deployments, start.request, start.continuation, deps.tuning, this.controller.signal, deps.logger, start.id);
+    this.attemptsRunner = new UpstreamAttempts(start.deployments, start.request, start.continuation, deps.tuning, this.controller.signal, deps.logger, start.id, start.traceParent);
     this.limits = new ResponseLimits(deps.tuning);
     const maxOutputTokens = typeof start.request.max_output_tokens === 'number' ? start.request.max_output_tokens : undefined;
     this.events = new UpstreamEvents(

@@ -8,6 +8,7 @@ import { bodyForDeployment, type Continuation } from '../conversation/continuati
 import { WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { Logger } from '../types';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
+import { deploymentAttributes, SPAN_ATTRIBUTES, SPAN_NAMES, traceIds, TraceSpan } from '../observability/tracing';
 import { openUpstream, readSse, UNSERVABLE_CODE, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
 
 /** The worker tuning the attempts use. */
@@ -48,6 +49,8 @@ export class UpstreamAttempts {
     private readonly signal: AbortSignal,
     private readonly logger: Logger,
     private readonly id: string,
+    /** The create's span (a W3C `traceparent`) the attempt spans hang below. */
+    private readonly traceParent?: string,
   ) {
     this.serving = deployments[0];
   }
@@ -65,10 +68,17 @@ export class UpstreamAttempts {
     for (;;) {
       const deployment = deployments[this.attempts % deployments.length];
       this.attempts += 1;
+      const span = TraceSpan.start(
+        SPAN_NAMES.upstreamAttempt,
+        { ...traceIds(this.id), [SPAN_ATTRIBUTES.model]: this.request.model, [SPAN_ATTRIBUTES.attempt]: this.attempts, ...deploymentAttributes(deployment) },
+        this.traceParent,
+      );
       try {
         await this.streamFrom(deployment, handlers);
+        span.end();
         return;
       } catch (err) {
+        span.fail(err, err instanceof UpstreamError ? codeForUpstreamError(err) : undefined).end();
         const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE_CODE);
         if (!retryable || handlers.received() || this.signal.aborted || this.attempts >= upstreamMaxAttempts) throw err;
         const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
