@@ -7,6 +7,7 @@ import { enqueueInput, queueGroups, readJob } from '../../lib/queue/job';
 import { MemoryStore } from '../../lib/store/memory-store';
 
 const config = resolveOptions({
+  auth: 'none',
   store: new MemoryStore(),
   models: [
     { modelName: 'gpt-small', model: 'openai/gpt-4o-mini', apiBase: 'http://a.example/v1', apiKey: 'sk-secret-a', maxParallelRequests: 2 },
