@@ -48,7 +48,7 @@ describe('the queue job', () => {
   test('a job that is not JSON, of another version, or whose deployments are all gone cannot be read', () => {
     expect(readJob(config, 'not json')).toBeNull();
     expect(readJob(config, JSON.stringify({ v: 2, request: {}, deployments: [] }))).toBeNull();
-    const other = resolveOptions({ store: new MemoryStore(), models: [{ modelName: 'other', model: 'openai/x', apiBase: 'http://z.example/v1' }] });
+    const other = resolveOptions({ auth: 'none', store: new MemoryStore(), models: [{ modelName: 'other', model: 'openai/x', apiBase: 'http://z.example/v1' }] });
     const q = enqueueInput(config, { owner: 'o', request: { model: 'gpt-small', input: 'x' }, deployments: findDeployments(config.models, 'gpt-small') });
     expect(readJob(other, q.job)).toBeNull();
   });
