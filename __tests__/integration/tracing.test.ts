@@ -126,6 +126,24 @@ describe.each(['memory', 'redis'] as const)('tracing (%s store)', (kind) => {
     expect(terminal.attributes[SPAN_ATTRIBUTES.errorCode]).toEqual(expect.any(String));
   });
 
+  it('spans a cancel where it was made, and does not count the aborted attempt as failed', async () => {
+    f.upstream.respond(() => ({ kind: 'sse', steps: [ev({ type: 'response.created', response: { id: 'up_2', status: 'in_progress' } }), { hang: true }] }));
+    const client = f.app.client();
+    const created = await client.responses.create({ model: 'gpt-traced', input: 'hi', background: true });
+    await waitForStatus(client, created.id, 'in_progress');
+    await client.responses.cancel(created.id);
+    const attempt = await waitFor(() => spans(SPAN_NAMES.upstreamAttempt)[0], 10000, 'attempt span');
+    expect(attempt.status.code).not.toBe(2);
+    const terminal = await waitFor(() => spans(SPAN_NAMES.terminal)[0], 10000, 'terminal span');
+    expect(spans(SPAN_NAMES.terminal)).toHaveLength(1);
+    expect(terminal.attributes[SPAN_ATTRIBUTES.status]).toBe('cancelled');
+    expect(terminal.attributes[SPAN_ATTRIBUTES.responseId]).toBe(created.id);
+    // Made by the cancel request: its own request id, not the create's.
+    const [create] = spans(SPAN_NAMES.create);
+    expect(terminal.attributes[SPAN_ATTRIBUTES.requestId]).toMatch(/^req_/);
+    expect(terminal.attributes[SPAN_ATTRIBUTES.requestId]).not.toBe(create.attributes[SPAN_ATTRIBUTES.requestId]);
+  });
+
   it('records a refusal by a pre-call hook on the admission span, inside the create span', async () => {
     const client = f.app.client();
     await expect(client.responses.create({ model: 'gpt-hooked', input: 'hi', background: true })).rejects.toMatchObject({ status: 403 });

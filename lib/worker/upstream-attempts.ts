@@ -78,7 +78,9 @@ export class UpstreamAttempts {
         span.end();
         return;
       } catch (err) {
-        span.fail(err, err instanceof UpstreamError ? codeForUpstreamError(err) : undefined).end();
+        // An attempt aborted on purpose (cancel, delete, shutdown, a cap reached) is not its failure.
+        if (!this.signal.aborted) span.fail(err, err instanceof UpstreamError ? codeForUpstreamError(err) : undefined);
+        span.end();
         const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE_CODE);
         if (!retryable || handlers.received() || this.signal.aborted || this.attempts >= upstreamMaxAttempts) throw err;
         const delay = retryDelay(this.attempts, upstreamRetryBaseMs, err.retryAfterMs);
