@@ -15,7 +15,7 @@ const SIZES = {
     create: { rounds: 1, durationMs: 200, warmupMs: 100, concurrency: 4 },
     writeAmp: { cases: [{ deltas: 50, rate: 80, compress: 10 }, { deltas: 100, rate: 80, compress: 10 }] },
     worker: { deltas: 1000, rounds: 1 },
-    many: { responses: 5, seconds: 1, rate: 50, tickMs: 100, scaledDown: true },
+    many: { responses: 5, twoProcessResponses: 5, seconds: 1, rate: 50, tickMs: 100, scaledDown: true },
     resume: { events: 200, rounds: 1, longEvents: 600, tailEvents: 20 },
   },
   quick: {
@@ -23,7 +23,7 @@ const SIZES = {
     create: { rounds: 3, durationMs: 2000, warmupMs: 500, concurrency: 16 },
     writeAmp: { cases: [{ deltas: 1000, rate: 80, compress: 10 }, { deltas: 2000, rate: 80, compress: 10 }, { deltas: 10000, rate: 80, compress: 10 }] },
     worker: { deltas: 20000, rounds: 3 },
-    many: { responses: 200, seconds: 10, rate: 50, tickMs: 100, scaledDown: true },
+    many: { responses: 200, twoProcessResponses: 400, seconds: 10, rate: 50, tickMs: 100, scaledDown: true },
     resume: { events: 10000, rounds: 5, longEvents: 60000, tailEvents: 100 },
   },
   full: {
@@ -31,7 +31,7 @@ const SIZES = {
     create: { rounds: 6, durationMs: 3000, warmupMs: 1000, concurrency: 16 },
     writeAmp: { cases: [{ deltas: 1000, rate: 80, compress: 1 }, { deltas: 2000, rate: 80, compress: 1 }, { deltas: 1000, rate: 80, compress: 10 }, { deltas: 2000, rate: 80, compress: 10 }, { deltas: 10000, rate: 80, compress: 10 }] },
     worker: { deltas: 100000, rounds: 5 },
-    many: { responses: 1000, seconds: 20, rate: 50, tickMs: 100, scaledDown: false },
+    many: { responses: 1000, twoProcessResponses: 2000, seconds: 20, rate: 50, tickMs: 100, scaledDown: false },
     resume: { events: 10000, rounds: 10, longEvents: 60000, tailEvents: 100 },
   },
 };
@@ -41,7 +41,7 @@ const SCENARIOS = [
   { key: 'create', module: './scenarios/create', ownEnv: true },
   { key: 'writeAmp', module: './scenarios/write-amp', ownEnv: true },
   { key: 'worker', module: './scenarios/worker' },
-  { key: 'many', module: './scenarios/many', serverArgs: ['--expose-gc'] },
+  { key: 'many', module: './scenarios/many', serverArgs: ['--expose-gc'], ownEnv: true },
   { key: 'resume', module: './scenarios/resume' },
 ];
 

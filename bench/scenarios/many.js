@@ -1,5 +1,6 @@
 // Scenario 5: many background responses streaming at once in one process while clients poll
-// them: poll latency, event-loop delay, memory per running response, byte-exact final outputs.
+// them: poll latency, event-loop delay, memory per running response, byte-exact final outputs;
+// then the same with one API process (`role: 'api'`, polled) and one worker process.
 'use strict';
 
 const { json, request, keepAliveAgent, percentile } = require('../lib/http');
@@ -8,8 +9,13 @@ const { textFor } = require('../lib/fixture');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = async function manyScenario(env, size) {
-  const n = size.responses;
+/** Resolves once no response is queued or claimed and, on the embedded server, no worker runs. */
+async function drained(env) {
+  if (env.role !== 'api') await json(env.origin, { path: '/bench/idle' });
+  while ((await env.queuedJobs()) > 0) await sleep(20);
+}
+
+async function manyCase(env, size, n, label) {
   const deltas = size.rate * size.seconds;
   const seedOf = (i) => 5000 + i;
   // The baseline route serves a response of the size ours reach halfway, under the same load.
@@ -80,8 +86,9 @@ module.exports = async function manyScenario(env, size) {
   // Memory halfway through the streams, after a full GC, against the idle process before.
   await sleep(Math.max(0, (size.seconds * 1000) / 2 - createSeconds * 1000));
   const mid = await json(env.origin, { method: 'POST', path: '/bench/gc' });
-  const running = (await json(env.origin, { path: '/bench/stats' })).workers;
-  await json(env.origin, { path: '/bench/idle' });
+  // Queued or claimed responses (the jobs hashes) when the workers run in another process.
+  const running = env.role === 'api' ? await env.queuedJobs() : (await json(env.origin, { path: '/bench/stats' })).workers;
+  await drained(env);
   const seconds = (performance.now() - started) / 1000;
   polling = false;
   await Promise.all(pollers);
@@ -108,17 +115,38 @@ module.exports = async function manyScenario(env, size) {
   agent.destroy();
   const perHeap = (mid.memory.heapUsed - mem0.heapUsed) / Math.max(1, running);
   const perRss = (mid.memory.rss - mem0.rss) / Math.max(1, running);
-  const scaled = size.scaledDown ? ` (scaled down from 1000 x 20 s)` : '';
+  const scaled = label ? `, ${label}` : size.scaledDown ? ` (scaled down from 1000 x 20 s)` : '';
+  const where = env.role === 'api' ? 'API process: ' : '';
   return {
     rows: [
       row('5 many', `${n} responses x ${size.seconds} s @ ${size.rate} deltas/s${scaled}: poll p50 / p99, ms`, { ours: `${round(percentile(lat.ours, 50))} / ${round(percentile(lat.ours, 99))}`, baseline: `${round(percentile(lat.baseline, 50))} / ${round(percentile(lat.baseline, 99))}`, value: round(percentile(lat.ours, 99)), target: 50, higherIsBetter: false, unit: `ms p99 (${lat.ours.length} polls)` }),
-      row('5 many', 'poll p99 against the baseline route in the same run', { ours: round(percentile(lat.ours, 99)), baseline: round(percentile(lat.baseline, 99)), value: round(percentile(lat.ours, 99) / percentile(lat.baseline, 99)), ...(lat.baseline.length ? { target: 2 } : {}), higherIsBetter: false, unit: 'x baseline p99' }),
-      row('5 many', `event-loop delay p50 / p99 / max, ms (beyond the ${stats.eld.resolution} ms sampling interval)`, { ours: `${round(stats.eld.p50)} / ${round(stats.eld.p99)} / ${round(stats.eld.max)}`, baseline: '', value: round(stats.eld.p99), target: 20, higherIsBetter: false, unit: 'ms p99' }),
-      row('5 many', 'event-loop delay max, ms', { ours: round(stats.eld.max), baseline: '', value: round(stats.eld.max), target: 100, higherIsBetter: false, unit: 'ms max' }),
-      row('5 many', 'CPU used while streaming, cores: server / upstream / load generator', { ours: `${busy.server} / ${busy.upstream} / ${busy.bench}`, baseline: '', value: busy.server, unit: `cores (machine: ${require('node:os').cpus().length})` }),
-      row('5 many', `memory per running response (heap / RSS, ${running} running at half time)`, { ours: `${round(perHeap / 1024, 1)} KB / ${round(perRss / 1024, 1)} KB`, baseline: '', value: round(perHeap / 1024, 1), unit: 'KB heap' }),
-      row('5 many', `final outputs byte-exact (completed, text equal); creates retried after a 503: ${createRetries}`, { ours: `${n - wrong} / ${n}`, baseline: '', value: n - wrong, target: n, unit: `of ${n}` }),
+      row('5 many', `${n} responses${scaled}: poll p99 against the baseline route in the same run`, { ours: round(percentile(lat.ours, 99)), baseline: round(percentile(lat.baseline, 99)), value: round(percentile(lat.ours, 99) / percentile(lat.baseline, 99)), ...(lat.baseline.length ? { target: 2 } : {}), higherIsBetter: false, unit: 'x baseline p99' }),
+      row('5 many', `${where}event-loop delay p50 / p99 / max, ms (beyond the ${stats.eld.resolution} ms sampling interval)`, { ours: `${round(stats.eld.p50)} / ${round(stats.eld.p99)} / ${round(stats.eld.max)}`, baseline: '', value: round(stats.eld.p99), target: 20, higherIsBetter: false, unit: 'ms p99' }),
+      row('5 many', `${where}event-loop delay max, ms`, { ours: round(stats.eld.max), baseline: '', value: round(stats.eld.max), target: 100, higherIsBetter: false, unit: 'ms max' }),
+      row('5 many', `${where}CPU used while streaming, cores: server / upstream / load generator`, { ours: `${busy.server} / ${busy.upstream} / ${busy.bench}`, baseline: '', value: busy.server, unit: `cores (machine: ${require('node:os').cpus().length})` }),
+      row('5 many', `${where}memory per running response (heap / RSS, ${running} running at half time)`, { ours: `${round(perHeap / 1024, 1)} KB / ${round(perRss / 1024, 1)} KB`, baseline: '', value: round(perHeap / 1024, 1), unit: 'KB heap' }),
+      row('5 many', `${label ? `${label}: ` : ''}final outputs byte-exact (completed, text equal); creates retried after a 503: ${createRetries}`, { ours: `${n - wrong} / ${n}`, baseline: '', value: n - wrong, target: n, unit: `of ${n}` }),
     ],
     details: { responses: n, cpuBusy: busy, createRetries, createFailures, deltasEach: deltas, seconds: round(seconds, 1), createSeconds: round(createSeconds, 2), polls: lat.ours.length, baselinePolls: lat.baseline.length, pollErrors, eld: stats.eld, mem0, memMid: mid.memory, running, failures },
   };
+};
+
+module.exports = async function manyScenario(envFor, size) {
+  const rows = [];
+  const details = {};
+  const cases = [
+    { key: 'embedded', role: undefined, n: size.responses, label: '' },
+    { key: 'twoProcesses', role: 'api', n: size.twoProcessResponses, label: 'one API and one worker process' },
+  ];
+  for (const c of cases) {
+    const env = await envFor({ role: c.role });
+    try {
+      const r = await manyCase(env, size, c.n, c.label);
+      rows.push(...r.rows);
+      details[c.key] = r.details;
+    } finally {
+      await env.close();
+    }
+  }
+  return { rows, details };
 };
