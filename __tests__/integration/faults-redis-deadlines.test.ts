@@ -37,6 +37,8 @@ beforeEach(async () => {
 afterEach(async () => {
   redis.resume();
   await app?.close();
+  // The test built this store, so the router does not close it.
+  await store?.close();
   await proxy?.close();
   await upstream.close();
   await redis.stop();
