@@ -28,7 +28,7 @@ export interface ResponsesWorker {
  * `responsesPolling({ ...options, role: 'api' })` on the API instances.
  */
 export function responsesWorker(options: ResponsesPollingOptions | Runtime = {}): ResponsesWorker {
-  const runtime = options instanceof Runtime ? options : runtimeFor(options.role === 'worker' ? options : { ...options, role: 'worker' });
+  const runtime = options instanceof Runtime ? options : runtimeFor(workerOptions(options));
   if (!runtime.pool) throw new Error("responsesWorker: this runtime has the 'api' role and runs no workers.");
   return {
     runtime,
@@ -36,4 +36,15 @@ export function responsesWorker(options: ResponsesPollingOptions | Runtime = {})
     healthCheck: (opts?: HealthCheckOptions) => healthCheck(runtime, opts),
     metricsHandler: () => metricsHandler(runtime),
   };
+}
+
+/**
+ * `options` in the worker role. A worker serves no routes, so it needs no authentication: options
+ * that decide none get `auth: 'none'` (the same object when nothing changes, so parts built from
+ * it share one runtime).
+ */
+function workerOptions(options: ResponsesPollingOptions): ResponsesPollingOptions {
+  const decidesAuth = Boolean(options.masterKey || options.virtualKeys?.length || options.authenticate || options.auth);
+  if (options.role === 'worker' && decidesAuth) return options;
+  return { ...options, role: 'worker', ...(decidesAuth ? {} : { auth: 'none' as const }) };
 }
