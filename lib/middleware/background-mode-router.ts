@@ -101,10 +101,11 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const slot = stream ? acquireFollower(runtime, call.principal, id) : undefined;
   await runtime.track(
     (async () => {
-      // What the next turn needs, first: a turn without its record is never read (it expires).
-      await callStore(config, () => config.store.saveTurn(id, turnOfRequest(owner, 'polling', body), runningTurnSeconds(config)));
+      // The turn and the record go out together (one round trip): a turn without its record is
+      // never read and is forgotten (else it expires); a record without its turn is not kept.
+      const turn = callStore(config, () => config.store.saveTurn(id, turnOfRequest(owner, 'polling', body), runningTurnSeconds(config)));
       // No record, no response: a failure here reaches the create route, which gives the admission back.
-      await callStore(config, () =>
+      const record = callStore(config, () =>
         config.store.create({
           id,
           owner,
@@ -119,6 +120,16 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           throw err instanceof QueueFullError ? queueFullRefusal(body.model) : err;
         }),
       );
+      const [turnWrite, recordWrite] = await Promise.allSettled([turn, record]);
+      if (recordWrite.status === 'rejected') {
+        if (turnWrite.status === 'fulfilled') void config.store.forgetTurn(id).catch(() => undefined);
+        throw recordWrite.reason;
+      }
+      if (turnWrite.status === 'rejected') {
+        // Nobody has the id yet: the record goes too, and the client retries (503).
+        await config.store.delete(id, null).catch(() => undefined);
+        throw turnWrite.reason;
+      }
       // From here the admission belongs to the response: the worker that runs it holds and settles it.
       admission.commit();
       // Counted where it was created, whichever process runs it.
