@@ -55,15 +55,7 @@ function capacitySlot(deployment: DeploymentConfig): string {
 /** What a create enqueues: its group, fairness principal, job and capacity slot. */
 export function enqueueInput(
   config: Pick<ResponsesPollingConfig, 'models' | 'worker'>,
-  create: {
-    owner: string;
-    request: CreateResponseBody;
-    deployments: DeploymentConfig[];
-    admission?: AdmissionJob;
-    requestId?: string;
-    traceParent?: string;
-    continuation?: Continuation;
-  },
+  create: QueuedJob & { owner: string },
 ): QueueEnqueue {
   const first = create.deployments[0];
   const job: JobJson = {
