@@ -13,7 +13,7 @@ import { collect, textOf } from '../helpers/flow';
 import { randomPrefix } from '../helpers/redis';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 import { responseKeys } from '../../lib/store/keys';
-import { createRedisStore } from '../../lib/store/redis-store';
+import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
 import { silentLogger } from '../../lib/logger';
 import type { HealthBody } from '../../lib/observability/health';
 
@@ -27,6 +27,7 @@ let redis: RedisServerHandle;
 let admin: ReturnType<typeof createClient>;
 let prefix: string;
 let app: TestApp;
+let store: RedisStore | undefined;
 let client: OpenAI;
 
 const warnings: Array<Record<string, unknown> | undefined> = [];
@@ -41,8 +42,9 @@ async function setUp(args: string[] = []): Promise<void> {
   admin.on('error', () => undefined);
   await admin.connect();
   prefix = randomPrefix();
+  store = createRedisStore({ url: redis.url, keyPrefix: prefix, logger: recordingLogger });
   app = await startApp({
-    store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: recordingLogger }),
+    store,
     masterKey: MASTER_KEY,
     models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: 'sk-up' }],
     worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
@@ -52,6 +54,9 @@ async function setUp(args: string[] = []): Promise<void> {
 
 afterEach(async () => {
   await app?.close();
+  // The test built this store, so the router does not close it.
+  await store?.close();
+  store = undefined;
   await admin?.quit().catch(() => undefined);
   await upstream?.close();
   await redis?.stop();
