@@ -1,11 +1,8 @@
 // Many instances and faults with real processes: built CLI instances sharing one redis-server,
 // kill -9 of a worker, SIGTERM drain, and Redis paused or restarted mid-stream.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
+import { assertCliBuilt, waitForStatusThroughFaults, startCli, type CliInstance } from '../helpers/cli-instance';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { createClient } from '@redis/client';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
@@ -17,8 +14,6 @@ import { collect, steps, textOf } from '../helpers/flow';
 
 jest.setTimeout(60_000);
 
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cjs/cli.js');
 const MASTER_KEY = 'sk-faults-master';
 const MODEL = 'gpt-faults';
 /** Upstream events before the first text delta: created, in_progress, item added, part added. */
@@ -26,9 +21,7 @@ const BEFORE_FIRST_DELTA = 4;
 // Multi-byte characters, so "byte for byte" means something.
 const TEXT = 'Ce texte à plusieurs octets — naïve façade, 漢字とかな — must survive every fault intact.';
 
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it).');
-});
+beforeAll(assertCliBuilt);
 
 interface WorkerSettings {
   lease_ms?: number;
@@ -37,12 +30,7 @@ interface WorkerSettings {
   shutdown_grace_ms?: number;
 }
 
-interface Instance {
-  proc: ChildProcess;
-  client: OpenAI;
-  exited: Promise<number | null>;
-  stderr(): string;
-}
+type Instance = CliInstance;
 
 let upstream: FakeUpstream;
 let redis: RedisServerHandle;
@@ -65,48 +53,32 @@ afterEach(async () => {
 
 /** Starts the built CLI on a free port with a YAML file for the test's upstream, Redis and prefix. */
 async function startInstance(worker: WorkerSettings = {}): Promise<Instance> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rp-faults-'));
-  const file = path.join(dir, 'config.yaml');
   const settings = { lease_ms: 10_000, store_retry_grace_ms: 5_000, flush_interval_ms: 50, ...worker };
-  writeFileSync(
-    file,
-    [
-      'model_list:',
-      `  - model_name: ${MODEL}`,
-      '    litellm_params:',
-      '      model: openai/gpt-4o-mini',
-      `      api_base: ${upstream.url}`,
-      '      api_key: sk-faults-upstream',
-      'litellm_settings:',
-      '  responses:',
-      '    background_mode:',
-      '      polling_via_cache: "all"',
-      '      ttl: 120',
-      '  cache_params:',
-      '    type: redis',
-      '    host: 127.0.0.1',
-      `    port: ${redis.port}`,
-      'general_settings:',
-      `  master_key: ${MASTER_KEY}`,
-      'responses_polling:',
-      `  key_prefix: "${prefix}"`,
-      '  worker:',
-      ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
-      '',
-    ].join('\n'),
-  );
-  const env = { ...process.env, REDIS_URL: '' };
-  const proc = spawn(process.execPath, [CLI, '--config', file, '--port', '0', '--host', '127.0.0.1'], { env });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c) => (stdout += c));
-  proc.stderr!.on('data', (c) => (stderr += c));
-  const instance: Instance = { proc, exited, client: undefined as unknown as OpenAI, stderr: () => stderr };
-  instances.push(instance);
-  const base = await waitFor(() => /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1], 15_000, `ready line (stderr: ${stderr})`);
-  instance.client = new OpenAI({ baseURL: `${base}/v1`, apiKey: MASTER_KEY, maxRetries: 0, timeout: 10_000 });
-  return instance;
+  const yaml = [
+    'model_list:',
+    `  - model_name: ${MODEL}`,
+    '    litellm_params:',
+    '      model: openai/gpt-4o-mini',
+    `      api_base: ${upstream.url}`,
+    '      api_key: sk-faults-upstream',
+    'litellm_settings:',
+    '  responses:',
+    '    background_mode:',
+    '      polling_via_cache: "all"',
+    '      ttl: 120',
+    '  cache_params:',
+    '    type: redis',
+    '    host: 127.0.0.1',
+    `    port: ${redis.port}`,
+    'general_settings:',
+    `  master_key: ${MASTER_KEY}`,
+    'responses_polling:',
+    `  key_prefix: "${prefix}"`,
+    '  worker:',
+    ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
+    '',
+  ].join('\n');
+  return startCli(yaml, { apiKey: MASTER_KEY, track: (i) => instances.push(i) });
 }
 
 /** The text turn cut after `deltas` text deltas, and the text those deltas carry. */
@@ -119,17 +91,7 @@ function deltaText(events: ResponseStreamEvent[]): string {
   return events.map((e) => (e.type === 'response.output_text.delta' ? e.delta : '')).join('');
 }
 
-async function waitForStatus(client: OpenAI, id: string, status: string, timeoutMs: number): Promise<OpenAI.Responses.Response> {
-  let last: OpenAI.Responses.Response | undefined;
-  try {
-    return await waitFor(async () => {
-      last = await client.responses.retrieve(id).catch(() => undefined);
-      return last?.status === status ? last : undefined;
-    }, timeoutMs, `status ${status}`);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last?.status)} ${JSON.stringify(last?.error)}`);
-  }
-}
+const waitForStatus = waitForStatusThroughFaults;
 
 const create = (client: OpenAI, input: string) => client.responses.create({ model: MODEL, input, background: true });
 

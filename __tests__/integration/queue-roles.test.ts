@@ -2,11 +2,8 @@
 // `--role worker`, the default `all`) sharing one redis-server, kill -9 and SIGTERM of workers,
 // a deployment's max_parallel_requests, cancel of a queued response and fairness between keys.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import OpenAI from 'openai';
+import { assertCliBuilt, waitForStatusThroughFaults, cliClient, startCli, type CliInstance } from '../helpers/cli-instance';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { waitFor } from '../helpers/app';
@@ -16,17 +13,13 @@ import { steps, textOf } from '../helpers/flow';
 
 jest.setTimeout(90_000);
 
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cjs/cli.js');
 const MASTER_KEY = 'sk-queue-master';
 const KEY_A = 'sk-queue-team-a';
 const KEY_B = 'sk-queue-team-b';
 const MODEL = 'gpt-queue';
 const TEXT = 'Queued text — with multi-byte characters: naïve, 漢字, and an end.';
 
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it).');
-});
+beforeAll(assertCliBuilt);
 
 type Role = 'all' | 'api' | 'worker';
 
@@ -36,14 +29,7 @@ interface Settings {
   maxParallel?: number;
 }
 
-interface Instance {
-  proc: ChildProcess;
-  /** Set for roles with routes. */
-  client: OpenAI;
-  origin: string;
-  exited: Promise<number | null>;
-  stderr(): string;
-}
+type Instance = CliInstance;
 
 let upstream: FakeUpstream;
 let redis: RedisServerHandle;
@@ -66,68 +52,37 @@ afterEach(async () => {
 
 /** Starts the built CLI with `--role` on a free port, with a YAML file for the test's upstream, Redis and prefix. */
 async function start({ role = 'all', worker = {}, maxParallel }: Settings = {}): Promise<Instance> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'rp-queue-'));
-  const file = path.join(dir, 'config.yaml');
   const settings = { lease_ms: 10_000, store_retry_grace_ms: 5_000, flush_interval_ms: 50, claim_interval_ms: 50, ...worker };
-  writeFileSync(
-    file,
-    [
-      'model_list:',
-      `  - model_name: ${MODEL}`,
-      '    litellm_params:',
-      '      model: openai/gpt-4o-mini',
-      `      api_base: ${upstream.url}`,
-      '      api_key: sk-queue-upstream',
-      ...(maxParallel === undefined ? [] : [`      max_parallel_requests: ${maxParallel}`]),
-      'litellm_settings:',
-      '  cache_params:',
-      '    type: redis',
-      '    host: 127.0.0.1',
-      `    port: ${redis.port}`,
-      'general_settings:',
-      `  master_key: ${MASTER_KEY}`,
-      '  virtual_keys:',
-      `    - key: ${KEY_A}`,
-      '      key_alias: team-a',
-      `    - key: ${KEY_B}`,
-      '      key_alias: team-b',
-      'responses_polling:',
-      `  key_prefix: "${prefix}"`,
-      '  worker:',
-      ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
-      '',
-    ].join('\n'),
-  );
-  const env = { ...process.env, REDIS_URL: '' };
-  const proc = spawn(process.execPath, [CLI, '--config', file, '--port', '0', '--host', '127.0.0.1', '--role', role], { env });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c) => (stdout += c));
-  proc.stderr!.on('data', (c) => (stderr += c));
-  const instance: Instance = { proc, exited, origin: '', client: undefined as unknown as OpenAI, stderr: () => stderr };
-  instances.push(instance);
-  const base = await waitFor(() => /listening on (http:\/\/\S+)\n/.exec(stdout)?.[1], 15_000, `ready line (stderr: ${stderr})`);
-  instance.origin = base.replace(/\/$/, '');
-  instance.client = client(base, MASTER_KEY);
-  return instance;
+  const yaml = [
+    'model_list:',
+    `  - model_name: ${MODEL}`,
+    '    litellm_params:',
+    '      model: openai/gpt-4o-mini',
+    `      api_base: ${upstream.url}`,
+    '      api_key: sk-queue-upstream',
+    ...(maxParallel === undefined ? [] : [`      max_parallel_requests: ${maxParallel}`]),
+    'litellm_settings:',
+    '  cache_params:',
+    '    type: redis',
+    '    host: 127.0.0.1',
+    `    port: ${redis.port}`,
+    'general_settings:',
+    `  master_key: ${MASTER_KEY}`,
+    '  virtual_keys:',
+    `    - key: ${KEY_A}`,
+    '      key_alias: team-a',
+    `    - key: ${KEY_B}`,
+    '      key_alias: team-b',
+    'responses_polling:',
+    `  key_prefix: "${prefix}"`,
+    '  worker:',
+    ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
+    '',
+  ].join('\n');
+  return startCli(yaml, { apiKey: MASTER_KEY, args: ['--role', role], track: (i) => instances.push(i) });
 }
 
-function client(base: string, apiKey: string): OpenAI {
-  return new OpenAI({ baseURL: `${base.replace(/\/$/, '')}/v1`, apiKey, maxRetries: 0, timeout: 10_000 });
-}
-
-async function waitForStatus(c: OpenAI, id: string, status: string, timeoutMs: number): Promise<OpenAI.Responses.Response> {
-  let last: OpenAI.Responses.Response | undefined;
-  try {
-    return await waitFor(async () => {
-      last = await c.responses.retrieve(id).catch(() => undefined);
-      return last?.status === status ? last : undefined;
-    }, timeoutMs, `status ${status}`);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last?.status)} ${JSON.stringify(last?.error)}`);
-  }
-}
+const waitForStatus = waitForStatusThroughFaults;
 
 const create = (c: OpenAI, input: string) => c.responses.create({ model: MODEL, input, background: true });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -226,7 +181,7 @@ describe('capacity and fairness', () => {
   test("two principals' bursts interleave: a worker with concurrency 1 alternates between them in arrival order", async () => {
     const api = await start({ role: 'api' });
     const base = api.origin;
-    const [teamA, teamB] = [client(base, KEY_A), client(base, KEY_B)];
+    const [teamA, teamB] = [cliClient(base, KEY_A), cliClient(base, KEY_B)];
     upstream.respond(fullTurn);
     const ids: string[] = [];
     for (let i = 0; i < 4; i += 1) ids.push((await create(teamA, `a${i}`)).id);
