@@ -4,6 +4,7 @@
 'use strict';
 
 const path = require('node:path');
+const { packageOptions } = require('./lib/package-options');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { randomBytes } = require('node:crypto');
 const express = require('express');
@@ -15,13 +16,7 @@ const pkg = require(path.resolve(config.dist));
 
 const app = express();
 const router = pkg.responsesPolling({
-  models: [{ modelName: 'bench-model', model: 'openai/bench-model', apiBase: config.upstreamUrl, apiKey: 'sk-bench-upstream' }],
-  auth: 'none',
-  redis: config.redisUrl,
-  keyPrefix: config.keyPrefix,
-  backgroundMode: { pollingViaCache: 'all', ttl: 3600 },
-  worker: config.worker ?? {},
-  logger: pkg.silentLogger,
+  ...packageOptions(pkg, config),
   // 'api': this process only admits and serves; bench/worker-process.js runs the workers.
   ...(config.role ? { role: config.role } : {}),
 });

@@ -3,19 +3,12 @@
 'use strict';
 
 const path = require('node:path');
+const { packageOptions } = require('./lib/package-options');
 
 const config = JSON.parse(process.env.BENCH_SERVER_CONFIG);
 const pkg = require(path.resolve(config.dist));
 
-const worker = pkg.responsesWorker({
-  models: [{ modelName: 'bench-model', model: 'openai/bench-model', apiBase: config.upstreamUrl, apiKey: 'sk-bench-upstream' }],
-  auth: 'none',
-  redis: config.redisUrl,
-  keyPrefix: config.keyPrefix,
-  backgroundMode: { pollingViaCache: 'all', ttl: 3600 },
-  worker: config.worker ?? {},
-  logger: pkg.silentLogger,
-});
+const worker = pkg.responsesWorker(packageOptions(pkg, config));
 
 process.send({ ready: true, port: 0 });
 process.on('disconnect', async () => {
