@@ -3,7 +3,7 @@
 
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import { invalidRequest } from '../errors';
-import { deploymentOf, nativeUrl } from '../middleware/native-background';
+import { deploymentOf, isCopyOf, nativeUrl } from '../middleware/native-background';
 import { ownerFilter, type Principal } from '../principal';
 import { isTerminalStatus, type NativeDeploymentRef, type OutputItem, type TurnRecord, type TurnUpstream } from '../types';
 import { requestUpstream } from '../upstream/client';
@@ -124,7 +124,7 @@ export async function resolveContinuation(config: Config, principal: Principal, 
   const continuation: Continuation = { previousId };
   if (holderRef?.stored) {
     const configured = deploymentOf(config, holderRef.ref);
-    const holder = configured && candidates.find((d) => d.upstreamApi !== 'chat_completions' && d.modelName === configured.modelName && d.apiBase === configured.apiBase && d.apiKey === configured.apiKey);
+    const holder = configured && candidates.find((d) => d.upstreamApi !== 'chat_completions' && isCopyOf(d, configured));
     if (holder) continuation.held = { deployment: holder, upstreamId: holderRef.upstreamId };
   }
   const others = candidates.some((d) => !continuation.held || !sameDeployment(d, continuation.held.deployment));

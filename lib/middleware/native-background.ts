@@ -29,11 +29,14 @@ export function nativeUrl(deployment: DeploymentConfig, id?: string, sub?: 'canc
   return upstreamUrl(deployment, path, query);
 }
 
+/** True when `copy` (from `findDeployments`, a wildcard's copy included) was made from the configured `deployment`. */
+export function isCopyOf(copy: DeploymentConfig, deployment: DeploymentConfig): boolean {
+  return copy.modelName === deployment.modelName && copy.apiBase === deployment.apiBase && copy.apiKey === deployment.apiKey;
+}
+
 /** What identifies `deployment` (a copy from `findDeployments`) in the configuration, without its key. */
 export function deploymentRef(config: Pick<ResponsesPollingConfig, 'models'>, deployment: DeploymentConfig): NativeDeploymentRef {
-  const index = config.models.findIndex(
-    (d) => d.modelName === deployment.modelName && d.apiBase === deployment.apiBase && d.apiKey === deployment.apiKey,
-  );
+  const index = config.models.findIndex((d) => isCopyOf(deployment, d));
   return { index, modelName: deployment.modelName, apiBase: deployment.apiBase };
 }
 

@@ -6,17 +6,15 @@ import { QueueFullError, StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
 import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
 import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
-import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
+import { parseControlMessage, WORKER_LOST_ERROR } from './records';
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
-import type { CreateRecordInput, DeleteResult, EventsPage, Logger, NativeResponseRecord, ReadEventsOptions, ResponseErrorObject } from '../types';
-import type { ResponseStore, StartQueuedOutcome, StoredResponse, TurnRecord, TurnUpstream } from '../types';
+import type { CreateRecordInput, DeleteResult, EventsPage, Logger, ReadEventsOptions, ResponseErrorObject } from '../types';
+import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
 import { MemorySideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { itemIdNotes } from './event-codec';
 import { pageOf } from './log-pages';
 import { MemoryOutbox, type OutboxPlan, type WebhookOutboxStore } from './memory-outbox';
 import { endQueued, publicMeta, stored, type MemoryRecord, type MetaRecord } from './memory-record';
-
-export { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './records';
 
 /** What `new MemoryStore()` accepts. */
 export interface MemoryStoreOptions {

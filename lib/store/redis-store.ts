@@ -14,20 +14,16 @@ import type {
   CreateRecordInput,
   DeleteResult,
   Logger,
-  NativeResponseRecord,
-  ResponseMeta,
   ResponseErrorObject,
   ResponseStore,
   StartQueuedOutcome,
   StoredResponse,
-  TurnRecord,
-  TurnUpstream,
 } from '../types';
 import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
 import { redisSideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
-import { controlChannel, nativeEndKey, nativeKey, responseKeys } from './keys';
-import { parseControlMessage, parseNativeRecord, WORKER_LOST_ERROR } from './memory-store';
+import { controlChannel, responseKeys } from './keys';
+import { parseControlMessage, WORKER_LOST_ERROR } from './records';
 import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
 import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
