@@ -160,8 +160,12 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
     expect((await app.call('POST', `/llm/v1/responses/${ids.hang}/cancel`)).status).toBe(200);
     await waitFor(() => app.router.runtime.workers.size === 0, 10000, 'workers done');
     // The team key may make one request a minute: the second is refused before any id exists.
-    expect((await app.post({ model: 'gpt-test', input: 'ok', background: true }, {}, TEAM_KEY)).status).toBe(200);
+    const team = await app.post({ model: 'gpt-test', input: 'ok', background: true }, {}, TEAM_KEY);
+    expect(team.status).toBe(200);
+    const teamId = ((await team.json()) as { id: string }).id;
     expect((await app.post({ model: 'gpt-test', input: 'ok', background: true }, {}, TEAM_KEY)).status).toBe(429);
+    // A queued response's worker starts only once it is claimed: wait for its end, not for no worker.
+    await waitFor(async () => (await statusOf(app, teamId)) === 'completed', 10000, 'the team response completed');
     await waitFor(() => app.router.runtime.workers.size === 0, 10000, 'workers done');
     // Without background: relayed as it is, counted on its own path.
     expect((await app.post({ model: 'gpt-test', input: 'json' })).status).toBe(200);
