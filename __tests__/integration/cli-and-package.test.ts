@@ -330,6 +330,24 @@ describe('the package entry points', () => {
   });
 });
 
+/** What differs from the commit in a clone (its linked node_modules aside), as `git status` lines. */
+async function changedIn(clone: string): Promise<string[]> {
+  const { stdout } = await run('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: clone });
+  return stdout.split('\n').filter((line) => line && line !== '?? node_modules');
+}
+
+/** The link targets of a markdown page outside fenced code: inline links and images, reference definitions, HTML href and src. */
+function linkTargetsOf(markdown: string): string[] {
+  const text = markdown.replace(/^```[\s\S]*?^```/gm, '');
+  return [
+    ...[...text.matchAll(/\]\(([^)\s]+)/g)].map((m) => ({ at: m.index!, target: m[1] })),
+    ...[...text.matchAll(/^ {0,3}\[[^\]]+\]:[ \t]*(\S+)/gm)].map((m) => ({ at: m.index!, target: m[1] })),
+    ...[...text.matchAll(/\b(?:href|src)=["']([^"']+)/g)].map((m) => ({ at: m.index!, target: m[1] })),
+  ]
+    .sort((a, b) => a.at - b.at)
+    .map((m) => m.target);
+}
+
 /** The versions the lockfile pins, so a fresh app installs from the local npm cache. */
 function lockedVersion(name: string): string {
   const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
@@ -360,6 +378,7 @@ const APP_BODY = `
 describe('a tarball packed from a clean clone', () => {
   let dir: string;
   let tarball: string;
+  let files: string[];
   const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund'], { cwd, env: { ...process.env, npm_config_loglevel: 'error' }, maxBuffer: 1 << 24 });
 
   beforeAll(async () => {
@@ -372,14 +391,13 @@ describe('a tarball packed from a clean clone', () => {
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'clone/node_modules'), 'dir');
     const { stdout } = await npm(['pack', '--pack-destination', dir], path.join(dir, 'clone'));
     tarball = path.join(dir, stdout.trim().split('\n').pop()!);
+    files = (await run('tar', ['-tzf', tarball])).stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
   }, 240000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('holds the build, the types for both conditions, the docs and the license, and no sources or tests', async () => {
-    const { stdout } = await run('tar', ['-tzf', tarball]);
-    const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     for (const f of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/cli.js', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'LICENSE', 'README.md', 'CHANGELOG.md', 'docs/README.md', 'docs/configuration.md']) {
       expect(files).toContain(f);
     }
@@ -387,6 +405,48 @@ describe('a tarball packed from a clean clone', () => {
     // Source maps carry their sources, since lib/ is not shipped.
     const map = JSON.parse((await run('tar', ['-xzOf', tarball, 'package/dist/cjs/index.js.map'])).stdout) as { sourcesContent?: string[] };
     expect(map.sourcesContent?.[0]).toContain('export');
+  });
+
+  test("its README links the shipped files of this exact version, since the registry page resolves no relative link; the clone's README is unchanged", async () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+    const packed = (await run('tar', ['-xzOf', tarball, 'package/README.md'])).stdout;
+    const source = readFileSync(path.join(dir, 'clone/README.md'), 'utf8');
+    const base = `https://unpkg.com/${pkg.name}@${pkg.version}/`;
+    const relative = (target: string) => !/^[a-z][a-z0-9+.-]*:/i.test(target) && !target.startsWith('//') && !target.startsWith('#');
+    const packedTargets = linkTargetsOf(packed);
+    expect(packedTargets.filter(relative)).toEqual([]);
+    const ours = packedTargets.filter((t) => t.startsWith(base));
+    expect(ours.map((t) => t.slice(base.length).split('#')[0]).filter((f) => !files.includes(f))).toEqual([]);
+    // Every relative link of the source became one of those, in order, and nothing else changed.
+    const sourceRelative = linkTargetsOf(source).filter(relative);
+    expect(sourceRelative.length).toBeGreaterThan(5);
+    expect(ours).toEqual(sourceRelative.map((t) => base + t));
+    expect(packed.split(base).join('')).toBe(source);
+    // postpack turned the clone's README back: the working tree is as committed.
+    expect(await changedIn(path.join(dir, 'clone'))).toEqual([]);
+  });
+
+  test('a pack that failed after rewriting the README is undone by the next pack or postpack', async () => {
+    const clone = path.join(dir, 'clone');
+    const committed = readFileSync(path.join(clone, 'README.md'), 'utf8');
+    const step = (name: string) => run(process.execPath, ['scripts/pack-readme.js', name], { cwd: clone });
+    await step('prepack');
+    const rewritten = readFileSync(path.join(clone, 'README.md'), 'utf8');
+    expect(rewritten).not.toBe(committed);
+    // The pack died here (no postpack); a retry rewrites from the source, not from the rewritten text.
+    await step('prepack');
+    expect(readFileSync(path.join(clone, 'README.md'), 'utf8')).toBe(rewritten);
+    await step('postpack');
+    expect(readFileSync(path.join(clone, 'README.md'), 'utf8')).toBe(committed);
+    // A README left rewritten, then a version bump: the links of the older version still turn back.
+    await step('prepack');
+    const pkgFile = path.join(clone, 'package.json');
+    const pkgText = readFileSync(pkgFile, 'utf8');
+    writeFileSync(pkgFile, pkgText.replace(/"version": "[^"]+"/, '"version": "9.9.9"'));
+    await step('postpack');
+    writeFileSync(pkgFile, pkgText);
+    expect(readFileSync(path.join(clone, 'README.md'), 'utf8')).toBe(committed);
+    expect(await changedIn(clone)).toEqual([]);
   });
 
   test('has correct types for require and import by @arethetypeswrong/cli', async () => {
