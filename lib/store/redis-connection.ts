@@ -166,17 +166,19 @@ export function createOwnClient(options: { url?: string; connection?: RedisConne
 
 /**
  * One command within `timeoutMs`, the wait for a connection and for the reply included: the
- * caller is answered at the deadline even when Redis never replies (node-redis itself stops
- * timing a command once it is written). A connection of our own whose command overran is then
- * replaced. Error replies of Redis pass through; anything else (no connection, timeout) becomes
- * {@link RedisStoreUnavailableError}.
+ * caller is answered at the deadline even when Redis never replies. A connection of our own whose
+ * command overran is then replaced. Error replies of Redis pass through; anything else (no
+ * connection, timeout) becomes {@link RedisStoreUnavailableError}.
  */
 export async function commandWithin(client: RedisClientLike, args: string[], timeoutMs: number): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
-  await whenReady(client, deadline, timeoutMs);
+  if (!client.isReady) await whenReady(client, deadline, timeoutMs);
   let overran = false;
   try {
-    const sent = client.sendCommand(args, { timeout: Math.max(1, deadline - Date.now()) });
+    // One timer per command, ours: node-redis's own `timeout` option (an AbortSignal.timeout per
+    // command) stops timing a command once it is written, so it never covered a silent Redis,
+    // and it showed in poll profiles (createAbortSignal, DOMException).
+    const sent = client.sendCommand(args);
     return await withDeadline(sent, deadline, () => {
       overran = true;
       return new RedisStoreUnavailableError(`Redis did not answer within ${timeoutMs} ms.`);
@@ -230,16 +232,21 @@ export async function whenReady(client: RedisClientLike, deadline: number, timeo
 }
 
 /** Settles like `promise`, or rejects with `onTimeout()` at `deadline`. */
-export async function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+export function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
+  // One promise and one timer, no race of two: this runs once per Redis command.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Closes gracefully when connected (pending replies arrive), otherwise at once. */
