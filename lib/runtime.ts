@@ -200,6 +200,7 @@ export class Runtime {
     const { traceParent } = worker.startInfo;
     if (tracingAvailable()) worker.on('flush', (info) => traceFlush(info, traceIds(worker.id, requestId), traceParent));
     worker.on('flushError', () => metrics.storeError('flush'));
+    worker.on('restored', (info) => metrics.recordRestored(info.wholeLog));
     worker.on('upstreamRetry', (err) => metrics.upstreamRetry(err.kind));
     worker.on('upstreamError', (err) => metrics.upstreamError('polling', err.kind));
     worker.once('done', () => {

@@ -170,10 +170,43 @@ export interface AppendInput {
  * - `ok`: written (or already written by an earlier attempt of the same flush);
  * - `cancelled`: the response was cancelled; nothing written, the worker must stop;
  * - `terminal`: the response is already terminal for another reason (lease lapsed); stop;
- * - `gone`: deleted or expired; stop;
+ * - `gone`: missing (deleted, expired, or lost by the store): the worker calls `restore`, which tells them apart;
  * - `fenced`: another worker holds the lease, or the sequence does not follow; stop.
  */
 export type AppendOutcome = 'ok' | 'cancelled' | 'terminal' | 'gone' | 'fenced';
+
+/**
+ * Arguments of {@link ResponseStore.restore}: a running response's record as its worker last had it
+ * acknowledged, to write again when the store lost it (Redis restarted empty, or its keys were removed).
+ */
+export interface RestoreInput {
+  /** The owner hash the record had. */
+  owner: string;
+  /** The stream flag the record had (`stream: true` on create). */
+  stream: boolean;
+  /** The worker's fencing token: the restored record is fenced to it, as the lost one was. */
+  fence: number;
+  /** The status the store last acknowledged (never terminal: a worker that wrote one has stopped). */
+  status: ResponseStatus;
+  /** Snapshot JSON, covering the events up to `snapshotSeq`. */
+  snapshot: string;
+  snapshotSeq: number;
+  /** Sequence number of the last event the store acknowledged. */
+  lastSeq: number;
+  /**
+   * The log from sequence 0, `lastSeq + 1` entries; or none, when the worker no longer holds it
+   * (past `worker.recoveryLogBytes`): reads of the restored record then answer `response_data_lost`.
+   */
+  events: string[];
+  leaseMs: number;
+  ttlSeconds: number;
+}
+
+/**
+ * Result of a restore: `restored` (written, lease renewed), `exists` (a record is there: nothing
+ * written, the worker appends as before), `deleted` (a delete's tombstone is there: the worker stops).
+ */
+export type RestoreOutcome = 'restored' | 'exists' | 'deleted';
 
 /**
  * Result of {@link ResponseStore.delete}. `ended` is the record as it stood when the delete removed
@@ -217,11 +250,18 @@ export interface ResponseStore {
   readEvents(id: string, owner: string | null, afterSeq: number, options?: ReadEventsOptions): Promise<EventsPage | null>;
   /** One flush of the worker; see {@link AppendOutcome}. */
   append(id: string, input: AppendInput): Promise<AppendOutcome>;
+  /**
+   * Writes the record of a running response again after an append answered `gone`, unless a
+   * record exists or a delete left its tombstone (kept as long as the deleted record would have
+   * lived): a deleted response stays deleted, a lost one is re-created by its worker.
+   */
+  restore(id: string, input: RestoreInput): Promise<RestoreOutcome>;
   /** Cancels a non-terminal response and publishes a `cancel` control message. */
   cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome>;
   /**
-   * Deletes every key of a response and publishes a `delete` control message. The answer says
-   * whether this call ended a response that was not terminal yet (see {@link DeleteResult}).
+   * Deletes every key of a response, leaves its tombstone (see `restore`) and publishes a `delete`
+   * control message. The answer says whether this call ended a response that was not terminal
+   * yet (see {@link DeleteResult}).
    */
   delete(id: string, owner: string | null): Promise<DeleteResult>;
   /**

@@ -6,6 +6,7 @@ import { sleep, waitFor } from '../helpers/flow';
 import { appendInput, createInput, event, events, newId } from '../helpers/store-inputs';
 import { describeNativeRecords } from './native-store-contract';
 import { describeQueueContract } from './queue-store-contract';
+import { describeRestore } from './restore-store-contract';
 import { encodeEvent, eventJson, ItemIdTable } from '../../lib/store/event-codec';
 import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
 import { describeTurnRecords } from './turn-store-contract';
@@ -600,6 +601,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     describeNativeRecords(() => store);
     describeQueueContract(() => store);
+    describeRestore(() => store);
     describeTurnRecords(() => store);
 
     describe('close', () => {

@@ -166,6 +166,7 @@ describe('close()', () => {
       },
       read: (id, owner) => memory.read(id, owner),
       readEvents: (id, owner, after, options) => memory.readEvents(id, owner, after, options),
+      restore: (id, input) => memory.restore(id, input),
       scheduleNative: (id, dueAt) => memory.scheduleNative(id, dueAt),
       dueNatives: (now, limit) => memory.dueNatives(now, limit),
       unscheduleNative: (id) => memory.unscheduleNative(id),

@@ -1,21 +1,23 @@
 // Redis loses part of a record (a key removed, or evicted under maxmemory): reads rebuild what
-// they can or answer a clear error, never a 500 and never wrong data.
+// they can or answer a clear error, never a 500 and never wrong data. Redis loses a running
+// response's record (restarted empty, keys removed): its worker re-creates it; a delete still wins.
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import OpenAI from 'openai';
 import { createClient } from '@redis/client';
-import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
+import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, type TestApp } from '../helpers/app';
-import { collect, textOf } from '../helpers/flow';
+import { collect, gate, textOf } from '../helpers/flow';
 import { randomPrefix } from '../helpers/redis';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 import { responseKeys } from '../../lib/store/keys';
 import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
 import { silentLogger } from '../../lib/logger';
 import type { HealthBody } from '../../lib/observability/health';
+import type { WorkerOptions } from '../../lib/config/worker-options';
 
 jest.setTimeout(60_000);
 
@@ -31,9 +33,17 @@ let store: RedisStore | undefined;
 let client: OpenAI;
 
 const warnings: Array<Record<string, unknown> | undefined> = [];
-const recordingLogger = { ...silentLogger, warn: (_message: string, fields?: Record<string, unknown>) => void warnings.push(fields) };
+const warned: string[] = [];
+const recordingLogger = {
+  ...silentLogger,
+  warn: (message: string, fields?: Record<string, unknown>) => {
+    warned.push(message);
+    warnings.push(fields);
+  },
+};
 
-async function setUp(args: string[] = []): Promise<void> {
+async function setUp(args: string[] = [], worker: WorkerOptions = {}): Promise<void> {
+  warned.length = 0;
   warnings.length = 0;
   upstream = await startFakeUpstream();
   upstream.respond(() => ({ kind: 'sse', steps: textTurnEvents(TEXT, { chunkSize: 4 }).map((e) => ev(e)) }));
@@ -46,8 +56,9 @@ async function setUp(args: string[] = []): Promise<void> {
   app = await startApp({
     store,
     masterKey: MASTER_KEY,
+    logger: recordingLogger,
     models: [{ modelName: 'gpt-test', model: 'openai/gpt-4o-mini', apiBase: upstream.url, apiKey: 'sk-up' }],
-    worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000 },
+    worker: { flushIntervalMs: 20, leaseMs: 5000, storeRetryGraceMs: 1000, ...worker },
   });
   client = new OpenAI({ baseURL: app.baseURL, apiKey: MASTER_KEY, maxRetries: 0, timeout: 15_000 });
 }
@@ -170,4 +181,91 @@ test('a Redis with noeviction gets no warning and a health answer without evicti
   const body = await health();
   expect(body).toMatchObject({ status: 'ok', store: 'ok' });
   expect(body).not.toHaveProperty('evictionPolicy');
+});
+
+describe('a running response whose record Redis lost', () => {
+  const turn = textTurnEvents(TEXT, { chunkSize: 4 });
+  const half = Math.floor(turn.length / 2);
+  let hold: ReturnType<typeof gate>;
+
+  /** Starts a response whose upstream stops halfway until the gate opens (then sends `rest`); resolves once that half is stored. */
+  async function halfway(rest: Step[] = turn.slice(half).map((e) => ev(e))): Promise<string> {
+    hold = gate();
+    upstream.respond(() => ({ kind: 'sse', steps: [...turn.slice(0, half).map((e) => ev(e)), { until: hold.promise }, ...rest] }));
+    const created = await client.responses.create({ model: 'gpt-test', input: 'x', background: true });
+    await waitFor(async () => textOf(await client.responses.retrieve(created.id)).length > 0, 10_000, 'the first half stored');
+    return created.id;
+  }
+
+  /** The response once a GET answers it completed (a GET in the gap before the worker re-creates it may answer 404). */
+  async function completedLater(id: string): Promise<OpenAI.Responses.Response> {
+    return waitFor(async () => {
+      const get = await rawGet(id);
+      if (get.status !== 200) return undefined;
+      const r = JSON.parse(get.body) as OpenAI.Responses.Response;
+      return r.status === 'completed' ? r : undefined;
+    }, 15_000, 'completed');
+  }
+
+  /** The replay's events are the whole log: numbered from 0 without a gap, its deltas the text, completed last. */
+  async function expectWholeReplay(id: string): Promise<void> {
+    const replay = await collect(await client.responses.retrieve(id, { stream: true }));
+    expect(replay.map((e) => e.sequence_number)).toEqual(replay.map((_, i) => i));
+    const deltas = replay.flatMap((e) => (e.type === 'response.output_text.delta' ? [e.delta] : []));
+    expect(deltas.join('')).toBe(TEXT);
+    expect(replay.at(-1)?.type).toBe('response.completed');
+  }
+
+  async function restoredMetric(): Promise<string> {
+    const text = await app.router.runtime.config.metrics.registry.metrics();
+    return text.split('\n').filter((line) => line.startsWith('responses_polling_records_restored_total')).join('\n');
+  }
+
+  test('Redis restarted empty (FLUSHALL) mid-stream: the worker re-creates the record, the response completes, GET and a replay serve all of it', async () => {
+    await setUp();
+    const id = await halfway();
+    await admin.flushAll();
+    hold.open();
+    const done = await completedLater(id);
+    expect(textOf(done)).toBe(TEXT);
+    await expectWholeReplay(id);
+    expect(warned.filter((m) => m.includes('re-created'))).toHaveLength(1);
+  });
+
+  test('the record keys removed (DEL) mid-stream: the response completes and reads serve all of it, counted as restored with its whole log', async () => {
+    await setUp();
+    const id = await halfway();
+    const k = responseKeys(prefix, id);
+    await admin.del([k.meta, k.snapshot, k.log, k.ids]);
+    hold.open();
+    expect(textOf(await completedLater(id))).toBe(TEXT);
+    await expectWholeReplay(id);
+    expect(await restoredMetric()).toContain('responses_polling_records_restored_total{log="whole"} 1');
+  });
+
+  test('past worker.recoveryLogBytes the record is re-created without its log: it completes, and reads answer response_data_lost, never a shorter Response', async () => {
+    await setUp([], { recoveryLogBytes: 0 });
+    const id = await halfway();
+    await admin.flushAll();
+    hold.open();
+    await waitFor(async () => (await restoredMetric()).includes('{log="lost"} 1'), 15_000, 'the record re-created');
+    const ended = await waitFor(async () => {
+      const get = await rawGet(id);
+      return get.status === 410 ? get : undefined;
+    }, 15_000, 'the response ended');
+    expect(ended.code).toBe('response_data_lost');
+    expect((await rawGet(id, '?stream=true')).code).toBe('response_data_lost');
+  });
+
+  test('a DELETE mid-stream still stops the worker, and the response stays deleted (404)', async () => {
+    await setUp();
+    // The upstream never ends on its own: only a stopped worker closes it.
+    const id = await halfway([{ hang: true }]);
+    await client.responses.delete(id);
+    const request = await upstream.waitForRequest(0);
+    hold.open();
+    await request.clientClosed;
+    expect(await rawGet(id)).toMatchObject({ status: 404, code: 'not_found' });
+    expect(await restoredMetric()).not.toContain('records_restored_total{');
+  });
 });

@@ -21,6 +21,7 @@ const STORE_METHOD_SET: { readonly [K in keyof ResponseStore]-?: true } = {
   read: true,
   readEvents: true,
   append: true,
+  restore: true,
   cancel: true,
   delete: true,
   rememberNative: true,

@@ -46,6 +46,7 @@ export const DEFAULTS = {
     upstreamConnectTimeoutMs: 30_000,
     upstreamIdleTimeoutMs: 120_000,
     storeRetryGraceMs: 30_000,
+    recoveryLogBytes: 1_048_576,
     shutdownGraceMs: 10_000,
     upstreamMaxAttempts: 3,
     upstreamRetryBaseMs: 250,

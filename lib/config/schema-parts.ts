@@ -154,6 +154,7 @@ function workerSchema(n: ConfigNaming): SchemaObject {
       prop(n, 'upstreamConnectTimeoutMs', 'upstream_connect_timeout_ms', ms(1, 'e.g. 30000')),
       prop(n, 'upstreamIdleTimeoutMs', 'upstream_idle_timeout_ms', ms(1, 'e.g. 120000')),
       prop(n, 'storeRetryGraceMs', 'store_retry_grace_ms', ms(0, 'e.g. 30000')),
+      prop(n, 'recoveryLogBytes', 'recovery_log_bytes', { type: 'integer', minimum: 0, fix: 'Set it to a whole number of bytes, e.g. 1048576 (0: no copy)' }),
       prop(n, 'shutdownGraceMs', 'shutdown_grace_ms', ms(0, 'e.g. 10000')),
       prop(n, 'upstreamMaxAttempts', 'upstream_max_attempts', {
         ...posInt('Set it to a whole number of attempts from 1 to 10, e.g. 3 (1: no retry)'),

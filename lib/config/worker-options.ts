@@ -27,6 +27,13 @@ export interface WorkerOptions {
    * backoff for up to this many ms before giving up on the response. Default 30000.
    */
   storeRetryGraceMs?: number;
+  /**
+   * Bytes of its log a running response's worker keeps in memory, so that a record the store lost
+   * (Redis restarted empty, keys removed) is re-created whole. Past it the copy is dropped: a lost
+   * record is then re-created without its log, and reads answer `response_data_lost`. 0: no copy.
+   * Default 1048576 (1 MiB).
+   */
+  recoveryLogBytes?: number;
   /** `close()` lets running responses finish for up to this many ms, then ends them. Default 10000. */
   shutdownGraceMs?: number;
   /**

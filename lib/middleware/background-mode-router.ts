@@ -3,7 +3,7 @@
 
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { ResponsesPollingOptions } from '../config/options';
-import { encodeEvent } from '../store/event-codec';
+import { openingEntries } from '../store/event-codec';
 import { ownerHash, runtimeFor, type Runtime } from '../runtime';
 import { asyncHandler, callStore, errorResponder, jsonBody } from './http';
 import { initialResponse } from './create-request';
@@ -79,11 +79,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const span = createSpanOf(req, res, currentLogContext()?.requestId).set({ [SPAN_ATTRIBUTES.responseId]: id });
   const response = initialResponse(id, body, Math.floor(Date.now() / 1000));
   const snapshot = JSON.stringify(response);
-  // The log opens as a background stream does: created (queued), then queued.
-  const events = [
-    encodeEvent({ type: 'response.created', sequence_number: 0, response }),
-    encodeEvent({ type: 'response.queued', sequence_number: 1, response }),
-  ];
+  const events = openingEntries(response);
   const owner = ownerHash(call.principal);
   // The record and its queue entry in one step: a worker (here, or in a worker process) claims it
   // when its deployment has capacity and runs it detached from this request, so a client that

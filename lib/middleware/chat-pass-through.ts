@@ -42,7 +42,7 @@ export async function chatPassThrough(runtime: Runtime, res: Response, call: Cre
         tuning: { ...config.worker, flushIntervalMs: stream ? config.worker.flushIntervalMs : 1000 },
         ttlSeconds: config.backgroundMode.ttl,
       },
-      { id, fence, state: response, nextSeq: 1, snapshotBytes: snapshot.length, deployments, request: body, continuation: call.continuation },
+      { id, owner: '', fence, state: response, log: [opening], nextSeq: 1, snapshotBytes: snapshot.length, deployments, request: body, continuation: call.continuation },
     );
     const onClose = () => {
       if (!res.writableFinished) worker.stop('cancelled');

@@ -50,6 +50,7 @@ export class ResponsesMetrics {
   readonly flushEvents: Histogram;
   readonly flushedBytes: Counter;
   readonly storeErrors: Counter<'operation'>;
+  readonly recordsRestored: Counter<'log'>;
   readonly upstreamErrors: Counter<'path' | 'kind'>;
   readonly upstreamRetries: Counter<'kind'>;
   readonly limiterRefusals: Counter<'reason'>;
@@ -93,6 +94,13 @@ export class ResponsesMetrics {
       new Histogram({ ...c, help: 'Events written by one worker flush.', buckets: FLUSH_EVENTS_BUCKETS }),
     );
     this.flushedBytes = reuse('flushed_bytes_total', (c) => new Counter({ ...c, help: 'Bytes of encoded events written by worker flushes.' }));
+    this.recordsRestored = reuse('records_restored_total', (c) =>
+      new Counter({
+        ...c,
+        help: 'Records of running responses that the store lost and their worker here re-created, by whether their log went with them (whole) or not (lost).',
+        labelNames: ['log'],
+      }),
+    );
     this.storeErrors = reuse('redis_errors_total', (c) =>
       new Counter({ ...c, help: 'Failed store (Redis) calls, by operation (request, flush, ping, limiter, webhooks).', labelNames: ['operation'] }),
     );
@@ -169,6 +177,11 @@ export class ResponsesMetrics {
     this.flushDuration.observe(ms / 1000);
     this.flushEvents.observe(events);
     this.flushedBytes.inc(bytes);
+  }
+
+  /** A worker here re-created its response's record, which the store had lost. */
+  recordRestored(wholeLog: boolean): void {
+    this.recordsRestored.inc({ log: wholeLog ? 'whole' : 'lost' });
   }
 
   /** A store call failed. */

@@ -7,7 +7,8 @@ import { Admission } from '../limiter/admission';
 import type { EndedInput } from '../observability/lifecycle';
 import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
 import { runWithLogContext } from '../observability/request-id';
-import type { QueueClaim, ResponseErrorObject } from '../types';
+import type { QueueClaim, ResponseErrorObject, ResponseObject } from '../types';
+import { openingEntries } from '../store/event-codec';
 import { materialize } from '../worker/materialize';
 import type { StreamingWorker, WorkerStart } from '../worker/streaming-worker';
 import { queueGroups, readJob } from './job';
@@ -205,10 +206,14 @@ export class WorkerPool {
       return undefined;
     }
     const stored = taken.response;
+    const state = materialize(stored);
     const start: WorkerStart = {
       id: claim.id,
+      owner: stored.meta.owner,
       fence: taken.fence,
-      state: materialize(stored),
+      state,
+      // A log still as its create wrote it is known here without reading it (see WorkerStart.log).
+      ...(stored.meta.lastSeq === 1 && stored.snapshotSeq === 1 && { log: openingEntries(JSON.parse(stored.snapshot) as ResponseObject) }),
       nextSeq: stored.meta.lastSeq + 1,
       snapshotBytes: stored.snapshot.length,
       deployments: job.deployments,

@@ -2,7 +2,7 @@
 // without touching the stores or the worker.
 
 import { isIndex } from '../response-vocabulary';
-import type { ResponseStreamEvent } from '../types';
+import type { ResponseObject, ResponseStreamEvent } from '../types';
 
 /**
  * Delta events, which are nearly all of a long stream, are stored in a compact form: their field
@@ -44,6 +44,14 @@ export function encodeEvent(event: ResponseStreamEvent, known?: ItemIds): string
     plain = rest as ResponseStreamEvent;
   }
   return compact(plain, typeof known === 'function' ? known : undefined) ?? JSON.stringify(plain);
+}
+
+/** The entries a background response's log opens with, as a background stream does: created (queued), then queued. */
+export function openingEntries(response: ResponseObject): string[] {
+  return [
+    encodeEvent({ type: 'response.created', sequence_number: 0, response }),
+    encodeEvent({ type: 'response.queued', sequence_number: 1, response }),
+  ];
 }
 
 /**

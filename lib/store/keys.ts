@@ -23,6 +23,15 @@ export function responseKeys(prefix: string, id: string): ResponseKeys {
 }
 
 /**
+ * The tombstone a delete leaves for response `id` (String), as long as the record would have
+ * lived: a worker whose append finds the record missing tells a delete (stop) from a loss
+ * (re-create it). Same hash tag as {@link responseKeys}.
+ */
+export function tombstoneKey(prefix: string, id: string): string {
+  return `${prefix}{${id}}:deleted`;
+}
+
+/**
  * The key of a provider's own background response `id` (String: JSON of NativeResponseRecord).
  * It carries the same hash tag as the keys of a response with that id.
  */

@@ -8,11 +8,12 @@ import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
 import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
 import { parseControlMessage, WORKER_LOST_ERROR } from './records';
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
-import type { CreateRecordInput, DeleteResult, EventsPage, Logger, ReadEventsOptions, ResponseErrorObject } from '../types';
+import type { CreateRecordInput, DeleteResult, EventsPage, Logger, ReadEventsOptions, ResponseErrorObject, RestoreInput, RestoreOutcome } from '../types';
 import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
 import { MemorySideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { itemIdNotes } from './event-codec';
 import { pageOf } from './log-pages';
+import { checkLogWhole } from './redis-replies';
 import { MemoryOutbox, type OutboxPlan, type WebhookOutboxStore } from './memory-outbox';
 import { endQueued, publicMeta, stored, type MemoryRecord, type MetaRecord } from './memory-record';
 
@@ -29,6 +30,8 @@ const CONTROL_EVENT = 'control';
 /** The in-memory {@link ResponseStore}: a single process only, nothing survives a restart. */
 export class MemoryStore extends SideRecordStore implements ResponseStore, WebhookOutboxStore {
   readonly #records = new Map<string, MemoryRecord>();
+  /** Deleted ids → epoch ms until which their tombstone lasts (as long as the record would have). */
+  readonly #tombstones = new Map<string, number>();
   readonly #queue = new MemoryQueue();
   readonly #sideKv = new MemorySideKv();
   protected readonly side: SideRecordsDeps = { kv: this.#sideKv, prefix: '', logger: silentLogger, assertOpen: () => this.#assertOpen() };
@@ -88,6 +91,8 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     const swept = this.#sweepLease(id, record).swept;
     const result = stored(record);
     if (swept) result.leaseSwept = true;
+    // Only a restore without its log (see RestoreInput.events) leaves the log short here.
+    checkLogWhole(id, result.meta, record.log.length);
     return result;
   }
 
@@ -98,6 +103,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     const { meta, swept } = this.#sweepLease(id, record);
     const result: EventsPage = { meta: publicMeta(meta), ...pageOf(record.log, record.itemIds, afterSeq, options) };
     if (swept) result.leaseSwept = true;
+    checkLogWhole(id, result.meta, record.log.length);
     return result;
   }
 
@@ -139,6 +145,18 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     return 'ok';
   }
 
+  async restore(id: string, input: RestoreInput): Promise<RestoreOutcome> {
+    this.#assertOpen();
+    if (this.#get(id)) return 'exists';
+    if ((this.#tombstones.get(id) ?? 0) > Date.now()) return 'deleted';
+    const now = Date.now();
+    const { owner, stream, fence, status, lastSeq, snapshotSeq, ttlSeconds, leaseMs } = input;
+    const meta: MetaRecord = { status, owner, lastSeq, fence, leaseExpiresAt: now + leaseMs, stream, error: null, snapshotSeq, ttlSeconds };
+    const log = [...input.events];
+    this.#records.set(id, { meta: JSON.stringify(meta), snapshot: input.snapshot, log, itemIds: itemIdNotes(log, 0), expiresAt: now + ttlSeconds * 1000 + leaseMs });
+    return 'restored';
+  }
+
   async cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome> {
     this.#assertOpen();
     const record = this.#owned(id, owner);
@@ -164,6 +182,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     const running = !isTerminalStatus((JSON.parse(record.meta) as MetaRecord).status);
     const result: DeleteResult = running ? { deleted: true, ended: stored(record) } : { deleted: true };
     this.#records.delete(id);
+    this.#tombstones.set(id, Math.max(record.expiresAt, Date.now() + 1000));
     this.#publish({ id, action: 'delete' });
     return result;
   }
@@ -253,6 +272,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     clearInterval(this.#sweepTimer);
     this.#control.removeAllListeners();
     this.#records.clear();
+    this.#tombstones.clear();
     this.#queue.clear();
     this.#sideKv.clear();
   }
@@ -309,6 +329,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
   #sweep(): void {
     const now = Date.now();
     for (const [id, record] of this.#records) if (record.expiresAt <= now) this.#records.delete(id);
+    for (const [id, until] of this.#tombstones) if (until <= now) this.#tombstones.delete(id);
     this.#sideKv.sweep(now);
   }
 

@@ -14,6 +14,8 @@ import type {
   CreateRecordInput,
   DeleteResult,
   Logger,
+  RestoreInput,
+  RestoreOutcome,
   ResponseErrorObject,
   ResponseStore,
   StartQueuedOutcome,
@@ -22,13 +24,14 @@ import type {
 import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
 import { redisSideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
-import { controlChannel, responseKeys } from './keys';
+import { controlChannel, responseKeys, tombstoneKey } from './keys';
 import { parseControlMessage, WORKER_LOST_ERROR } from './records';
 import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
 import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { mayEvict, readEvictionPolicy, warnOnEvictionPolicy, type EvictionAware } from './redis-eviction';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
+import { restoreArgs } from './scripts/restore';
 import { asArray, asStrings, checkLogWhole, ownerArgs, parseMeta, rebuiltFromLog, storedFromReply } from './redis-replies';
 import { enqueueArgs, RedisOutbox, type EnqueueArgs } from './redis-outbox';
 import type { OutboxPlan, WebhookOutbox, WebhookOutboxStore } from '../webhooks/types';
@@ -202,6 +205,13 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return outcome;
   }
 
+  async restore(id: string, input: RestoreInput): Promise<RestoreOutcome> {
+    const code = await this.#run(SCRIPTS.restore, id, restoreArgs(input), [tombstoneKey(this.keyPrefix, id)]);
+    const outcome = SCRIPT_CODES.restore[code as keyof typeof SCRIPT_CODES.restore];
+    if (outcome === undefined) throw new Error(`redis store: unexpected restore reply ${String(code)}`);
+    return outcome;
+  }
+
   async cancel(id: string, owner: string | null, ttlSeconds: number): Promise<CancelOutcome> {
     const message = JSON.stringify({ id, action: 'cancel' } satisfies ControlMessage);
     const webhook = this.#enqueue('cancelled', id);
@@ -215,7 +225,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
 
   async delete(id: string, owner: string | null): Promise<DeleteResult> {
     const message = JSON.stringify({ id, action: 'delete' } satisfies ControlMessage);
-    const reply = asArray(await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message]));
+    const reply = asArray(await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message], [tombstoneKey(this.keyPrefix, id)]));
     const outcome = SCRIPT_CODES.delete[reply[0] as keyof typeof SCRIPT_CODES.delete];
     if (outcome === undefined) throw new Error(`redis store: unexpected delete reply ${String(reply[0])}`);
     if (outcome === 'not_found') return { deleted: false };
@@ -307,7 +317,6 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
   #enqueue(status: string | undefined, id: string): EnqueueArgs {
     return enqueueArgs(this.keyPrefix, this.#outboxPlan, status, id, this.#config.cluster);
   }
-
 
   /** One command, within `commandTimeoutMs` including the wait for a connection. */
   async #command(args: string[]): Promise<unknown> {

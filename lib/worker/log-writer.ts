@@ -1,15 +1,16 @@
 // The log writer of one background response: encodes its events, batches them, flushes them to the
-// store (retrying while it is unreachable), rewrites the snapshot now and then and renews the lease.
+// store (retrying while it is unreachable), rewrites the snapshot now and then, renews the lease,
+// and re-creates the record from its memory when the store lost it.
 
 import type { ResponsesPollingConfig } from '../config/options';
 import { isTerminalStatus } from '../response-vocabulary';
 import { encodeEvent, ItemIdTable } from '../store/event-codec';
-import type { AppendInput, AppendOutcome, Logger, ResponseObject, ResponseStatus, ResponseStore, ResponseStreamEvent } from '../types';
+import type { AppendInput, AppendOutcome, Logger, ResponseObject, ResponseStatus, ResponseStore, ResponseStreamEvent, RestoreOutcome } from '../types';
 
 /** The worker tuning the log writer uses. */
 export type WriterTuning = Pick<
   ResponsesPollingConfig['worker'],
-  'flushIntervalMs' | 'flushMaxEvents' | 'flushMaxBytes' | 'leaseMs' | 'storeRetryGraceMs'
+  'flushIntervalMs' | 'flushMaxEvents' | 'flushMaxBytes' | 'leaseMs' | 'storeRetryGraceMs' | 'recoveryLogBytes'
 >;
 
 /** What the `flush` event carries: one store answer to a flush. */
@@ -20,6 +21,12 @@ export interface FlushInfo {
   /** Length of the encoded events. */
   bytes: number;
   outcome: AppendOutcome;
+}
+
+/** What the `restored` event carries: the worker re-created its record, which the store had lost. */
+export interface RestoreInfo {
+  /** True when the log went with it whole; false past `recoveryLogBytes` (reads answer `response_data_lost`). */
+  wholeLog: boolean;
 }
 
 /** What the writer reports to, and asks of, the worker that owns it. */
@@ -34,6 +41,8 @@ export interface WriterHost {
   flushFailed(error: unknown): void;
   /** The store stayed unreachable past the grace: the response is given up. */
   gaveUp(): void;
+  /** The record was missing, not deleted, and the writer wrote it again. */
+  restored(info: RestoreInfo): void;
 }
 
 /** How long a worker stopped for shutdown keeps retrying a flush against an unreachable store. */
@@ -47,11 +56,20 @@ const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
  * of the upstream bytes) and makes polls of long running responses fold twice as much.
  */
 const SNAPSHOT_TAIL_FACTOR = 2;
+/** Re-creations of a lost record for one flush before the writer takes it as gone (it keeps vanishing). */
+const MAX_RESTORES_PER_FLUSH = 3;
 
 /** Where a writer starts: the record `create` wrote. */
 export interface WriterStart {
   id: string;
+  /** The owner hash and stream flag of the record, to re-create it with. */
+  owner: string;
+  stream: boolean;
   fence: number;
+  /** The Response as stored when the writer starts, covering the events before `nextSeq`. */
+  state: ResponseObject;
+  /** The log's entries before `nextSeq`, when known (see WorkerStart.log). */
+  log?: string[];
   /** Sequence number of the next event. */
   nextSeq: number;
   /** Size of the snapshot written at creation, in bytes. */
@@ -76,6 +94,14 @@ export class LogWriter {
   private readonly onFlushTick = (): void => this.requestFlush();
   /** Item ids by output index as a reader of the log learns them (see ItemIdTable). */
   private readonly announced = new ItemIdTable();
+  /** The log from sequence 0 while it fits in `recoveryLogBytes`, to re-create a lost record whole. */
+  private copy: string[] | undefined = [];
+  private copyBytes = 0;
+  /** What the store last acknowledged: a lost record is re-created as it stood then. */
+  private acked: { seq: number; status: ResponseStatus; snapshot: { json: string; seq: number } | undefined };
+  /** The next batch rewrites the snapshot (a re-created record's may be old). */
+  private snapshotDue = false;
+  private restoreWarned = false;
 
   constructor(
     private readonly start: WriterStart,
@@ -90,6 +116,10 @@ export class LogWriter {
     this.pendingFirstSeq = start.nextSeq;
     this.snapshotBytes = start.snapshotBytes;
     this.tick = flushTick(tuning.flushIntervalMs);
+    this.acked = { seq: start.nextSeq - 1, status: start.state.status, snapshot: undefined };
+    // Without the entries before nextSeq the copy could not open the log: none is kept.
+    if (start.log?.length === start.nextSeq) this.keep(start.log);
+    else this.copy = undefined;
   }
 
   /** Starts renewing the lease while no event is written. */
@@ -113,6 +143,7 @@ export class LogWriter {
   write(event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject): number {
     const encoded = encodeEvent(event, (outputIndex) => this.knownItemId(outputIndex, before));
     this.announced.note(event);
+    this.keep([encoded]);
     this.nextSeq = event.sequence_number + 1;
     this.pending.push(encoded);
     this.pendingBytes += encoded.length;
@@ -174,8 +205,9 @@ export class LogWriter {
       const bytes = this.pendingBytes;
       const input = this.takeBatch();
       const flushStarted = performance.now();
-      const outcome = await this.appendWithRetry(input);
+      const outcome = await this.appendRestoring(input);
       if (outcome === undefined) return;
+      if (outcome === 'ok') this.acknowledged(input);
       this.lastWriteAt = Date.now();
       this.host.flushed({ ms: performance.now() - flushStarted, events: input.events.length, bytes, outcome }, input);
       if (outcome !== 'ok') return;
@@ -193,11 +225,12 @@ export class LogWriter {
     if (this.pendingStatus) input.status = this.pendingStatus;
     const finalBatch = this.pendingStatus !== undefined && isTerminalStatus(this.pendingStatus);
     // The snapshot is rewritten only when the tail outgrows it, so total bytes stay O(n).
-    if (this.pending.length && (finalBatch || this.bytesSinceSnapshot >= Math.max(SNAPSHOT_TAIL_FACTOR * this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
+    if (this.pending.length && (finalBatch || this.snapshotDue || this.bytesSinceSnapshot >= Math.max(SNAPSHOT_TAIL_FACTOR * this.snapshotBytes, MIN_SNAPSHOT_TAIL_BYTES))) {
       const json = JSON.stringify(this.state());
       input.snapshot = { json, seq: this.nextSeq - 1 };
       this.snapshotBytes = json.length;
       this.bytesSinceSnapshot = 0;
+      this.snapshotDue = false;
     }
     this.pending = [];
     this.pendingBytes = 0;
@@ -206,17 +239,75 @@ export class LogWriter {
     return input;
   }
 
+  /** Keeps `entries` in the copy of the log, or drops the copy once it outgrows `recoveryLogBytes`. */
+  private keep(entries: string[]): void {
+    if (this.copy === undefined) return;
+    for (const entry of entries) this.copyBytes += entry.length;
+    if (this.copyBytes > this.tuning.recoveryLogBytes) this.copy = undefined;
+    else this.copy.push(...entries);
+  }
+
+  private acknowledged(input: AppendInput): void {
+    if (input.events.length) this.acked.seq = Math.max(this.acked.seq, input.firstSeq + input.events.length - 1);
+    if (input.status) this.acked.status = input.status;
+    if (input.snapshot) this.acked.snapshot = input.snapshot;
+  }
+
   /**
-   * Writes one batch, retrying with backoff while the store is unreachable. The same batch is
+   * Appends one batch; when the store answers `gone`, tells a delete from a loss: a record the
+   * store lost (no tombstone) is written again as the store last acknowledged it, and the batch
+   * is appended once more, under the same fence.
+   */
+  private async appendRestoring(input: AppendInput): Promise<AppendOutcome | undefined> {
+    for (let restores = 0; ; restores++) {
+      const outcome = await this.withRetry(() => this.store.append(this.start.id, input));
+      if (outcome !== 'gone' || restores === MAX_RESTORES_PER_FLUSH) return outcome;
+      const restored = await this.withRetry(() => this.restoreRecord());
+      if (restored !== 'restored' && restored !== 'exists') return restored === undefined ? undefined : 'gone';
+    }
+  }
+
+  private async restoreRecord(): Promise<RestoreOutcome> {
+    const { id, owner, stream, fence, ttlSeconds } = this.start;
+    const { seq, status } = this.acked;
+    const snapshot = this.acked.snapshot ?? { json: JSON.stringify(this.start.state), seq: this.start.nextSeq - 1 };
+    // The copy holds every entry written, acknowledged or not: the record gets the acknowledged ones.
+    const events = this.copy?.slice(0, seq + 1) ?? [];
+    const wholeLog = events.length === seq + 1;
+    const { leaseMs } = this.tuning;
+    const outcome = await this.store.restore(id, {
+      owner,
+      stream,
+      fence,
+      status,
+      snapshot: snapshot.json,
+      snapshotSeq: snapshot.seq,
+      lastSeq: seq,
+      events: wholeLog ? events : [],
+      leaseMs,
+      ttlSeconds,
+    });
+    if (outcome !== 'restored') return outcome;
+    this.snapshotDue = true;
+    if (!this.restoreWarned) {
+      this.restoreWarned = true;
+      this.logger.warn('the store lost the record of a running response; re-created it from the worker', { id, lastSeq: seq, wholeLog });
+    }
+    this.host.restored({ wholeLog });
+    return outcome;
+  }
+
+  /**
+   * Runs one store call, retrying with backoff while the store is unreachable. A batch is
    * retried as it was (the store ignores an already-applied one), so nothing is lost or doubled.
    * Gives up after `storeRetryGraceMs`; the lease then lapses and readers see `worker_lost`.
    */
-  private async appendWithRetry(input: AppendInput): Promise<AppendOutcome | undefined> {
+  private async withRetry<T>(call: () => Promise<T>): Promise<T | undefined> {
     const started = Date.now();
     let delay = 50;
     for (;;) {
       try {
-        return await this.store.append(this.start.id, input);
+        return await call();
       } catch (err) {
         if (this.host.closed()) return undefined;
         // During shutdown the grace is short: close() must stay bounded when the store is down.

@@ -8,12 +8,12 @@ import type { Continuation } from '../conversation/continuation-body';
 import { isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
 import type { AppendInput, Logger, ResponseObject, ResponseStore } from '../types';
 import { UpstreamError } from '../upstream/client';
-import { LogWriter, type FlushInfo, type WriterTuning } from './log-writer';
+import { LogWriter, type FlushInfo, type RestoreInfo, type WriterTuning } from './log-writer';
 import { ResponseLimits, type LimitBreach, type LimitTuning } from './response-limits';
 import { codeForUpstreamError, UpstreamAttempts, type AttemptTuning } from './upstream-attempts';
 import { UpstreamEvents } from './upstream-events';
 
-export type { FlushInfo } from './log-writer';
+export type { FlushInfo, RestoreInfo } from './log-writer';
 
 /** Why a worker was told to stop (`handed_back`: its claim goes back to the queue; nothing more is written). */
 export type StopReason = 'cancelled' | 'deleted' | 'shutdown' | 'handed_back';
@@ -21,9 +21,17 @@ export type StopReason = 'cancelled' | 'deleted' | 'shutdown' | 'handed_back';
 /** What a worker starts from: the record `create` wrote. */
 export interface WorkerStart {
   id: string;
+  /** The owner hash of the record: a record the store lost is re-created with it. */
+  owner: string;
   fence: number;
   /** The Response as stored at creation (status `queued`). */
   state: ResponseObject;
+  /**
+   * The log's entries before `nextSeq`, when known: the worker keeps its log in memory (up to
+   * `worker.recoveryLogBytes`) to re-create a record the store lost. Without them it re-creates
+   * one without its log.
+   */
+  log?: string[];
   /** Sequence number of the next event (the creation events took the ones before). */
   nextSeq: number;
   /** Size of the snapshot written at creation, in bytes. */
@@ -69,6 +77,7 @@ export function workerDeps(config: Pick<ResponsesPollingConfig, 'store' | 'logge
  * - `renewed`: after every successful write (its lease was renewed);
  * - `upstreamRetry`: the {@link UpstreamError} of an attempt that is retried;
  * - `upstreamError`: the {@link UpstreamError} when the upstream request failed for good;
+ * - `restored`: a {@link RestoreInfo}, each time it re-created its record, which the store had lost;
  * - `done`: once, when it has finished writing.
  */
 export interface WorkerEvents {
@@ -78,6 +87,7 @@ export interface WorkerEvents {
   renewed: [];
   upstreamRetry: [error: UpstreamError];
   upstreamError: [error: UpstreamError];
+  restored: [info: RestoreInfo];
   done: [];
 }
 
@@ -126,7 +136,7 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
       maxOutputTokens,
     );
     this.writer = new LogWriter(
-      { id: start.id, fence: start.fence, nextSeq: start.nextSeq, snapshotBytes: start.snapshotBytes, ttlSeconds: deps.ttlSeconds },
+      { ...start, stream: start.request.stream === true, ttlSeconds: deps.ttlSeconds },
       deps.store,
       deps.tuning,
       deps.logger,
@@ -137,6 +147,7 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
         flushed: (info, input) => this.onFlushed(info, input),
         flushFailed: (err) => this.emit('flushError', err),
         gaveUp: () => this.halt('shutdown'),
+        restored: (info) => this.emit('restored', info),
       },
     );
     // Every stream follower listens here; many followers of one response are normal.

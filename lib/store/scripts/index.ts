@@ -1,7 +1,7 @@
 // The store scripts with their SHA1 digests, and the one table that maps return codes to outcomes.
 
 import { createHash } from 'node:crypto';
-import type { AppendOutcome } from '../../types';
+import type { AppendOutcome, RestoreOutcome } from '../../types';
 import { APPEND_SCRIPT } from './append';
 import { CANCEL_SCRIPT } from './cancel';
 import { CREATE_SCRIPT } from './create';
@@ -10,6 +10,7 @@ import { FAIL_QUEUED_SCRIPT } from './fail-queued';
 import { START_QUEUED_SCRIPT } from './start-queued';
 import { READ_EVENTS_SCRIPT } from './read-events';
 import { READ_SCRIPT } from './read';
+import { RESTORE_SCRIPT } from './restore';
 import { WEBHOOK_CLAIM_SCRIPT, WEBHOOK_SETTLE_SCRIPT } from './webhooks';
 
 /** A Lua script and the SHA1 that `EVALSHA` knows it by (computed here, never asked of Redis). */
@@ -32,6 +33,7 @@ export const SCRIPTS = {
   append: defineScript('append', APPEND_SCRIPT),
   cancel: defineScript('cancel', CANCEL_SCRIPT),
   delete: defineScript('delete', DELETE_SCRIPT),
+  restore: defineScript('restore', RESTORE_SCRIPT),
   startQueued: defineScript('startQueued', START_QUEUED_SCRIPT),
   failQueued: defineScript('failQueued', FAIL_QUEUED_SCRIPT),
   webhookClaim: defineScript('webhookClaim', WEBHOOK_CLAIM_SCRIPT),
@@ -53,6 +55,7 @@ export const SCRIPT_CODES = {
   } satisfies Record<number, AppendOutcome>,
   cancel: { 0: 'cancelled', 1: 'already_cancelled', 2: 'terminal', [-1]: 'not_found' },
   delete: { 0: 'not_found', 1: 'deleted', 2: 'ended' },
+  restore: { 0: 'restored', 1: 'exists', 2: 'deleted' } satisfies Record<number, RestoreOutcome>,
   startQueued: { 0: 'claimed', [-1]: 'gone', [-2]: 'cancelled', [-3]: 'terminal', [-4]: 'started', [-5]: 'expired' },
   failQueued: { 1: 'failed', 0: 'unchanged' },
   webhookClaim: { 1: 'claimed', 0: 'not_due', [-1]: 'expired' },
