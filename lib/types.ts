@@ -291,8 +291,12 @@ export interface ResponseStore {
   markClaimStarted(group: string, id: string): Promise<void>;
   /** Ends a claim: its slot is free and the job is forgotten. */
   releaseClaim(group: string, id: string): Promise<void>;
-  /** Puts a claimed, not started response back at the head of its principal's queue at once. */
-  handBack(group: string, id: string): Promise<void>;
+  /**
+   * Puts a claimed, not started response back at the head of its principal's queue at once. With
+   * `deferMs`, claims of `group` skip that principal for so long: its response waits for what only
+   * time or another response's end brings (its key's parallel slot), and others' work goes first.
+   */
+  handBack(group: string, id: string, opts?: { deferMs?: number }): Promise<void>;
   /** Responses of `group` waiting for a claim. */
   queueDepth(group: string): Promise<number>;
   /**

@@ -209,6 +209,81 @@ export function describeLimiterContract(name: string, makeLimiter: MakeLimiter):
       });
     });
 
+    describe('queued responses', () => {
+      test('a slot admitted with holdMs outlives its lease until it is renewed', async () => {
+        const key = subject('key', { maxParallel: 1 });
+        const input = admission([key], { leaseMs: 50, holdMs: 60_000 });
+        await limiter.admit(input);
+        await sleep(150);
+        expect((await limiter.usage(key.key)).running).toBe(1);
+        expect(refusal(await limiter.admit(admission([key]))).reason).toBe('parallel');
+        // The worker's first renewal brings it back to one lease.
+        await limiter.renew(input.id, [key.key], 50);
+        await sleep(150);
+        expect((await limiter.usage(key.key)).running).toBe(0);
+      });
+
+      test('a full subject that queues when full admits without its slot and says so; its other limits still refuse', async () => {
+        const key = { ...subject('key', { maxParallel: 1, rpm: 3 }), queueWhenFull: true };
+        const first = await limiter.admit(admission([key]));
+        expect(first).toEqual({ admitted: true, state: expect.any(Object) });
+        const second = await limiter.admit(admission([key]));
+        expect(second.admitted).toBe(true);
+        expect(second.admitted && second.awaiting).toEqual([key.key]);
+        expect(await limiter.usage(key.key)).toMatchObject({ running: 1, requestsThisWindow: 2 });
+        await limiter.admit(admission([key]));
+        expect(refusal(await limiter.admit(admission([key]))).reason).toBe('rpm');
+        // Without the flag the same subject refuses.
+        expect(refusal(await limiter.admit(admission([{ key: key.key, limits: { maxParallel: 1 } }]))).reason).toBe('parallel');
+      });
+
+      test('acquire takes a free slot, answers full without changing anything, and keeps a slot the admission holds', async () => {
+        const key = { ...subject('key', { maxParallel: 1 }), queueWhenFull: true };
+        const slots = [{ key: key.key, maxParallel: 1 }];
+        const running = admission([key]);
+        const waiting = admission([key]);
+        await limiter.admit(running);
+        await limiter.admit(waiting);
+        expect(await limiter.acquire(waiting.id, slots, 30_000)).toBe('full');
+        // The holder passes its own gate even though the subject is full.
+        expect(await limiter.acquire(running.id, slots, 30_000)).toBe('acquired');
+        expect((await limiter.usage(key.key)).running).toBe(1);
+        expect(await limiter.release(running.id, [key.key])).toBe(true);
+        expect(await limiter.acquire(waiting.id, slots, 30_000)).toBe('acquired');
+        expect((await limiter.usage(key.key)).running).toBe(1);
+        expect(await limiter.acquire(running.id, slots, 30_000)).toBe('released');
+        expect(await limiter.release(waiting.id, [key.key])).toBe(true);
+        expect((await limiter.usage(key.key)).running).toBe(0);
+      });
+
+      test('acquire is all or nothing across subjects, and takes nothing for an admission rolled back', async () => {
+        const a = subject('key', { maxParallel: 1 });
+        const b = subject('key', { maxParallel: 1 });
+        const slots = [
+          { key: a.key, maxParallel: 1 },
+          { key: b.key, maxParallel: 1 },
+        ];
+        await limiter.admit(admission([b]));
+        const input = admission([a, { ...b, queueWhenFull: true }]);
+        expect(await limiter.admit(input)).toMatchObject({ admitted: true, awaiting: [b.key] });
+        expect((await limiter.usage(a.key)).running).toBe(1);
+        expect(await limiter.acquire(newId(), slots, 30_000)).toBe('full');
+        expect((await limiter.usage(a.key)).running).toBe(1);
+        await limiter.rollback(input);
+        expect(await limiter.acquire(input.id, slots.slice(0, 1), 30_000)).toBe('released');
+        expect((await limiter.usage(a.key)).running).toBe(0);
+      });
+
+      test('a slot taken by acquire lapses after its lease like any other', async () => {
+        const key = subject('key', { maxParallel: 1 });
+        const id = newId();
+        expect(await limiter.acquire(id, [{ key: key.key, maxParallel: 1 }], 50)).toBe('acquired');
+        expect((await limiter.usage(key.key)).running).toBe(1);
+        await sleep(150);
+        expect((await limiter.usage(key.key)).running).toBe(0);
+      });
+    });
+
     describe('tokens and budget', () => {
       test('tpm refuses once recorded tokens reach the limit in the current window', async () => {
         const key = subject('key', { tpm: 100 });

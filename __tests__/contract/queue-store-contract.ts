@@ -177,6 +177,35 @@ export function describeQueueContract(store: () => ResponseStore): void {
       expect(await claimIds(1)).toEqual([first.id]);
     });
 
+    test('handBack with deferMs skips that principal: others are claimed first, it comes back at the head once the time passed', async () => {
+      const a1 = queued('owner-a');
+      const a2 = queued('owner-a');
+      const b1 = queued('owner-b');
+      for (const input of [a1, a2, b1]) await store().create(input);
+      expect(await claimIds(1)).toEqual([a1.id]);
+      await store().handBack(group, a1.id, { deferMs: 300 });
+      // owner-a waits (its key has no slot): owner-b's work is not blocked behind it.
+      expect(await claimIds(2)).toEqual([b1.id, undefined]);
+      expect(await store().queueDepth(group)).toBe(2);
+      await sleep(400);
+      expect(await claimIds(3)).toEqual([a1.id, a2.id, undefined]);
+    });
+
+    test('one claim looks at a bounded number of principals, and the next claim goes on where it stopped', async () => {
+      // 120 principals each waiting (deferred) ahead of one that is claimable.
+      const waiting = Array.from({ length: 120 }, (_, i) => queued(`owner-${i}`));
+      for (const input of waiting) await store().create(input);
+      for (let i = 0; i < waiting.length; i += 1) {
+        const { claim } = await store().claim(group, LEASE);
+        await store().handBack(group, claim!.id, { deferMs: 60_000 });
+      }
+      const ready = queued('owner-ready');
+      await store().create(ready);
+      // The first call looks at 100 deferred principals and finds nothing; the second reaches owner-ready.
+      expect((await store().claim(group, LEASE)).claim).toBeNull();
+      expect((await store().claim(group, LEASE)).claim?.id).toBe(ready.id);
+    });
+
     test('a queued response not claimed within its longest wait fails with the queue timeout error', async () => {
       const input = queued('owner-a', { maxWaitMs: 100 });
       await store().create(input);

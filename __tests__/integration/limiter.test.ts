@@ -61,6 +61,7 @@ function counting(inner: LimiterStore): CountingLimiter {
       releases.set(id, [...(releases.get(id) ?? []), released]);
       return released;
     },
+    acquire: (id, slots, leaseMs) => inner.acquire(id, slots, leaseMs),
     renew: (id, subjects, leaseMs) => inner.renew(id, subjects, leaseMs),
     record: (id, subjects, usage) => inner.record(id, subjects, usage),
     usage: (subject) => inner.usage(subject),

@@ -112,6 +112,7 @@ describe('defaults', () => {
       limiter: expect.any(MemoryLimiter),
       ownsLimiter: true,
       limiterFailOpen: false,
+      keyParallelLimit: 'refuse',
       preCallHooks: [],
       routingStrategy: 'simple-shuffle',
       webhooks: {

@@ -457,6 +457,13 @@ describe('errors name the YAML path and the fix', () => {
     expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger }))[0]).toMatch(/responses_polling\.conversation\.max_turns/);
   });
 
+  test('responses_polling.key_parallel_limit is read into keyParallelLimit, and a bad value names the choices', () => {
+    const file = writeYaml('responses_polling:\n  key_parallel_limit: queue\n', 'key-parallel.yaml');
+    expect(loadConfig(file, { env: {}, logger: captureLogger().logger }).keyParallelLimit).toBe('queue');
+    const bad = writeYaml('responses_polling:\n  key_parallel_limit: wait\n', 'key-parallel-bad.yaml');
+    expect(problemsOf(() => loadConfig(bad, { env: {}, logger: captureLogger().logger })).join('\n')).toMatch(/responses_polling\.key_parallel_limit[\s\S]*"refuse"[\s\S]*"queue"/);
+  });
+
   test('responses_polling.metrics turns metrics off or renames them, and refuses a bad prefix', () => {
     const off = writeYaml('responses_polling:\n  metrics: false\n', 'metrics-off.yaml');
     expect(loadConfig(off, { env: {}, logger: captureLogger().logger }).metrics).toBe(false);

@@ -54,7 +54,7 @@ const STORE_METHOD_SET: { readonly [K in keyof ResponseStore]-?: true } = {
 export const STORE_METHODS = Object.keys(STORE_METHOD_SET) as readonly (keyof ResponseStore)[];
 
 /** The methods of a custom `limiter` that the router calls (`usage` is for callers only). */
-export const LIMITER_METHODS = ['admit', 'rollback', 'release', 'renew', 'record', 'close'] as const satisfies readonly (keyof LimiterStore)[];
+export const LIMITER_METHODS = ['admit', 'rollback', 'release', 'acquire', 'renew', 'record', 'close'] as const satisfies readonly (keyof LimiterStore)[];
 
 const LOGGER_METHOD_SET: { readonly [K in keyof Logger]-?: true } = { debug: true, info: true, warn: true, error: true };
 const LOGGER_METHODS = Object.keys(LOGGER_METHOD_SET) as readonly (keyof Logger)[];

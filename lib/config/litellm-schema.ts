@@ -143,7 +143,7 @@ export const liteLLMSchema: SchemaObject = {
     responses_polling: {
       type: 'object',
       additionalProperties: false,
-      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, max_json_depth, auth, metrics, cluster, worker and stream_followers',
+      fix: 'Write responses_polling as a mapping of key_prefix, id_prefix, max_body_bytes, max_json_depth, auth, metrics, cluster, worker, stream_followers and key_parallel_limit',
       properties: Object.fromEntries([
         ...Object.entries(tuningProperties('yaml')),
         // Read by yaml-reader.ts itself: a Redis Cluster without LiteLLM's cache_params.

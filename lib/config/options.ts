@@ -8,6 +8,12 @@ import type { StreamFollowerOptions, WorkerOptions } from './worker-options';
 
 export type { StreamFollowerOptions, WorkerOptions } from './worker-options';
 
+/** The choices of {@link ResponsesPollingOptions.keyParallelLimit}, stated once. */
+export const KEY_PARALLEL_LIMITS = ['refuse', 'queue'] as const;
+
+/** What a key at its `maxParallelRequests` does to a polled background create: refuse it (429) or queue it. */
+export type KeyParallelLimit = (typeof KEY_PARALLEL_LIMITS)[number];
+
 /** One upstream deployment: a public model name mapped onto a provider model, base URL and key. */
 export interface DeploymentOptions {
   /** The model name clients send (`model_name` in LiteLLM's `model_list`). A trailing `*` matches any suffix. */
@@ -203,6 +209,13 @@ export interface ResponsesPollingOptions {
   limiter?: LimiterStore;
   /** Admit requests while the limiter's store is unreachable (fail open). Default false: 503. */
   limiterFailOpen?: boolean;
+  /**
+   * What a polled background create gets when its key is at its `maxParallelRequests`:
+   * `'refuse'` (the default) answers 429 at admission; `'queue'` accepts it as `queued`, and it
+   * runs once the key has a free slot (still within `worker.maxQueueMs`). Pass-through and
+   * non-background requests are refused either way: they cannot wait. See docs/limits.md.
+   */
+  keyParallelLimit?: KeyParallelLimit;
   /** Guardrails and custom checks, run in order after the limiter and before any id exists. */
   preCallHooks?: PreCallHook[];
   /** Redis connection, as a URL or fields. Used when `store` is absent. */
@@ -313,6 +326,7 @@ export interface ResponsesPollingConfig {
   /** Whether the package built the limiter (and so must close it). */
   ownsLimiter: boolean;
   limiterFailOpen: boolean;
+  keyParallelLimit: KeyParallelLimit;
   preCallHooks: PreCallHook[];
   /** Whether the package built the store (and so must close it). */
   ownsStore: boolean;

@@ -38,6 +38,7 @@ export const DEFAULTS = {
   maxJsonDepth: 64,
   conversation: { maxTurns: 50, maxBytes: 1_048_576 },
   nativeReconcileIntervalMs: 30_000,
+  keyParallelLimit: 'refuse' as const,
   worker: {
     flushIntervalMs: 100,
     flushMaxEvents: 256,
@@ -112,6 +113,7 @@ export function resolveOptions(options: ResponsesPollingOptions = {}, env: NodeJ
     limiter,
     ownsLimiter,
     limiterFailOpen: options.limiterFailOpen ?? false,
+    keyParallelLimit: options.keyParallelLimit ?? DEFAULTS.keyParallelLimit,
     preCallHooks: [...(options.preCallHooks ?? [])],
     keyPrefix,
     idPrefix: options.idPrefix ?? DEFAULTS.idPrefix,

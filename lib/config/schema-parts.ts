@@ -3,6 +3,7 @@
 
 import type { SchemaObject } from 'ajv';
 import type { ConfigNaming } from './format-errors';
+import { KEY_PARALLEL_LIMITS } from './options';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/types';
 
 /**
@@ -277,6 +278,10 @@ export function tuningProperties(n: ConfigNaming): Record<string, SchemaObject> 
     same(n, 'conversation', conversationSchema(n)),
     prop(n, 'nativeReconcileIntervalMs', 'native_reconcile_interval_ms', ms(0, 'e.g. 30000 (0 turns the native reconciler off)')),
     prop(n, 'streamFollowers', 'stream_followers', streamFollowersSchema(n)),
+    prop(n, 'keyParallelLimit', 'key_parallel_limit', {
+      enum: [...KEY_PARALLEL_LIMITS],
+      fix: 'Write "refuse" (the default: a key at its max_parallel_requests gets 429) or "queue" (its polled background creates wait queued for a free slot)',
+    }),
   ]);
 }
 

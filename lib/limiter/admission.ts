@@ -3,7 +3,7 @@
 // rollback, renew, record and release.
 
 import type { Logger } from '../types';
-import type { AdmissionInput, LimiterStore } from './types';
+import type { AcquireOutcome, AdmissionInput, LimiterStore, SlotSpec } from './types';
 
 /** What a finished response costs: its tokens and its spend (USD). */
 export interface UsageCharge {
@@ -23,6 +23,8 @@ export interface AdmissionJob {
   input: AdmissionInput;
   /** True when the admission holds parallel slots, freed at settlement. */
   holdsSlots: boolean;
+  /** Subjects admitted without their slot (`keyParallelLimit: 'queue'`): taken when claimed. */
+  awaiting?: string[];
 }
 
 /**
@@ -50,13 +52,17 @@ export class Admission {
     /** True when the admission holds parallel slots, freed at settlement. */
     private readonly holdsSlots: boolean,
     state: AdmissionState,
+    private readonly awaiting: readonly string[] = [],
   ) {
     this.#state = state;
   }
 
-  /** An admission `limiter.admit(input)` granted; `holdsSlots` for a response served by polling. */
-  static admitted(limiter: LimiterStore, logger: Logger, input: AdmissionInput, holdsSlots: boolean): Admission {
-    return new Admission(limiter, logger, input, holdsSlots, 'open');
+  /**
+   * An admission `limiter.admit(input)` granted; `holdsSlots` for a response served by polling;
+   * `awaiting`: the subjects admitted without their slot (the admit result's `awaiting`).
+   */
+  static admitted(limiter: LimiterStore, logger: Logger, input: AdmissionInput, holdsSlots: boolean, awaiting: readonly string[] = []): Admission {
+    return new Admission(limiter, logger, input, holdsSlots, 'open', awaiting);
   }
 
   /** The admission a native record was created under, to settle on any instance. Holds no slot. */
@@ -86,12 +92,34 @@ export class Admission {
    */
   get job(): AdmissionJob | undefined {
     if (!this.input || !('leaseMs' in this.input)) return undefined;
-    return { input: this.input, holdsSlots: this.holdsSlots };
+    const job: AdmissionJob = { input: this.input, holdsSlots: this.holdsSlots };
+    if (this.awaiting.length) job.awaiting = [...this.awaiting];
+    return job;
+  }
+
+  /** Subjects admitted without their slot, which {@link acquire} takes when the response is claimed. */
+  get awaitingSlots(): readonly string[] {
+    return this.awaiting;
   }
 
   /** The committed admission a queued response's job carries ({@link Admission.job}). */
   static fromJob(limiter: LimiterStore, logger: Logger, job: AdmissionJob): Admission {
-    return new Admission(limiter, logger, job.input, job.holdsSlots, 'committed');
+    const awaiting = Array.isArray(job.awaiting) ? job.awaiting.filter((k): k is string => typeof k === 'string') : [];
+    return new Admission(limiter, logger, job.input, job.holdsSlots, 'committed', awaiting);
+  }
+
+  /**
+   * The gate of a claimed response: takes its parallel slots (those it was admitted without) or
+   * renews those it holds, for one lease. `full`: a subject has no room, the response waits;
+   * `released`: the admission already ended. `acquired` too when it holds no slot. Rejects when
+   * the limiter cannot be reached.
+   */
+  async acquire(): Promise<AcquireOutcome> {
+    const slots = this.slotSpecs();
+    if (this.#state !== 'committed' || !this.limiter || !slots.length || !this.input || !('leaseMs' in this.input)) return 'acquired';
+    const outcome = await this.limiter.acquire(this.input.id, slots, this.input.leaseMs);
+    if (outcome === 'acquired') this.#lastRenew = Date.now();
+    return outcome;
   }
 
   /** Marks the admission as counted: from now on only {@link rollback} gives it back. */
@@ -144,6 +172,12 @@ export class Admission {
     const keys = this.subjectKeys();
     if (charge) await this.retried(responseId, 'record the usage of', () => limiter.record(input.id, keys, charge));
     if (this.holdsSlots) await this.retried(responseId, 'release the parallel slot of', () => limiter.release(input.id, keys));
+  }
+
+  /** The subjects whose parallel slot this admission holds (or awaits): none unless it holds slots. */
+  private slotSpecs(): SlotSpec[] {
+    if (!this.holdsSlots || !this.input || !('leaseMs' in this.input)) return [];
+    return this.input.subjects.flatMap(({ key, limits }) => (limits.maxParallel === undefined ? [] : [{ key, maxParallel: limits.maxParallel }]));
   }
 
   private subjectKeys(): string[] {

@@ -16,6 +16,7 @@ export function lazyLimiter(build: () => LimiterStore): LimiterStore {
     admit: (input: AdmissionInput) => get().admit(input),
     rollback: (input: AdmissionInput) => get().rollback(input),
     release: (id, subjects) => get().release(id, subjects),
+    acquire: (id, slots, leaseMs) => get().acquire(id, slots, leaseMs),
     renew: (id, subjects, leaseMs) => get().renew(id, subjects, leaseMs),
     record: (id, subjects, usage) => get().record(id, subjects, usage),
     usage: (subject) => get().usage(subject),

@@ -1,6 +1,6 @@
 // Defaults and input checks shared by both limiter stores, so they agree on every edge.
 
-import type { AdmissionInput, LimitSpec } from './types';
+import type { AdmissionInput, LimitSpec, SlotSpec } from './types';
 
 /** Length of a rate window, in ms: rpm and tpm count per clock-aligned minute. */
 export const DEFAULT_WINDOW_MS = 60_000;
@@ -27,10 +27,32 @@ export function windowAt(now: number, windowMs: number): { start: number; end: n
 export function checkAdmission(input: AdmissionInput): void {
   checkId(input.id);
   checkPositiveInteger('leaseMs', input.leaseMs);
+  if (input.holdMs !== undefined) {
+    checkPositiveInteger('holdMs', input.holdMs);
+    if (input.holdMs < input.leaseMs) throw new TypeError(`limiter: holdMs must be at least leaseMs (got ${input.holdMs} < ${input.leaseMs}).`);
+  }
   if (!Array.isArray(input.subjects)) throw new TypeError('limiter: subjects must be an array.');
   for (const subject of input.subjects) {
     checkSubjectKey(subject.key);
     checkLimits(subject.key, subject.limits ?? {});
+  }
+}
+
+/** The initial lifetime of an admission's slots, in ms (see `AdmissionInput.holdMs`). */
+export function holdOf(input: AdmissionInput): number {
+  return input.holdMs ?? input.leaseMs;
+}
+
+/** Throws when an `acquire` call is malformed. */
+export function checkAcquire(id: string, slots: SlotSpec[], leaseMs: number): void {
+  checkId(id);
+  checkPositiveInteger('leaseMs', leaseMs);
+  if (!Array.isArray(slots)) throw new TypeError('limiter: slots must be an array.');
+  for (const slot of slots) {
+    checkSubjectKey(slot.key);
+    if (!Number.isSafeInteger(slot.maxParallel) || slot.maxParallel < 0) {
+      throw new TypeError(`limiter: maxParallel of ${slot.key} must be a non-negative integer (got ${String(slot.maxParallel)}).`);
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 // The in-process limiter: the same contract as the Redis limiter, with limits per process. It
 // mirrors the scripts step by step (purge, check all, then count), so it is a faithful stand-in.
 
-import { checkAdmission, checkId, checkPositiveInteger, checkSubjectKey, checkUsage, DEFAULT_MARKER_TTL_MS, DEFAULT_WINDOW_MS, PARALLEL_RETRY_HINT_MS, windowAt } from './limits';
-import type { AdmissionInput, AdmissionResult, LimiterStore, LimitSpec, RateState, RefusalReason, SubjectUsage } from './types';
+import { checkAcquire, checkAdmission, checkId, checkPositiveInteger, checkSubjectKey, checkUsage, DEFAULT_MARKER_TTL_MS, DEFAULT_WINDOW_MS, holdOf, PARALLEL_RETRY_HINT_MS, windowAt } from './limits';
+import type { AcquireOutcome, AdmissionInput, AdmissionResult, LimiterStore, LimitSpec, RateState, RefusalReason, SlotSpec, SubjectUsage } from './types';
 
 /** What `new MemoryLimiter()` accepts. */
 export interface MemoryLimiterOptions {
@@ -69,8 +69,14 @@ export class MemoryLimiter implements LimiterStore {
     });
 
     let refusal: { reason: RefusalReason; subject: string; retryAfterMs: number | null } | undefined;
+    const awaiting = new Set<string>();
     for (const { key, limits, record } of seen) {
       const reason = refusalOf(limits, record);
+      // Parallel is the last check: a subject that queues when full passed all the others.
+      if (reason === 'parallel' && input.subjects.find((s) => s.key === key)?.queueWhenFull) {
+        awaiting.add(key);
+        continue;
+      }
       if (reason) {
         const retryAfterMs = reason === 'budget' ? null : reason === 'parallel' ? PARALLEL_RETRY_HINT_MS : resetMs;
         refusal = { reason, subject: key, retryAfterMs };
@@ -83,18 +89,19 @@ export class MemoryLimiter implements LimiterStore {
       for (const s of seen) {
         s.record.requests += 1;
         s.requests += 1;
-        if (s.limits.maxParallel !== undefined) s.record.running.set(input.id, now + input.leaseMs);
+        if (s.limits.maxParallel !== undefined && !awaiting.has(s.key)) s.record.running.set(input.id, now + holdOf(input));
       }
       const marker = this.#marker(input.id, now, true)!;
       marker.window = window.start;
       for (const { key, limits } of input.subjects) {
         if (limits.budgetPeriodMs !== undefined) (marker.periods ??= new Map()).set(key, limits.budgetPeriodMs);
       }
-      marker.expiresAt = now + input.leaseMs + this.#markerTtlMs;
+      marker.expiresAt = now + holdOf(input) + this.#markerTtlMs;
     }
 
     const state = rateState(seen, resetMs);
-    return refusal ? { admitted: false, ...refusal, state } : { admitted: true, state };
+    if (refusal) return { admitted: false, ...refusal, state };
+    return awaiting.size ? { admitted: true, state, awaiting: [...awaiting] } : { admitted: true, state };
   }
 
   async rollback(input: AdmissionInput): Promise<void> {
@@ -130,6 +137,25 @@ export class MemoryLimiter implements LimiterStore {
     marker.expiresAt = now + this.#markerTtlMs;
     for (const key of subjects) this.#subjects.get(key)?.running.delete(id);
     return true;
+  }
+
+  async acquire(id: string, slots: SlotSpec[], leaseMs: number): Promise<AcquireOutcome> {
+    this.#assertOpen();
+    checkAcquire(id, slots, leaseMs);
+    const now = Date.now();
+    const marker = this.#marker(id, now, true)!;
+    if (marker.released) return 'released';
+    const windowStart = windowAt(now, this.#windowMs).start;
+    const held = slots.map(({ key, maxParallel }) => {
+      const { running } = this.#subject(key, windowStart, now);
+      for (const [member, expiresAt] of running) if (expiresAt <= now) running.delete(member);
+      return { running, maxParallel };
+    });
+    // All or none: a slot this admission still holds counts as room.
+    if (held.some(({ running, maxParallel }) => !running.has(id) && running.size >= maxParallel)) return 'full';
+    for (const { running } of held) running.set(id, now + leaseMs);
+    marker.expiresAt = Math.max(marker.expiresAt, now + leaseMs + this.#markerTtlMs);
+    return 'acquired';
   }
 
   async renew(id: string, subjects: string[], leaseMs: number): Promise<void> {

@@ -14,9 +14,9 @@ import {
 import type { LuaScript } from '../store/scripts';
 import type { Logger } from '../types';
 import { limiterKeys, type LimiterKeys } from './keys';
-import { checkAdmission, checkId, checkPositiveInteger, checkSubjectKey, checkUsage, DEFAULT_MARKER_TTL_MS, DEFAULT_WINDOW_MS, PARALLEL_RETRY_HINT_MS } from './limits';
+import { checkAcquire, checkAdmission, checkId, checkPositiveInteger, checkSubjectKey, checkUsage, DEFAULT_MARKER_TTL_MS, DEFAULT_WINDOW_MS, holdOf, PARALLEL_RETRY_HINT_MS } from './limits';
 import { LIMITER_CODES, LIMITER_SCRIPTS } from './scripts';
-import type { AdmissionInput, AdmissionResult, LimiterStore, RateState, SubjectUsage } from './types';
+import type { AcquireOutcome, AdmissionInput, AdmissionResult, LimiterStore, RateState, SlotSpec, SubjectUsage } from './types';
 
 /**
  * What `createRedisLimiter` accepts: how to reach Redis (all limiter keys share the `{limits}`
@@ -89,20 +89,22 @@ class RedisLimiterStore implements RedisLimiter {
   async admit(input: AdmissionInput): Promise<AdmissionResult> {
     checkAdmission(input);
     const keys = [this.#keys.admission(input.id)];
-    const args = [input.id, String(input.leaseMs), String(this.#config.windowMs), String(this.#config.markerTtlMs), String(PARALLEL_RETRY_HINT_MS)];
-    for (const { key, limits } of input.subjects) {
+    const args = [input.id, String(holdOf(input)), String(this.#config.windowMs), String(this.#config.markerTtlMs), String(PARALLEL_RETRY_HINT_MS)];
+    for (const { key, limits, queueWhenFull } of input.subjects) {
       const k = this.#keys.subject(key);
       keys.push(k.window, k.running, k.spend);
-      args.push(limitArg(limits.rpm), limitArg(limits.tpm), limitArg(limits.maxParallel), limitArg(limits.maxBudget), limitArg(limits.budgetPeriodMs));
+      args.push(limitArg(limits.rpm), limitArg(limits.tpm), limitArg(limits.maxParallel), limitArg(limits.maxBudget), limitArg(limits.budgetPeriodMs), queueWhenFull ? '1' : '');
     }
-    const reply = asIntegers(await this.#run(LIMITER_SCRIPTS.admit, keys, args), 8);
-    const [code, refusedAt, retryAfter, resetMs, limitRequests, remainingRequests, limitTokens, remainingTokens] = reply;
+    const raw = await this.#run(LIMITER_SCRIPTS.admit, keys, args);
+    if (!Array.isArray(raw) || raw.length !== 9 || !Array.isArray(raw[8])) throw new Error('redis limiter: unexpected admit reply');
+    const awaiting = (raw[8] as unknown[]).map((i) => input.subjects[Number(i) - 1]!.key);
+    const [code, refusedAt, retryAfter, resetMs, limitRequests, remainingRequests, limitTokens, remainingTokens] = asIntegers(raw.slice(0, 8), 8);
     const outcome = LIMITER_CODES.admit[code as keyof typeof LIMITER_CODES.admit];
     if (outcome === undefined) throw new Error(`redis limiter: unexpected admit reply ${code}`);
     const state: RateState = {};
     if (limitRequests >= 0) Object.assign(state, { limitRequests, remainingRequests, resetRequestsMs: resetMs });
     if (limitTokens >= 0) Object.assign(state, { limitTokens, remainingTokens, resetTokensMs: resetMs });
-    if (outcome === 'admitted') return { admitted: true, state };
+    if (outcome === 'admitted') return awaiting.length ? { admitted: true, state, awaiting } : { admitted: true, state };
     return { admitted: false, reason: outcome, subject: input.subjects[refusedAt - 1]!.key, retryAfterMs: retryAfter >= 0 ? retryAfter : null, state };
   }
 
@@ -123,6 +125,16 @@ class RedisLimiterStore implements RedisLimiter {
     const keys = [this.#keys.admission(id), ...subjects.map((s) => this.#subjectKeys(s).running)];
     const code = await this.#run(LIMITER_SCRIPTS.release, keys, [id, String(this.#config.markerTtlMs)]);
     return LIMITER_CODES.release[code as 0 | 1] === 'released';
+  }
+
+  async acquire(id: string, slots: SlotSpec[], leaseMs: number): Promise<AcquireOutcome> {
+    checkAcquire(id, slots, leaseMs);
+    const keys = [this.#keys.admission(id), ...slots.map((s) => this.#keys.subject(s.key).running)];
+    const args = [id, String(leaseMs), String(this.#config.markerTtlMs), ...slots.map((s) => String(s.maxParallel))];
+    const code = await this.#run(LIMITER_SCRIPTS.acquire, keys, args);
+    const outcome = LIMITER_CODES.acquire[Number(code) as keyof typeof LIMITER_CODES.acquire];
+    if (outcome === undefined) throw new Error(`redis limiter: unexpected acquire reply ${String(code)}`);
+    return outcome;
   }
 
   async renew(id: string, subjects: string[], leaseMs: number): Promise<void> {

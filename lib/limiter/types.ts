@@ -23,6 +23,12 @@ export interface LimitSubject {
   /** A stable name such as `key:<hash>` or `deployment:<name>`. Never a secret: it is part of Redis key names. */
   key: string;
   limits: LimitSpec;
+  /**
+   * When this subject's `maxParallel` is reached, admit anyway without its slot (the other checks
+   * still refuse): the response waits in the queue and takes the slot with
+   * {@link LimiterStore.acquire} when it is claimed. The key's `keyParallelLimit: 'queue'`.
+   */
+  queueWhenFull?: boolean;
 }
 
 /** One admission: the request of response `id` against every subject it falls under. */
@@ -32,6 +38,12 @@ export interface AdmissionInput {
   subjects: LimitSubject[];
   /** How long the parallel slots live without a renewal, in ms (the worker's lease). */
   leaseMs: number;
+  /**
+   * How long the slots taken at admission live before their first renewal, in ms; default
+   * `leaseMs`. A queued response is admitted with its longest wait on top of the lease, so its
+   * slot cannot lapse while it waits for a claim. At least `leaseMs`.
+   */
+  holdMs?: number;
 }
 
 /**
@@ -58,7 +70,15 @@ export type RefusalReason = 'rpm' | 'tpm' | 'parallel' | 'budget';
 
 /** The answer to an admission. */
 export type AdmissionResult =
-  | { admitted: true; state: RateState }
+  | {
+      admitted: true;
+      state: RateState;
+      /**
+       * Subjects (`queueWhenFull`) whose `maxParallel` was reached: admitted without their slot,
+       * which the response takes with {@link LimiterStore.acquire}. Absent or empty: every slot was taken.
+       */
+      awaiting?: string[];
+    }
   | {
       admitted: false;
       reason: RefusalReason;
@@ -89,6 +109,14 @@ export interface LimiterStore {
   rollback(input: AdmissionInput): Promise<void>;
   /** Frees the slots of `id` in `subjects`. `true` only the first time for this id. */
   release(id: string, subjects: string[]): Promise<boolean>;
+  /**
+   * Takes (or keeps) the parallel slot of `id` in every subject of `slots`, all or none, expiring
+   * `leaseMs` from now: a slot `id` still holds is renewed, a missing one is taken while the
+   * subject has room (lapsed slots purged first). `full` when a subject has no room (nothing
+   * changed); `released` when the admission was already released or rolled back (nothing taken).
+   * The gate a queued response passes when claimed.
+   */
+  acquire(id: string, slots: SlotSpec[], leaseMs: number): Promise<AcquireOutcome>;
   /** Moves the expiry of `id`'s slots to `leaseMs` from now, for slots still held (not lapsed, not released). */
   renew(id: string, subjects: string[], leaseMs: number): Promise<void>;
   /**
@@ -101,6 +129,16 @@ export interface LimiterStore {
   /** Releases connections and timers. */
   close(): Promise<void>;
 }
+
+/** A subject's parallel cap, as {@link LimiterStore.acquire} takes it. */
+export interface SlotSpec {
+  key: string;
+  /** A non-negative integer. */
+  maxParallel: number;
+}
+
+/** The answer of {@link LimiterStore.acquire}. */
+export type AcquireOutcome = 'acquired' | 'full' | 'released';
 
 /** What {@link LimiterStore.usage} reports. */
 export interface SubjectUsage {

@@ -4,7 +4,8 @@
 
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { DeploymentConfig, PreCallHookContext, ResponsesPollingOptions } from '../config/options';
+import type { DeploymentConfig, KeyParallelLimit, PreCallHookContext, ResponsesPollingOptions } from '../config/options';
+import { queueLifeMs } from '../queue/memory-queue';
 import { ApiError, limiterUnavailable, toApiError } from '../errors';
 import { rateLimitHeaders } from '../limiter/rate-headers';
 import { Admission } from '../limiter/admission';
@@ -30,12 +31,18 @@ export function deploymentSubjectKey(deployment: DeploymentConfig): string {
 /**
  * The subjects a request is counted against: the caller's key (running responses only for
  * background requests served by polling) and the deployment. Subjects without limits are left out.
+ * With `keyParallelLimit: 'queue'`, a polled create over the key's running cap is admitted without
+ * its slot and waits in the queue for it; anything else over the cap is refused (it cannot wait).
  */
-export function limitSubjects(principal: Principal, deployment: DeploymentConfig, polling: boolean): LimitSubject[] {
+export function limitSubjects(principal: Principal, deployment: DeploymentConfig, polling: boolean, keyParallelLimit: KeyParallelLimit = 'refuse'): LimitSubject[] {
   const subjects: LimitSubject[] = [];
   const own = { ...(principal.limits ?? {}) };
   if (!polling) delete own.maxParallel;
-  if (Object.values(own).some((v) => v !== undefined)) subjects.push({ key: `key:${ownerHash(principal)}`, limits: own });
+  if (Object.values(own).some((v) => v !== undefined)) {
+    const subject: LimitSubject = { key: `key:${ownerHash(principal)}`, limits: own };
+    if (keyParallelLimit === 'queue' && own.maxParallel !== undefined) subject.queueWhenFull = true;
+    subjects.push(subject);
+  }
   if (deployment.rpm !== undefined || deployment.tpm !== undefined) {
     subjects.push({ key: deploymentSubjectKey(deployment), limits: { rpm: deployment.rpm, tpm: deployment.tpm } });
   }
@@ -107,10 +114,13 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
     // caller's own limits (or by the last deployment) is the answer. Skipped ones are not failed over to.
     const skipped = new Set<DeploymentConfig>();
     for (const [index, deployment] of create.deployments.entries()) {
-      const subjects = limitSubjects(principal, deployment, create.polling);
+      const subjects = limitSubjects(principal, deployment, create.polling, config.keyParallelLimit);
       serving = deployment;
       if (!subjects.length) break;
       const input: AdmissionInput = { id: newAdmissionId(), subjects, leaseMs: config.worker.leaseMs };
+      // A polled response waits in the queue before a worker renews its slot: the slot is held for
+      // the longest wait on top of the lease, so it cannot lapse (and let one more in) meanwhile.
+      if (create.polling) input.holdMs = config.worker.leaseMs + queueLifeMs(config.worker.maxQueueMs);
       let result: AdmissionResult | undefined;
       try {
         result = await config.limiter.admit(input);
@@ -132,7 +142,7 @@ export function preCallLimiter(options: ResponsesPollingOptions | Runtime = {}) 
         throw refusal(result);
       }
       if (result) {
-        admission = Admission.admitted(config.limiter, config.logger, input, create.polling);
+        admission = Admission.admitted(config.limiter, config.logger, input, create.polling, result.awaiting);
         rateState = result.state;
       }
       break;

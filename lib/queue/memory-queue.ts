@@ -23,10 +23,19 @@ interface Group {
   /** Waiting ids per principal, oldest first. */
   waiting: Map<string, string[]>;
   entries: Map<string, Entry>;
+  /** Principals claims skip until the time given (epoch ms): see {@link MemoryQueue.handBack}'s `deferMs`. */
+  deferred: Map<string, number>;
 }
 
 /** At most this many lapsed claims are put back per claim call (as the Redis script does). */
 const LAPSED_PER_CLAIM = 100;
+
+/**
+ * At most this many principals are looked at per claim call, in both stores (the Redis claim
+ * script takes it as an argument): the ring rotates past those looked at, so the next call goes on
+ * where this one stopped, and one call's work stays bounded however many principals wait.
+ */
+export const PRINCIPALS_PER_CLAIM = 100;
 
 /** How much longer a queued record lives than one started at once: its longest wait (a day when unbounded). Both stores. */
 export function queueLifeMs(maxWaitMs: number): number {
@@ -56,8 +65,17 @@ export class MemoryQueue {
     const group = this.#groups.get(name);
     if (!group) return result;
     this.#putBackLapsed(group, opts.maxAttempts, now, result);
-    for (let tries = group.ring.length; tries > 0; tries -= 1) {
+    for (let tries = Math.min(group.ring.length, PRINCIPALS_PER_CLAIM); tries > 0; tries -= 1) {
       const principal = group.ring.shift() as string;
+      const deferredUntil = group.deferred.get(principal);
+      if (deferredUntil !== undefined) {
+        // Waiting for something only time or another response's end brings (its key's slot).
+        if (deferredUntil > now) {
+          group.ring.push(principal);
+          continue;
+        }
+        group.deferred.delete(principal);
+      }
       const list = group.waiting.get(principal) ?? [];
       const id = list[0];
       const entry = id === undefined ? undefined : group.entries.get(id);
@@ -102,12 +120,13 @@ export class MemoryQueue {
     if (!group.entries.size) this.#groups.delete(name);
   }
 
-  handBack(name: string, id: string): void {
+  handBack(name: string, id: string, deferMs: number, now: number): void {
     const group = this.#groups.get(name);
     const entry = group?.entries.get(id);
     if (!group || !entry || entry.claimedUntil === undefined) return;
     entry.claimedUntil = undefined;
     pushWaiting(group, entry.principal, id, 'head');
+    if (deferMs > 0) group.deferred.set(entry.principal, now + deferMs);
   }
 
   /** Responses in the queue of `name`, waiting or claimed. */
@@ -161,7 +180,7 @@ export class MemoryQueue {
 
   #group(name: string): Group {
     let group = this.#groups.get(name);
-    if (!group) this.#groups.set(name, (group = { ring: [], waiting: new Map(), entries: new Map() }));
+    if (!group) this.#groups.set(name, (group = { ring: [], waiting: new Map(), entries: new Map(), deferred: new Map() }));
     return group;
   }
 }

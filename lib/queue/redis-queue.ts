@@ -3,6 +3,7 @@
 import { queueKeys, type QueueKeys } from '../store/keys';
 import { defineScript, type LuaScript } from '../store/scripts';
 import type { ClaimResult, QueueEnqueue } from '../types';
+import { PRINCIPALS_PER_CLAIM } from './memory-queue';
 import { CLAIM_SCRIPT, DEPTH_SCRIPT, ENQUEUE_SCRIPT, RENEW_CLAIM_SCRIPT, SETTLE_CLAIM_SCRIPT } from './redis-scripts';
 
 /** The queue scripts, with their SHA1 digests. */
@@ -43,7 +44,8 @@ export class RedisQueue {
 
   async claim(group: string, opts: { leaseMs: number; maxAttempts: number }): Promise<ClaimResult> {
     const k = this.keys(group);
-    const reply = await this.run(QUEUE_SCRIPTS.claim, [k.ring, k.jobs, k.running], [k.base, String(opts.leaseMs), String(opts.maxAttempts)]);
+    const args = [k.base, String(opts.leaseMs), String(opts.maxAttempts), String(PRINCIPALS_PER_CLAIM)];
+    const reply = await this.run(QUEUE_SCRIPTS.claim, [k.ring, k.jobs, k.running, k.deferred], args);
     if (!Array.isArray(reply)) throw new Error('redis store: unexpected claim reply');
     const [code, id, job, attempts, enqueuedAt, exhausted, requeued] = reply as [number, string, string, number, number, unknown, unknown];
     return {
@@ -58,9 +60,10 @@ export class RedisQueue {
     return Number(await this.run(QUEUE_SCRIPTS.renew, [k.ring, k.jobs, k.running], [k.base, id, String(leaseMs)])) === 1;
   }
 
-  async settle(group: string, id: string, change: 'started' | 'release' | 'hand_back'): Promise<void> {
+  /** One change to a claim; `deferMs` (hand_back only) makes claims skip its principal for so long. */
+  async settle(group: string, id: string, change: 'started' | 'release' | 'hand_back', deferMs = 0): Promise<void> {
     const k = this.keys(group);
-    await this.run(QUEUE_SCRIPTS.settle, [k.ring, k.jobs, k.running], [k.base, id, change]);
+    await this.run(QUEUE_SCRIPTS.settle, [k.ring, k.jobs, k.running, k.deferred], [k.base, id, change, String(Math.max(0, Math.trunc(deferMs)))]);
   }
 
   async depth(group: string): Promise<number> {

@@ -45,6 +45,10 @@ const HEADER_KEYS = `
   KEYS[2] jobs hash (id -> entry JSON)
   KEYS[3] running sorted set (id -> lease expiry, ms)`;
 
+/** The fourth key of the claim and settle scripts. */
+const DEFERRED_KEY = `
+  KEYS[4] deferred hash (principal -> ms until which claims skip it)`;
+
 /** Enqueues a response whose record was written by an earlier step (Redis Cluster: another slot). */
 export const ENQUEUE_SCRIPT = `
 --[[
@@ -77,12 +81,14 @@ export const CLAIM_SCRIPT = `
 --[[
   Puts back lapsed claims (at most 100 per call) of responses that never started, or reports them
   exhausted after ARGV[3] claims; drops lapsed claims of started ones. Then claims the head of the
-  next principal in the ring whose slot has room, and rotates the ring.
-${HEADER_KEYS}
+  next principal in the ring that is not deferred and whose slot has room, looking at ARGV[4]
+  principals at most, and rotates the ring past those looked at.
+${HEADER_KEYS}${DEFERRED_KEY}
 
   ARGV[1] key base of the group
   ARGV[2] lease in ms
   ARGV[3] most claims per response
+  ARGV[4] most principals looked at
 
   Returns
    { 1, id, job, attempts, enqueued at, exhausted ids, requeued ids }  claimed
@@ -116,10 +122,19 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', running, '-inf', '(' .. int(now)
     redis.call('ZREM', running, id)
   end
 end
-for _ = 1, redis.call('LLEN', ring) do
+local deferred = KEYS[4]
+for _ = 1, math.min(redis.call('LLEN', ring), tonumber(ARGV[4])) do
   local p = redis.call('LPOP', ring)
   local list = base .. 'p:' .. p
   local id = redis.call('LINDEX', list, 0)
+  local deferredUntil = tonumber(redis.call('HGET', deferred, p))
+  if deferredUntil and deferredUntil > now then
+    -- Waiting for what only time or another response's end brings (its key's slot).
+    redis.call('RPUSH', ring, p)
+    id = nil
+  elseif deferredUntil then
+    redis.call('HDEL', deferred, p)
+  end
   if id then
     local raw = redis.call('HGET', jobs, id)
     if not raw then
@@ -191,12 +206,14 @@ export const SETTLE_CLAIM_SCRIPT = `
   One change to a claim, by ARGV[3]:
    'started'   its upstream answered: a lapse no longer puts it back
    'release'   it ended: slot freed, entry forgotten
-   'hand_back' not started, its worker stops: back to the head of its principal's list
-${HEADER_KEYS}
+   'hand_back' not started, its worker stops (or it waits): back to the head of its principal's
+               list; with ARGV[4] > 0, claims skip the principal for ARGV[4] ms
+${HEADER_KEYS}${DEFERRED_KEY}
 
   ARGV[1] key base of the group
   ARGV[2] response id
   ARGV[3] the change
+  ARGV[4] hand_back: ms its principal is skipped, 0 for none
 
   Returns
    1  changed
@@ -222,6 +239,9 @@ else
   end
   leaveRunning(KEYS[3], ARGV[1], ARGV[2], e)
   pushWaiting(KEYS[1], ARGV[1], e.p, ARGV[2], true)
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('HSET', KEYS[4], e.p, int(nowMs() + tonumber(ARGV[4])))
+  end
 end
 return 1
 `;

@@ -11,8 +11,9 @@ import type { QueueClaim, ResponseErrorObject, ResponseObject } from '../types';
 import { openingEntries } from '../store/event-codec';
 import { materialize } from '../worker/materialize';
 import type { StreamingWorker, WorkerStart } from '../worker/streaming-worker';
-import { queueGroups, readJob } from './job';
-import { requeueExhaustedError } from './queue-errors';
+import { PARALLEL_RETRY_HINT_MS } from '../limiter/limits';
+import { queueGroups, readJob, type QueuedJob } from './job';
+import { QUEUE_TIMEOUT_ERROR, requeueExhaustedError } from './queue-errors';
 
 /** What the pool needs of the runtime it belongs to. */
 export interface PoolHost {
@@ -33,6 +34,13 @@ interface Held {
   handBack: boolean;
   /** Resolves once the claim was released or handed back. */
   settled: Promise<void>;
+}
+
+/** A claimed response's job read back, and its admission (which passed the gate). */
+interface Ready {
+  /** Undefined when this process cannot read the job (it is ended `failed`). */
+  job: QueuedJob | null | undefined;
+  admission: Admission | undefined;
 }
 
 /** How often the depth of each group is read for the `queue_depth` gauge, in claim intervals. */
@@ -145,12 +153,46 @@ export class WorkerPool {
         await store.handBack(group, result.claim.id).catch((err) => this.#storeError('could not hand back a claim', err));
         return;
       }
-      this.#take(group, result.claim);
+      // Awaited before the next claim: a principal whose key has no free slot is deferred before
+      // the next claim could pick its next response.
+      const ready = await this.#gate(group, result.claim);
+      if (ready) this.#take(group, result.claim, ready);
     }
   }
 
+  /**
+   * The key's parallel slot of a claimed response: taken (or, when it holds it since admission,
+   * renewed for one lease) before the response may run. A key at its cap defers the response (its
+   * principal is skipped for a while, so other keys' work goes first); one whose wait ran out is
+   * ended. Undefined when the claim was dealt with here.
+   */
+  async #gate(group: string, claim: QueueClaim): Promise<Ready | undefined> {
+    const { store, limiter, logger, limiterFailOpen, worker } = this.#config;
+    const job = readJob(this.#config, claim.job);
+    const admission = job?.admission ? Admission.fromJob(limiter, logger, job.admission) : undefined;
+    if (!job || !admission) return { job, admission };
+    let outcome;
+    try {
+      outcome = await admission.acquire();
+    } catch (err) {
+      this.#storeError('could not take the parallel slot of a queued response', err, 'limiter');
+      if (limiterFailOpen) return { job, admission };
+      outcome = 'full' as const;
+    }
+    if (outcome !== 'full') return { job, admission };
+    if (worker.maxQueueMs > 0 && Date.now() - claim.enqueuedAt >= worker.maxQueueMs) {
+      // Its wait ran out while its key stayed full: ended here (a cancelled one is just dropped).
+      await this.#fail(claim.id, QUEUE_TIMEOUT_ERROR, 'queue_timeout');
+      await admission.settle(claim.id, null);
+      await store.releaseClaim(group, claim.id).catch((err) => this.#storeError('could not release a claim', err));
+      return undefined;
+    }
+    await store.handBack(group, claim.id, { deferMs: PARALLEL_RETRY_HINT_MS }).catch((err) => this.#storeError('could not hand back a claim', err));
+    return undefined;
+  }
+
   /** Holds `claim` until its worker is done; the slot in `#held` is taken at once, so the concurrency holds. */
-  #take(group: string, claim: QueueClaim): void {
+  #take(group: string, claim: QueueClaim, ready: Ready): void {
     let settle!: () => void;
     const held: Held = { group, handBack: false, settled: new Promise<void>((resolve) => (settle = resolve)) };
     this.#held.set(claim.id, held);
@@ -168,7 +210,7 @@ export class WorkerPool {
       settle();
       this.kick();
     };
-    this.#run(group, claim, held).then(
+    this.#run(group, claim, held, ready).then(
       // `done` is a promise: no race with a worker that ends before this callback runs.
       (worker) => (worker ? worker.done.then(finish) : finish()),
       (err) => {
@@ -180,20 +222,19 @@ export class WorkerPool {
   }
 
   /** Takes the claimed record and starts its worker; undefined when there is nothing to run. */
-  async #run(group: string, claim: QueueClaim, held: Held): Promise<StreamingWorker | undefined> {
-    const { store, worker: w, limiter, logger } = this.#config;
-    const job = readJob(this.#config, claim.job);
+  async #run(group: string, claim: QueueClaim, held: Held, { job, admission }: Ready): Promise<StreamingWorker | undefined> {
+    const { store, worker: w, logger } = this.#config;
     if (!job) {
       logger.error('a queued response has a job this process cannot run; ending it failed', { id: claim.id });
       await this.#fail(claim.id, UNREADABLE_JOB_ERROR, 'unreadable_job');
       return undefined;
     }
-    const admission = job.admission ? Admission.fromJob(limiter, logger, job.admission) : undefined;
     const taken = await store.startQueued(claim.id, w.leaseMs);
     if (taken.outcome !== 'claimed') {
-      // Cancelled or deleted while queued (reported by whoever did it), or already run: the
-      // upstream is never called. A cancel or delete before any claim gives the admission back here.
-      if (taken.outcome === 'cancelled' || taken.outcome === 'gone' || taken.outcome === 'expired') await admission?.settle(claim.id, null);
+      // Cancelled, deleted or ended while queued (reported by whoever did it): the upstream is
+      // never called, and its admission (its slot, taken at admission or by the gate) is given
+      // back here, once. Only one started by another claim keeps it: that claim's worker settles it.
+      if (taken.outcome !== 'started') await admission?.settle(claim.id, null);
       if (taken.outcome === 'expired') {
         // Its wait ran out and this claim's step ended it: reported here, once.
         const response = taken.response;
@@ -277,9 +318,9 @@ export class WorkerPool {
     }
   }
 
-  /** Counts a failed queue call; logs at most one line per claim interval x 50, so an outage does not flood the log. */
-  #storeError(what: string, err: unknown): void {
-    this.#config.metrics.storeError('queue');
+  /** Counts a failed queue (or limiter) call; logs at most one line per claim interval x 50, so an outage does not flood the log. */
+  #storeError(what: string, err: unknown, store: 'queue' | 'limiter' = 'queue'): void {
+    this.#config.metrics.storeError(store);
     const now = Date.now();
     if (now - this.#lastErrorLog < this.#config.worker.claimIntervalMs * 50) return;
     this.#lastErrorLog = now;

@@ -79,12 +79,14 @@ export interface QueueKeys {
   jobs: string;
   /** Sorted set: claimed response id → lease expiry (epoch ms). */
   running: string;
+  /** Hash: principal → epoch ms until which claims skip it (a response waiting for its key's slot). */
+  deferred: string;
 }
 
 /** Keys of the queue of deployment group `group` under `prefix`. Braces in the name cannot end the hash tag early. */
 export function queueKeys(prefix: string, group: string): QueueKeys {
   const base = `${prefix}{q:${group.replace(/[{}%]/g, (c) => encodeURIComponent(c))}}:`;
-  return { base, ring: `${base}ring`, jobs: `${base}jobs`, running: `${base}running` };
+  return { base, ring: `${base}ring`, jobs: `${base}jobs`, running: `${base}running`, deferred: `${base}deferred` };
 }
 
 /** The hash tag of the one webhook queue on a single Redis node. */

@@ -203,8 +203,8 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     this.#q().releaseClaim(group, id);
   }
 
-  async handBack(group: string, id: string): Promise<void> {
-    this.#q().handBack(group, id);
+  async handBack(group: string, id: string, opts: { deferMs?: number } = {}): Promise<void> {
+    this.#q().handBack(group, id, opts.deferMs ?? 0, Date.now());
   }
 
   async queueDepth(group: string): Promise<number> {

@@ -248,8 +248,8 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return this.#queue.settle(group, id, 'release');
   }
 
-  handBack(group: string, id: string): Promise<void> {
-    return this.#queue.settle(group, id, 'hand_back');
+  handBack(group: string, id: string, opts: { deferMs?: number } = {}): Promise<void> {
+    return this.#queue.settle(group, id, 'hand_back', opts.deferMs);
   }
 
   queueDepth(group: string): Promise<number> {

@@ -6,8 +6,9 @@ import { LIMITER_LUA_HELPERS } from './lua-helpers';
 export const ADMIT_SCRIPT = `
 --[[
   Admits response ARGV[1] against n subjects, or refuses without counting anything. Per
-  subject, in order, the first failing check refuses: budget, rpm, tpm, parallel. Lapsed slots
-  (score <= now) are purged before counting, refused or not.
+  subject, in order, the first failing check refuses: budget, rpm, tpm, parallel; a full
+  subject marked queue-when-full does not refuse but is admitted without its slot (awaiting).
+  Lapsed slots (score <= now) are purged before counting, refused or not.
 
   KEYS[1]          admission hash of the response
   KEYS[3i - 1]     window hash of subject i (i = 1 .. n)
@@ -15,16 +16,18 @@ export const ADMIT_SCRIPT = `
   KEYS[3i + 1]     spend string of subject i
 
   ARGV[1]  response id (the slot member)
-  ARGV[2]  lease in ms (slot expiry = now + lease)
+  ARGV[2]  hold in ms (slot expiry = now + hold: the lease, plus the longest queue wait)
   ARGV[3]  window length in ms
   ARGV[4]  admission hash lifetime in ms, counted from the end of the lease
   ARGV[5]  retry hint in ms for a parallel refusal
-  ARGV[6 + 5(i - 1) .. 10 + 5(i - 1)]  rpm, tpm, maxParallel, maxBudget, budget period in ms of
-           subject i; '' = no limit (a budget period is kept in the admission hash, for record)
+  ARGV[6i .. 6i + 5]  rpm, tpm, maxParallel, maxBudget, budget period in ms, queue-when-full
+           ('1' or '') of subject i; '' = no limit (a budget period is kept in the admission
+           hash, for record)
 
   Returns { code, i, retryAfterMs, resetMs, limitRequests, remainingRequests, limitTokens,
-  remainingTokens }: i is the refusing subject (0 when admitted); -1 stands for none. Remaining
-  counts are after this admission and belong to the subject with the fewest left.
+  remainingTokens, awaiting }: i is the refusing subject (0 when admitted); -1 stands for none.
+  Remaining counts are after this admission and belong to the subject with the fewest left.
+  awaiting lists the subjects (i) admitted without their slot.
   Codes
    1  admitted
   -1  refused: rpm
@@ -34,19 +37,19 @@ export const ADMIT_SCRIPT = `
 ]]
 ${LIMITER_LUA_HELPERS}
 local now = nowMs()
-local leaseMs = tonumber(ARGV[2])
+local holdMs = tonumber(ARGV[2])
 local windowStart, windowEnd = windowAt(now, tonumber(ARGV[3]))
 local resetMs = windowEnd - now
 local n = (#KEYS - 1) / 3
 
 local code, refusedAt, retryAfter = 1, 0, -1
-local subjects = {}
+local subjects, awaiting = {}, {}
 for i = 1, n do
   local s = {
     window = KEYS[3 * i - 1], running = KEYS[3 * i], spend = KEYS[3 * i + 1],
-    rpm = tonumber(ARGV[5 * i + 1]), tpm = tonumber(ARGV[5 * i + 2]),
-    maxParallel = tonumber(ARGV[5 * i + 3]), maxBudget = tonumber(ARGV[5 * i + 4]),
-    budgetPeriod = tonumber(ARGV[5 * i + 5]),
+    rpm = tonumber(ARGV[6 * i]), tpm = tonumber(ARGV[6 * i + 1]),
+    maxParallel = tonumber(ARGV[6 * i + 2]), maxBudget = tonumber(ARGV[6 * i + 3]),
+    budgetPeriod = tonumber(ARGV[6 * i + 4]), queues = ARGV[6 * i + 5] == '1',
   }
   s.requests, s.tokens = windowCounts(s.window, windowStart)
   -- Slots past their expiry belong to workers that died without releasing them.
@@ -60,7 +63,12 @@ for i = 1, n do
     elseif s.tpm and s.tokens >= s.tpm then
       code, refusedAt, retryAfter = -2, i, resetMs
     elseif s.maxParallel and redis.call('ZCARD', s.running) >= s.maxParallel then
-      code, refusedAt, retryAfter = -3, i, tonumber(ARGV[5])
+      if s.queues then
+        s.awaits = true
+        awaiting[#awaiting + 1] = i
+      else
+        code, refusedAt, retryAfter = -3, i, tonumber(ARGV[5])
+      end
     end
   end
 end
@@ -71,8 +79,8 @@ if code == 1 then
     local s = subjects[i]
     addToWindow(s.window, windowStart, windowEnd, now, 'requests', 1)
     s.requests = s.requests + 1
-    if s.maxParallel then
-      redis.call('ZADD', s.running, int(now + leaseMs), ARGV[1])
+    if s.maxParallel and not s.awaits then
+      redis.call('ZADD', s.running, int(now + holdMs), ARGV[1])
       expireWithLastLease(s.running, now)
     end
     if s.budgetPeriod then
@@ -81,7 +89,7 @@ if code == 1 then
   end
   -- Rollback undoes the count only in the window it was made in.
   redis.call('HSET', KEYS[1], 'window', int(windowStart))
-  redis.call('PEXPIRE', KEYS[1], int(leaseMs + tonumber(ARGV[4])))
+  redis.call('PEXPIRE', KEYS[1], int(holdMs + tonumber(ARGV[4])))
 end
 
 local limitRequests, remainingRequests, limitTokens, remainingTokens = -1, -1, -1, -1
@@ -100,5 +108,8 @@ for i = 1, n do
     end
   end
 end
-return { code, refusedAt, retryAfter, resetMs, limitRequests, remainingRequests, limitTokens, remainingTokens }
+if code ~= 1 then
+  awaiting = {}
+end
+return { code, refusedAt, retryAfter, resetMs, limitRequests, remainingRequests, limitTokens, remainingTokens, awaiting }
 `;
