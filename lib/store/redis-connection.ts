@@ -52,14 +52,35 @@ export interface Liveness {
 /** Commands whose second argument is their only key (routed to that key's node in a cluster). */
 const SINGLE_KEY_COMMANDS = new Set(['GET', 'SET', 'DEL', 'GETDEL', 'ZRANGE', 'ZCARD', 'ZREM', 'SADD', 'SREM', 'SMEMBERS']);
 
+/** Least time between two topology rediscoveries that failed commands ask for, in ms. */
+const REDISCOVER_INTERVAL_MS = 1000;
+
+/**
+ * Asks `cluster` to read its topology again. node-redis does so only on a MOVED or ASK reply, so
+ * after a master died (no reply at all) it keeps routing that master's slots to it, also once a
+ * replica took them over. Its rediscovery is internal (`_slots.rediscover`, node-redis 4 and 5):
+ * used when present; without it (another client) nothing happens and the command errors stand.
+ */
+function rediscover(cluster: RedisClusterLike): void {
+  const slots = (cluster as unknown as { _slots?: { rediscover?: (startWith: unknown) => Promise<void> } })._slots;
+  if (typeof slots?.rediscover !== 'function') return;
+  // It starts from a node's client (any: one that does not answer makes it try the root nodes).
+  const nodes = cluster.masters as ReadonlyArray<{ client?: { isReady?: boolean } }>;
+  const startWith = nodes.find((n) => n.client?.isReady)?.client ?? nodes.find((n) => n.client)?.client;
+  if (startWith) slots.rediscover.call(slots, startWith).catch(() => undefined);
+}
+
 /**
  * A cluster client seen as a {@link RedisClientLike}: every command goes to the node owning its
  * first key (EVAL / EVALSHA name their keys; commands without a key go to any node), and
  * SUBSCRIBE to one node (PUBLISH reaches every node of a cluster). The cluster is ready once its
- * topology is discovered; `connect()` retries with backoff until then, or until closed.
+ * topology is discovered; `connect()` retries with backoff until then, or until closed. A command
+ * that fails without a reply from Redis (its node is down) has the topology read again, at most
+ * once per {@link REDISCOVER_INTERVAL_MS}, so a replica promoted in place of a dead master is used.
  */
 export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
   let discovered = cluster.isOpen && cluster.masters.length > 0;
+  let lastRediscoverAt = 0;
   let connecting: Promise<unknown> | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -101,7 +122,13 @@ export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
       const script = command === 'EVALSHA' || command === 'EVAL';
       // Routed by the first key: a script's first KEYS entry, or the key of a single-key command.
       const firstKey = script ? (Number(args[2]) > 0 ? args[3] : undefined) : SINGLE_KEY_COMMANDS.has(command ?? '') ? args[1] : undefined;
-      return cluster.sendCommand(firstKey, false, [...args], options);
+      return cluster.sendCommand(firstKey, false, [...args], options).catch((err: unknown) => {
+        if (!(err instanceof ErrorReply) && !closed && Date.now() - lastRediscoverAt >= REDISCOVER_INTERVAL_MS) {
+          lastRediscoverAt = Date.now();
+          rediscover(cluster);
+        }
+        throw err;
+      });
     },
     subscribe: (channel, listener) => cluster.subscribe(channel, listener),
     // The duplicate only subscribes: it needs the topology, not a connection to every node.
