@@ -137,3 +137,22 @@ describe('methods and paths no route serves', () => {
     expect(outside.headers.get('content-type')).not.toMatch(/application\/json/);
   });
 });
+
+describe("the host app's JSON settings", () => {
+  it('apply to the answers of a create and of a poll', async () => {
+    upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('hi')) }));
+    await start();
+    // The host app is the server's request listener; its settings are read per request.
+    const host = app.server.listeners('request')[0] as import('express').Application;
+    host.set('json spaces', 2);
+    const created = await call('POST', '/v1/responses', JSON.stringify({ model: 'gpt-test', input: 'hi', background: true }));
+    expect(created.status).toBe(200);
+    const createdText = await created.text();
+    expect(createdText).toBe(JSON.stringify(JSON.parse(createdText), null, 2));
+    const id = JSON.parse(createdText).id as string;
+    await waitForStatus(app.client(KEY), id, 'completed');
+    const polled = await (await call('GET', `/v1/responses/${id}`)).text();
+    expect(polled).toBe(JSON.stringify(JSON.parse(polled), null, 2));
+    expect(JSON.parse(polled).status).toBe('completed');
+  });
+});

@@ -1,4 +1,4 @@
-import { decodeEvent, encodeEvent, eventJson, eventType, ItemIdTable } from '../../lib/store/event-codec';
+import { decodeEvent, encodeEvent, eventJson, openingEntries, eventType, ItemIdTable } from '../../lib/store/event-codec';
 import type { ResponseStreamEvent } from '../../lib/types';
 import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
 
@@ -16,6 +16,15 @@ describe('the event log codec', () => {
       const encoded = encodeEvent(event);
       expect(JSON.stringify(decodeEvent(encoded))).toBe(wireJson(event));
       expect(eventJson(encoded)).toEqual({ type: event.type, json: wireJson(event) });
+    }
+  });
+
+  it('opens a log from a serialised Response with the entries its events give', () => {
+    const response = { id: 'resp_1', object: 'response', status: 'queued', output: [], metadata: { a: 'b"c' } };
+    const entries = openingEntries(JSON.stringify(response));
+    for (const [i, type] of ['response.created', 'response.queued'].entries()) {
+      expect(entries[i]).toBe(encodeEvent({ type, sequence_number: i, response } as unknown as ResponseStreamEvent));
+      expect(decodeEvent(entries[i])).toEqual({ type, sequence_number: i, response });
     }
   });
 

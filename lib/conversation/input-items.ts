@@ -1,7 +1,7 @@
 // A response's input as OpenAI lists it: the request's `input` turned into items with ids, and
 // the cursor page `GET /responses/{id}/input_items` answers.
 
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex';
 import { invalidRequest } from '../errors';
 import { isRecord } from '../json';
 import type { InputItem } from '../types';
@@ -10,7 +10,7 @@ import type { InputItem } from '../types';
 const ID_PREFIXES: Record<string, string> = { message: 'msg', function_call: 'fc', function_call_output: 'fco', reasoning: 'rs' };
 
 function newItemId(type: string): string {
-  return `${ID_PREFIXES[type] ?? 'item'}_${randomBytes(16).toString('hex')}`;
+  return `${ID_PREFIXES[type] ?? 'item'}_${randomHex(16)}`;
 }
 
 /** A message's `content` as a list of parts: a string becomes one text part of the role's kind. */

@@ -5,7 +5,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { ResponsesPollingOptions } from '../config/options';
 import { openingEntries } from '../store/event-codec';
 import { ownerHash, runtimeFor, type Runtime } from '../runtime';
-import { asyncHandler, callStore, errorResponder, jsonBody } from './http';
+import { asyncHandler, callStore, errorResponder, jsonBody, sendJson } from './http';
 import { initialResponse } from './create-request';
 import { createRequestOf } from './create-context';
 import { createCallOf, type CreateCall } from './request-context';
@@ -79,7 +79,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const span = createSpanOf(req, res, currentLogContext()?.requestId).set({ [SPAN_ATTRIBUTES.responseId]: id });
   const response = initialResponse(id, body, Math.floor(Date.now() / 1000));
   const snapshot = JSON.stringify(response);
-  const events = openingEntries(response);
+  const events = openingEntries(snapshot);
   const owner = ownerHash(call.principal);
   // The record and its queue entry in one step: a worker (here, or in a worker process) claims it
   // when its deployment has capacity and runs it detached from this request, so a client that
@@ -141,6 +141,6 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   if (slot) {
     await streamEvents(runtime, req, res, id, owner, { opening: events, slot });
   } else {
-    res.status(200).json(response);
+    sendJson(res, 200, response, snapshot);
   }
 }

@@ -6,7 +6,7 @@ import { ApiError, invalidRequest, responseNotFound } from '../errors';
 import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
 import { isTerminalStatus } from '../types';
 import { materialize, materializedJson } from '../worker/materialize';
-import { asyncHandler, callStore, errorResponder } from './http';
+import { asyncHandler, callStore, errorResponder, plainJson } from './http';
 import { principalOf } from './request-context';
 import { streamEvents } from './event-stream';
 import { forwardNative } from './native-forward';
@@ -71,8 +71,7 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
       }
       runtime.noticeRead(id, stored);
       // A host app's JSON settings (spaces, replacer, escape) must still apply to the answer.
-      const app = req.app;
-      if (app.get('json spaces') === undefined && app.get('json replacer') === undefined && !app.get('json escape')) {
+      if (plainJson(res)) {
         res.status(200).type('application/json').send(materializedJson(stored));
       } else {
         res.status(200).json(materialize(stored));

@@ -71,6 +71,17 @@ function otel(): OtelApi | null {
   return loaded;
 }
 
+let tracer: ReturnType<OtelApi['trace']['getTracer']> | undefined;
+
+/**
+ * Our tracer, looked up once: the API's tracer is a proxy that follows a provider registered
+ * later, and a lookup per span showed in create profiles.
+ */
+function tracerOf(api: OtelApi): ReturnType<OtelApi['trace']['getTracer']> {
+  tracer ??= api.trace.getTracer(TRACER_NAME);
+  return tracer;
+}
+
 /** Where a span hangs: another span of ours, a W3C `traceparent` (carried by a queued job), or the active context. */
 export type SpanParent = TraceSpan | string | undefined;
 
@@ -90,7 +101,7 @@ export class TraceSpan {
     if (!api) return TraceSpan.none;
     const attrs: Record<string, AttributeValue> = {};
     for (const [key, value] of Object.entries(attributes)) if (value !== undefined) attrs[key] = value;
-    const span = api.trace.getTracer(TRACER_NAME).startSpan(name, { attributes: attrs, startTime }, parentContext(api, parent));
+    const span = tracerOf(api).startSpan(name, { attributes: attrs, startTime }, parentContext(api, parent));
     return new TraceSpan(span);
   }
 

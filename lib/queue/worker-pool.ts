@@ -7,7 +7,7 @@ import { Admission } from '../limiter/admission';
 import type { EndedInput } from '../observability/lifecycle';
 import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
 import { runWithLogContext } from '../observability/request-id';
-import type { QueueClaim, ResponseErrorObject, ResponseObject } from '../types';
+import type { QueueClaim, ResponseErrorObject } from '../types';
 import { openingEntries } from '../store/event-codec';
 import { materialize } from '../worker/materialize';
 import type { StreamingWorker, WorkerStart } from '../worker/streaming-worker';
@@ -254,7 +254,7 @@ export class WorkerPool {
       fence: taken.fence,
       state,
       // A log still as its create wrote it is known here without reading it (see WorkerStart.log).
-      ...(stored.meta.lastSeq === 1 && stored.snapshotSeq === 1 && { log: openingEntries(JSON.parse(stored.snapshot) as ResponseObject) }),
+      ...(stored.meta.lastSeq === 1 && stored.snapshotSeq === 1 && { log: openingEntries(stored.snapshot) }),
       nextSeq: stored.meta.lastSeq + 1,
       snapshotBytes: stored.snapshot.length,
       deployments: job.deployments,

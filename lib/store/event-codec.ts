@@ -2,7 +2,7 @@
 // without touching the stores or the worker.
 
 import { isIndex } from '../response-vocabulary';
-import type { ResponseObject, ResponseStreamEvent } from '../types';
+import type { ResponseStreamEvent } from '../types';
 
 /**
  * Delta events, which are nearly all of a long stream, are stored in a compact form: their field
@@ -46,12 +46,18 @@ export function encodeEvent(event: ResponseStreamEvent, known?: ItemIds): string
   return compact(plain, typeof known === 'function' ? known : undefined) ?? JSON.stringify(plain);
 }
 
-/** The entries a background response's log opens with, as a background stream does: created (queued), then queued. */
-export function openingEntries(response: ResponseObject): string[] {
-  return [
-    encodeEvent({ type: 'response.created', sequence_number: 0, response }),
-    encodeEvent({ type: 'response.queued', sequence_number: 1, response }),
-  ];
+/**
+ * The entries a background response's log opens with, as a background stream does: created
+ * (queued), then queued, of the queued Response serialised as `responseJson`. They are the
+ * entries {@link encodeEvent} writes for `{ type, sequence_number, response }`, built around the
+ * JSON the create serialised already rather than serialising the Response twice more.
+ */
+export function openingEntries(responseJson: string): string[] {
+  return [responseEventEntry('response.created', 0, responseJson), responseEventEntry('response.queued', 1, responseJson)];
+}
+
+function responseEventEntry(type: string, sequenceNumber: number, responseJson: string): string {
+  return `{"type":${JSON.stringify(type)},"sequence_number":${sequenceNumber},"response":${responseJson}}`;
 }
 
 /**
