@@ -15,7 +15,17 @@ export { MemoryStore } from './store/memory-store';
 export { createRedisStore, type RedisStore } from './store/redis-store';
 export { applyEvent, foldEvents } from './worker/reducer';
 export { materialize } from './worker/materialize';
-export { WORKER_ERROR_CODES, RESPONSE_ERROR_CODES, RESPONSE_STATUSES, FINAL_EVENT_TYPES, isResponseStatus } from './response-vocabulary';
+export {
+  RESPONSE_ERROR_CODES,
+  ERROR_DETAILS,
+  RESPONSE_STATUSES,
+  FINAL_EVENT_TYPES,
+  isResponseStatus,
+  isResponseErrorCode,
+  errorDetailOf,
+  type ResponseErrorCode,
+  type ErrorDetail,
+} from './response-vocabulary';
 export { ApiError, ConfigError, StoreConflictError, ResponsesPollingError, ERROR_CODES, WARNING_CODES, type ErrorCode, type WarningCode } from './errors';
 export { createRedisLimiter, type RedisLimiter } from './limiter/redis-limiter';
 export { MemoryLimiter } from './limiter/memory-limiter';

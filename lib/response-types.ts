@@ -1,11 +1,11 @@
 // The Response shapes this package handles: a Response, its output items, its error, a stream event.
 // Re-exported by types.ts.
 
-import type { ResponseStatus } from './response-vocabulary';
+import type { ResponseErrorCode, ResponseStatus } from './response-vocabulary';
 
-/** `{code, message}` as carried by a failed Response. */
+/** `{code, message}` as carried by a failed Response: one of OpenAI's codes, and `"<detail>: <text>"` (see `ERROR_DETAILS`). */
 export interface ResponseErrorObject {
-  code: string;
+  code: ResponseErrorCode;
   message: string;
 }
 

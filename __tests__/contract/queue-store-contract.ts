@@ -134,7 +134,7 @@ export function describeQueueContract(store: () => ResponseStore): void {
       await sleep(150);
       const last = await store().claim(group, short);
       expect(last).toEqual({ claim: null, exhausted: [input.id], requeued: [] });
-      const error = { code: 'server_error', message: 'exhausted' };
+      const error = { code: 'server_error' as const, message: 'claim_attempts_exhausted: exhausted' };
       expect(await store().failQueued(input.id, error, 60)).toBe(true);
       expect(await store().failQueued(input.id, error, 60)).toBe(false);
       const read = await store().read(input.id, null);
@@ -221,7 +221,7 @@ export function describeQueueContract(store: () => ResponseStore): void {
       const input = createInput({ leaseMs: 50 });
       await store().create(input);
       await sleep(1200);
-      expect((await store().read(input.id, null))!.meta.error?.code).toBe('worker_lost');
+      expect((await store().read(input.id, null))!.meta.error).toMatchObject({ code: 'server_error', message: expect.stringMatching(/^worker_lost: /) });
     });
   });
 }

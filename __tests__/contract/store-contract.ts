@@ -415,15 +415,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.create(other);
         await sleep(150);
         const viaEvents = await store.readEvents(other.id, 'owner-a', -1);
-        expect(viaEvents!.meta).toMatchObject({ status: 'failed', leaseExpiresAt: 0, error: { code: 'worker_lost' } });
+        expect(viaEvents!.meta).toMatchObject({ status: 'failed', leaseExpiresAt: 0, error: { code: 'server_error', message: expect.stringMatching(/^worker_lost: /) } });
         expect(viaEvents!.events).toEqual(other.events);
         const read = await store.read(input.id, 'owner-a');
         expect(read!.meta).toMatchObject({
           status: 'failed',
           leaseExpiresAt: 0,
           error: {
-            code: 'worker_lost',
-            message: 'The worker running this response stopped before it finished (its lease expired).',
+            code: 'server_error',
+            message: 'worker_lost: The worker running this response stopped before it finished (its lease expired).',
           },
         });
         expect(await store.append(input.id, appendInput({ events: events(1, 1) }))).toBe('terminal');

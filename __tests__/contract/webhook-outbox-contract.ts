@@ -170,7 +170,7 @@ export function describeOutboxContract(name: string, make: () => ResponseStore &
       start();
       const input = createInput();
       await store.create({ ...input, queue: { group: 'g-fail', principal: 'owner-a', job: '{}', slot: '', slotLimit: 0, maxWaitMs: 0 } });
-      const error = { code: 'queue_claims_exhausted', message: 'no worker could start it' };
+      const error = { code: 'server_error' as const, message: 'claim_attempts_exhausted: no worker could start it' };
       expect(await Promise.all([store.failQueued(input.id, error, 60), store.failQueued(input.id, error, 60)])).toEqual(expect.arrayContaining([true, false]));
       expect(await outbox.pending()).toBe(1);
     });

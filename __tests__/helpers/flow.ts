@@ -52,3 +52,11 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * A matcher for the error of a Response this package failed: one of OpenAI's codes, and a message
+ * led by our detail (`"<detail>: <text>"`).
+ */
+export function failedWith(detail: string, code = 'server_error'): { code: string; message: unknown } {
+  return { code, message: expect.stringMatching(new RegExp(`^${detail.replace(/[.]/g, '\\.')}: \\S`)) };
+}

@@ -205,7 +205,7 @@ describe('close()', () => {
       expect(app.router.runtime.workers.size).toBe(0);
       const stored = await memory.read(created.id, null);
       expect(stored?.meta.status).toBe('failed');
-      expect(materialize(stored!).error).toEqual({ code: 'server_shutdown', message: 'The server shut down before the response was complete' });
+      expect(materialize(stored!).error).toEqual({ code: 'server_error', message: 'server_shutdown: The server shut down before the response was complete' });
       const refused = await app.client().responses.create({ model: 'gpt-test', input: 'x', background: true }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(OpenAI.InternalServerError);
       expect((refused as InstanceType<typeof OpenAI.InternalServerError>).status).toBe(503);

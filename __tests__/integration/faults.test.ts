@@ -10,7 +10,7 @@ import { textTurnEvents } from '../helpers/event-fixtures';
 import { waitFor } from '../helpers/app';
 import { randomPrefix } from '../helpers/redis';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
-import { collect, steps, textOf } from '../helpers/flow';
+import { collect, steps, textOf, failedWith } from '../helpers/flow';
 
 jest.setTimeout(60_000);
 
@@ -156,7 +156,7 @@ describe('a worker process that dies', () => {
 
     const failed = await waitForStatus(b.client, created.id, 'failed', 3000 + 3000);
     expect(Date.now() - killedAt).toBeLessThan(3000 + 2000);
-    expect(failed.error?.code).toBe('worker_lost');
+    expect(failed.error).toEqual(failedWith('worker_lost'));
     expect(textOf(failed)).toBe(partial.text);
   });
 });
@@ -194,7 +194,7 @@ describe('SIGTERM drain', () => {
 
     const failed = await b.client.responses.retrieve(created.id);
     expect(failed.status).toBe('failed');
-    expect(failed.error?.code).toBe('server_shutdown');
+    expect(failed.error).toEqual(failedWith('server_shutdown'));
     expect(textOf(failed)).toBe(partial.text);
   });
 });

@@ -15,7 +15,7 @@ import { ev, startFakeUpstream, type FakeUpstream, type Script, type Step } from
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, waitForStatus, type TestApp } from '../helpers/app';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
-import { gate } from '../helpers/flow';
+import { gate, failedWith } from '../helpers/flow';
 
 const KEY = 'sk-limited-0123456789abcdef';
 const KEY_ID = 'team-limited';
@@ -451,7 +451,7 @@ describe('every terminal path releases the slot exactly once', () => {
       async (i) => {
         upstream.respond(() => ({ kind: 'json', status: 500, body: { error: { message: 'boom', type: 'server_error' } } }));
         const failed = await waitForStatus(i.client, (await create(i.client)).id, 'failed');
-        expect(failed.error?.code).toBe('upstream_error');
+        expect(failed.error).toEqual(failedWith('upstream_error'));
       },
     ],
     [
@@ -469,7 +469,7 @@ describe('every terminal path releases the slot exactly once', () => {
       async (i) => {
         upstream.respond(() => ({ kind: 'sse', steps: steps(events.slice(0, 5)) }));
         const failed = await waitForStatus(i.client, (await create(i.client)).id, 'failed');
-        expect(failed.error?.code).toBe('upstream_stream_incomplete');
+        expect(failed.error).toEqual(failedWith('upstream_stream_incomplete'));
       },
     ],
   ];
@@ -495,7 +495,7 @@ describe('every terminal path releases the slot exactly once', () => {
     expect(await runningSlots(a)).toBe(0);
 
     const b = await instance({ limits: { maxParallelRequests: 1 } }, a.prefix);
-    expect((await b.client.responses.retrieve(r.id)).error?.code).toBe('server_shutdown');
+    expect((await b.client.responses.retrieve(r.id)).error).toEqual(failedWith('server_shutdown'));
     upstream.respond(completes);
     await waitForStatus(b.client, (await create(b.client)).id, 'completed');
   });

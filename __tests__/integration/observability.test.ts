@@ -10,7 +10,7 @@ import type { ResponsesPollingOptions } from '../../lib/config/options';
 import type { Logger, ResponseStore } from '../../lib/types';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
-import { steps } from '../helpers/flow';
+import { steps, failedWith } from '../helpers/flow';
 import { waitFor } from '../helpers/app';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
 import { startRedisServer } from '../helpers/redis-server';
@@ -280,7 +280,9 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
       usage: { inputTokens: 10, outputTokens: 16, totalTokens: 26 },
       response: { id: ids.ok, status: 'completed' },
     });
-    expect(app.hooked.find((e) => e.id === ids.fail)!.response.error).toMatchObject({ code: 'upstream_error' });
+    const failedHook = app.hooked.find((e) => e.id === ids.fail)!;
+    expect(failedHook.response.error).toEqual(failedWith('upstream_error'));
+    expect(failedHook.errorDetail).toBe('upstream_error');
     expect(app.hooked.find((e) => e.id === ids.fail)!.usage).toBeNull();
   });
 
@@ -323,7 +325,7 @@ describe('observability: metrics, health, request ids, logs and lifecycle hooks'
     await statusOf(b, id);
     const all = [...a.hooked, ...b.hooked];
     expect(all).toHaveLength(1);
-    expect(all[0]).toMatchObject({ id, status: 'failed', owner, response: { status: 'failed', error: { code: 'worker_lost' } } });
+    expect(all[0]).toMatchObject({ id, status: 'failed', owner, response: { status: 'failed', error: failedWith('worker_lost') }, errorDetail: 'worker_lost' });
     expect([...a.lines, ...b.lines].some((l) => l.level === 'warn' && l.fields.id === id && /lease/.test(l.msg))).toBe(true);
   });
 

@@ -17,7 +17,7 @@ import { silentLogger } from '../../lib/logger';
 import type { ResponseStore } from '../../lib/types';
 import type { ResponsesPollingOptions } from '../../lib/config/options';
 import { ownerHash } from '../../lib/principal';
-import { steps } from '../helpers/flow';
+import { steps, failedWith } from '../helpers/flow';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -335,8 +335,9 @@ describe('event-stream followers', () => {
         ['error', 1],
         ['response.failed', 2],
       ]);
-      expect(frames[1].data).toMatchObject({ code: 'worker_lost', error: { code: 'worker_lost' } });
-      expect(frames[2].data.response).toMatchObject({ id, status: 'failed', error: { code: 'worker_lost' } });
+      expect(frames[1].data).toMatchObject({ ...failedWith('worker_lost'), error: failedWith('worker_lost') });
+      expect(frames[2].data.response).toMatchObject({ id, status: 'failed', error: failedWith('worker_lost') });
+      expect(frames[1].data.message).toBe((frames[2].data.response as { error: { message: string } }).error.message);
     });
 
     test('part of its record lost from Redis (its log cut short): an error event response_data_lost', async () => {

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitForStatus, type TestApp } from '../helpers/app';
-import { collect, gate, steps, textOf } from '../helpers/flow';
+import { collect, gate, steps, textOf, failedWith } from '../helpers/flow';
 import { MemoryStore } from '../../lib/store/memory-store';
 import { silentLogger } from '../../lib/logger';
 import type { DeploymentOptions, ResponsesPollingOptions } from '../../lib/config/options';
@@ -361,7 +361,7 @@ describe('background responses from upstreams of every kind', () => {
       const { client } = await app(pair(a, b), { routingStrategy: 'round-robin' });
       const created = await client.responses.create({ model: 'gpt-pool', input: 'x', background: true });
       const failed = await waitForStatus(client, created.id, 'failed');
-      expect(failed.error?.code).toBe('upstream_stream_incomplete');
+      expect(failed.error).toEqual(failedWith('upstream_stream_incomplete'));
       expect(b.requests).toHaveLength(0);
     });
 

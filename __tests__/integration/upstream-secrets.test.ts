@@ -74,12 +74,14 @@ describe('secrets from the upstream', () => {
     const id = /"id":"(resp_[^"]+)"/.exec(streamed)?.[1];
     expect(id).toBeDefined();
     const failed = await waitForStatus(app.client(), id!, 'failed');
-    expect(failed.error?.code).toBe('Bearer [redacted]');
+    // A code that is no detail token (and not OpenAI's) leaves server_error and the detail upstream_error.
+    expect(failed.error).toEqual({ code: 'server_error', message: 'upstream_error: failed with [redacted]' });
     const resumed = await (await fetch(`${app.baseURL}/responses/${id}?stream=true&starting_after=0`, { headers: { authorization: 'Bearer test-key' } })).text();
     const errorEvent = resumed.split('\n\n').find((frame) => frame.startsWith('event: error'));
     expect(errorEvent).toBeDefined();
     const data = JSON.parse(errorEvent!.slice(errorEvent!.indexOf('data: ') + 6)) as Record<string, unknown>;
-    expect(data).toEqual({ type: 'error', sequence_number: expect.any(Number), code: 'Bearer [redacted]', message: 'refused [redacted]', param: 'Bearer [redacted]' });
+    const fields = { code: 'server_error', message: 'upstream_error: refused [redacted]', param: 'Bearer [redacted]' };
+    expect(data).toEqual({ type: 'error', sequence_number: expect.any(Number), ...fields, error: { type: 'server_error', ...fields } });
     const everything = [streamed, JSON.stringify(failed), resumed, await storedText(), logs.text()].join('\n');
     expect(everything).not.toContain(KEY);
     expect(everything).not.toContain('leaked');

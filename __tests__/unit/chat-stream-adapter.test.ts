@@ -415,24 +415,29 @@ describe('ChatStreamAdapter: refusal and reasoning', () => {
 });
 
 describe('ChatStreamAdapter: error frames', () => {
-  it('turns an error frame into an error event and ends the response as failed with its code and message', () => {
+  it('turns an error frame into an error event and ends the response as failed with server_error, its own code leading the message', () => {
     const events = adapt([chunk({ content: 'Part' }), { error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded', param: null } }, chunk({ content: 'ignored' })]);
     expect(types(events)).toEqual(['response.in_progress', 'response.output_item.added', 'response.content_part.added', 'response.output_text.delta', 'error', 'response.failed']);
-    expect(events[4]).toEqual({ type: 'error', sequence_number: 0, error: { type: 'server_error', code: 'overloaded', message: 'The model is overloaded.', param: null } });
+    expect(events[4]).toEqual({ type: 'error', sequence_number: 0, error: { type: 'server_error', code: 'server_error', message: 'overloaded: The model is overloaded.', param: null } });
     const final = foldAsWorker(events);
     expect(final.status).toBe('failed');
-    expect(final.error).toEqual({ code: 'overloaded', message: 'The model is overloaded.' });
+    expect(final.error).toEqual({ code: 'server_error', message: 'overloaded: The model is overloaded.' });
     expect((final.output[0].content as Json[])[0].text).toBe('Part');
   });
 
-  it('uses the error type as the code when the server sends a numeric code, as vLLM does', () => {
+  it('leads the message with the error type when the server sends a numeric code, as vLLM does', () => {
     const events = adapt([{ error: { object: 'error', message: 'bad', type: 'BadRequestError', param: null, code: 400 } }]);
-    expect(foldAsWorker(events).error).toEqual({ code: 'BadRequestError', message: 'bad' });
+    expect(foldAsWorker(events).error).toEqual({ code: 'server_error', message: 'BadRequestError: bad' });
   });
 
-  it('falls back to server_error and a generic message when the frame has neither', () => {
+  it('keeps a code of OpenAI\'s enum and the message as the server sent them', () => {
+    const events = adapt([{ error: { message: 'Slow down.', type: 'requests', code: 'rate_limit_exceeded', param: null } }]);
+    expect(foldAsWorker(events).error).toEqual({ code: 'rate_limit_exceeded', message: 'Slow down.' });
+  });
+
+  it('falls back to server_error, detail upstream_error and a generic message when the frame has neither', () => {
     const events = adapt([{ error: {} }]);
-    expect(foldAsWorker(events).error).toEqual({ code: 'server_error', message: 'The upstream provider reported an error.' });
+    expect(foldAsWorker(events).error).toEqual({ code: 'server_error', message: 'upstream_error: The upstream provider reported an error.' });
   });
 });
 

@@ -56,7 +56,7 @@ describe('materialize', () => {
   });
 
   it('reports a lapsed lease as failed with the worker_lost error from the meta', () => {
-    const error = { code: 'worker_lost', message: 'The worker processing this response stopped responding.' };
+    const error = { code: 'server_error' as const, message: 'worker_lost: The worker processing this response stopped responding.' };
     const calls = functionCallEvents({ name: 'lookup', arguments: '{"q":"weather"}' });
     const response = materialize(stored(proxyResponse(), calls.slice(0, 5), 2, { status: 'failed', error }));
     expect(response.status).toBe('failed');

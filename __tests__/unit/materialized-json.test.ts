@@ -22,7 +22,7 @@ describe('the JSON a poll answers', () => {
   it('equals the materialized Response when a tail, a cancel or an error changes it', () => {
     const withTail: StoredResponse = { meta: meta({ status: 'in_progress' }), snapshot: JSON.stringify(partial), snapshotSeq: 5, tail: events.slice(6, 9).map((e) => encodeEvent(e)) };
     const cancelled: StoredResponse = { meta: meta({ status: 'cancelled' }), snapshot: JSON.stringify(partial), snapshotSeq: 5, tail: [] };
-    const lost: StoredResponse = { meta: meta({ status: 'completed', error: { code: 'worker_lost', message: 'lost' } }), snapshot: JSON.stringify(final), snapshotSeq: events.length - 1, tail: [] };
+    const lost: StoredResponse = { meta: meta({ status: 'completed', error: { code: 'server_error', message: 'worker_lost: lost' } }), snapshot: JSON.stringify(final), snapshotSeq: events.length - 1, tail: [] };
     for (const stored of [withTail, cancelled, lost]) expect(materializedJson(stored)).toBe(JSON.stringify(materialize(stored)));
     expect(JSON.parse(materializedJson(cancelled)).status).toBe('cancelled');
   });

@@ -257,12 +257,20 @@ describe('applyEvent: failures and incomplete responses', () => {
     expect(final.completed_at).toBeNull();
   });
 
-  it('reads a flat error event and defaults a null code to server_error', () => {
+  it('reads a flat error event: a null code becomes server_error, detail upstream_error', () => {
     const state = applyEvent(proxyResponse({ status: 'in_progress' }), {
       type: 'error', sequence_number: 1, code: null, message: 'Something went wrong', param: null,
     });
     expect(state.status).toBe('failed');
-    expect(state.error).toEqual({ code: 'server_error', message: 'Something went wrong' });
+    expect(state.error).toEqual({ code: 'server_error', message: 'upstream_error: Something went wrong' });
+  });
+
+  it("gives an upstream code outside OpenAI's enum as server_error with that code leading the message, and folding it again changes nothing", () => {
+    const events = failedTurnEvents('context_length_exceeded', 'Too long.');
+    const final = foldEvents(proxyResponse(), events);
+    expect(final.error).toEqual({ code: 'server_error', message: 'context_length_exceeded: Too long.' });
+    const again = applyEvent(final, { type: 'response.failed', sequence_number: 99, response: { ...final } });
+    expect(again.error).toEqual(final.error);
   });
 
   it('keeps the error of an error event when response.failed carries error null', () => {

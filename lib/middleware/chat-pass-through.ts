@@ -10,7 +10,7 @@ import type { Runtime } from '../runtime';
 import { sseFrame } from '../sse';
 import { encodeEvent, eventJson, ItemIdTable } from '../store/event-codec';
 import { MemoryStore } from '../store/memory-store';
-import { isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
+import { ERROR_DETAILS, isTerminalStatus, responseError } from '../response-vocabulary';
 import type { ResponseObject } from '../types';
 import { materialize } from '../worker/materialize';
 import { StreamingWorker } from '../worker/streaming-worker';
@@ -100,7 +100,7 @@ async function answer(res: Response, store: MemoryStore, id: string, worker: Str
   const stored = await store.read(id, null);
   const final = stored ? materialize(stored) : worker.state;
   if (final.status === 'failed' || !isTerminalStatus(final.status)) {
-    const error = final.error ?? { code: WORKER_ERROR_CODES.upstreamHttp, message: 'The upstream provider did not complete the response' };
+    const error = final.error ?? responseError(ERROR_DETAILS.upstreamHttp, 'The upstream provider did not complete the response');
     throw new ApiError(502, error.message, { type: 'server_error', code: error.code });
   }
   res.status(200).json(final);

@@ -1,6 +1,7 @@
 // Terminal transitions of responses: counted, logged and handed to the host app's lifecycle hook,
 // once each, by the instance whose atomic store step made the transition.
 
+import { errorDetailOf } from '../response-vocabulary';
 import type { Logger, ResponseObject } from '../types';
 import { currentLogContext } from './request-id';
 import type { EndStatus, ResponsePath, ResponsesMetrics } from './metrics';
@@ -32,6 +33,12 @@ export interface ResponseFinishedEvent {
   owner: string;
   /** Tokens as the upstream reported them in `usage`; `null` when it reported none (cancelled, failed early). */
   usage: ResponseUsage | null;
+  /**
+   * What failed, in detail, when the Response has an error: the prefix of its `error.message`
+   * (`worker_lost`, `upstream_timeout`, an upstream's own code, …; see `ERROR_DETAILS`), while
+   * `error.code` is one of OpenAI's codes. `undefined` without an error.
+   */
+  errorDetail: string | undefined;
   /**
    * The `x-request-id` of the request in which the transition happened: the create's for a
    * response its worker ended, the cancel's or the reading request's otherwise.
@@ -98,7 +105,7 @@ export function reportEnded(
     id: input.id,
     path: input.path,
     status: input.status,
-    ...(input.response.error?.code ? { error_code: input.response.error.code } : {}),
+    ...(input.response.error?.code ? { error_code: input.response.error.code, error_detail: errorDetailOf(input.response.error) } : {}),
     ...input.detail,
   });
   const hook = hooks.onResponseFinished;
@@ -110,6 +117,7 @@ export function reportEnded(
     response: input.response,
     owner: input.owner,
     usage: usageOf(input.response.usage),
+    errorDetail: errorDetailOf(input.response.error),
     requestId: currentLogContext()?.requestId,
   };
   // Deferred: a slow or throwing hook never delays or breaks the request that made the transition.

@@ -3,6 +3,7 @@
 
 import type { Request, Response } from 'express';
 import type { DeploymentConfig } from '../config/options';
+import { errorDetailOf } from '../response-vocabulary';
 import { currentLogContext } from './request-id';
 
 /** The span names, stated once. */
@@ -223,6 +224,7 @@ export function traceEnded(
     parent,
   );
   const error = input.response.error;
-  if (input.status === 'failed' && error) span.fail(new Error(error.message ?? 'failed'), error.code ?? undefined);
+  // The detail (`worker_lost`, `upstream_timeout`, …) says more than the OpenAI code it maps onto.
+  if (input.status === 'failed' && error) span.fail(new Error(error.message ?? 'failed'), errorDetailOf(error));
   span.end();
 }

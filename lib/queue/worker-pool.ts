@@ -5,7 +5,7 @@
 import type { ResponsesPollingConfig } from '../config/options';
 import { Admission } from '../limiter/admission';
 import type { EndedInput } from '../observability/lifecycle';
-import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
+import { ERROR_DETAILS, responseError } from '../response-vocabulary';
 import { runWithLogContext } from '../observability/request-id';
 import type { QueueClaim, ResponseErrorObject } from '../types';
 import { openingEntries } from '../store/event-codec';
@@ -49,10 +49,10 @@ const DEPTH_EVERY = 5;
 const HAND_BACK_WAIT_MS = 5000;
 
 /** The error of a queued response whose job this process cannot read (another version, or its deployments removed). */
-const UNREADABLE_JOB_ERROR: ResponseErrorObject = {
-  code: RESPONSE_ERROR_CODES.internal,
-  message: 'The queued response cannot be run: none of its deployments is configured on the worker that claimed it.',
-};
+const UNREADABLE_JOB_ERROR: ResponseErrorObject = responseError(
+  ERROR_DETAILS.unreadableJob,
+  'The queued response cannot be run: none of its deployments is configured on the worker that claimed it.',
+);
 
 /** Claims and runs queued responses for one runtime; see the file comment. */
 export class WorkerPool {
@@ -226,7 +226,7 @@ export class WorkerPool {
     const { store, worker: w, logger } = this.#config;
     if (!job) {
       logger.error('a queued response has a job this process cannot run; ending it failed', { id: claim.id });
-      await this.#fail(claim.id, UNREADABLE_JOB_ERROR, 'unreadable_job');
+      await this.#fail(claim.id, UNREADABLE_JOB_ERROR, ERROR_DETAILS.unreadableJob);
       return undefined;
     }
     const taken = await store.startQueued(claim.id, w.leaseMs);
@@ -238,7 +238,7 @@ export class WorkerPool {
       if (taken.outcome === 'expired') {
         // Its wait ran out and this claim's step ended it: reported here, once.
         const response = taken.response;
-        this.#host.responseEnded({ id: claim.id, path: 'polling', status: 'failed', response: materialize(response), owner: response.meta.owner, detail: { reason: 'queue_timeout' } });
+        this.#host.responseEnded({ id: claim.id, path: 'polling', status: 'failed', response: materialize(response), owner: response.meta.owner, detail: { reason: ERROR_DETAILS.queueTimeout } });
       }
       return undefined;
     }

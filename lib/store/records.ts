@@ -1,14 +1,13 @@
 // What both stores keep in serialised form, parsed: control messages and native records, and the
 // error a store writes when a worker's lease lapsed.
 
-import { RESPONSE_ERROR_CODES } from '../response-vocabulary';
+import { ERROR_DETAILS, responseError } from '../response-vocabulary';
 import type { ControlMessage, NativeResponseRecord, ResponseErrorObject } from '../types';
 
 /** The error a store records on a response whose worker's lease lapsed. Shared by both stores. */
-export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze({
-  code: RESPONSE_ERROR_CODES.workerLost,
-  message: 'The worker running this response stopped before it finished (its lease expired).',
-});
+export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze(
+  responseError(ERROR_DETAILS.workerLost, 'The worker running this response stopped before it finished (its lease expired).'),
+);
 
 /** The object `raw` holds as JSON; `null` when it is not JSON or not an object. */
 function jsonObject(raw: string): Record<string, unknown> | null {

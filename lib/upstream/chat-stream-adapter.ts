@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { isRecord } from '../json';
-import { isIndex, WORKER_ERROR_CODES } from '../response-vocabulary';
+import { conformUpstreamError, isIndex, type ResponseErrorCode } from '../response-vocabulary';
 import type { OutputItem, ResponseStreamEvent } from '../types';
 
 type Json = Record<string, unknown>;
@@ -89,7 +89,7 @@ export class ChatStreamAdapter {
   private openCalls: CallState[] = [];
   private finishReason: string | undefined;
   private usage: Json | null = null;
-  private error: { code: string; message: string } | undefined;
+  private error: { code: ResponseErrorCode; message: string } | undefined;
 
   constructor(opts: ChatStreamAdapterOptions = {}) {
     this.seed = opts.idSeed ?? randomBytes(12).toString('hex');
@@ -173,13 +173,13 @@ export class ChatStreamAdapter {
 
   private onError(error: Json, out: ResponseStreamEvent[]): void {
     const message = typeof error.message === 'string' && error.message !== '' ? error.message : 'The upstream provider reported an error.';
-    // Chat servers put an HTTP status (vLLM) or nothing in `code`; the Response needs a string.
-    const code = nonEmpty(error.code) ?? nonEmpty(error.type) ?? WORKER_ERROR_CODES.internal;
-    this.error = { code, message };
+    // Chat servers put an HTTP status (vLLM), a name of their own or nothing in `code`; the
+    // Response takes one of OpenAI's codes, and the server's own code (else its type) leads the message.
+    this.error = conformUpstreamError(nonEmpty(error.code) ?? nonEmpty(error.type), message);
     out.push({
       type: 'error',
       sequence_number: 0,
-      error: { type: nonEmpty(error.type) ?? 'server_error', code, message, param: nonEmpty(error.param) ?? null },
+      error: { type: nonEmpty(error.type) ?? 'server_error', ...this.error, param: nonEmpty(error.param) ?? null },
     });
   }
 

@@ -1,7 +1,7 @@
 // Folds Responses stream events into a Response object: a pure reducer with structural sharing.
 
 import { deepEqual, isRecord, shallowEqual } from '../json';
-import { isFinalEventType, isIndex, isResponseStatus, isTerminalStatus, LIFECYCLE_EVENT_STATUS, WORKER_ERROR_CODES } from '../response-vocabulary';
+import { isFinalEventType, isIndex, isResponseStatus, isTerminalStatus, LIFECYCLE_EVENT_STATUS, conformUpstreamError } from '../response-vocabulary';
 import {
   type OutputItem,
   type ResponseErrorObject,
@@ -167,11 +167,9 @@ function applyError(state: ResponseObject, event: Json): ResponseObject {
   return { ...state, status: 'failed', error };
 }
 
+/** An event's error as a Response carries it: one of OpenAI's codes (idempotent, so every read may fold it again). */
 function toErrorObject(source: Json): ResponseErrorObject {
-  return {
-    code: typeof source.code === 'string' && source.code !== '' ? source.code : WORKER_ERROR_CODES.internal,
-    message: typeof source.message === 'string' && source.message !== '' ? source.message : DEFAULT_ERROR_MESSAGE,
-  };
+  return conformUpstreamError(source.code, typeof source.message === 'string' && source.message !== '' ? source.message : DEFAULT_ERROR_MESSAGE);
 }
 
 /** `output_item.added` fills in an item; `output_item.done` replaces it wholesale. */

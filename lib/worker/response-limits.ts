@@ -2,16 +2,14 @@
 // that reaches one ends with.
 
 import type { ResponsesPollingConfig } from '../config/options';
-import { WORKER_ERROR_CODES } from '../response-vocabulary';
+import { ERROR_DETAILS, responseError } from '../response-vocabulary';
+import type { ResponseErrorObject } from '../response-types';
 
 /** The worker tuning the caps use. */
 export type LimitTuning = Pick<ResponsesPollingConfig['worker'], 'maxResponseBytes' | 'maxResponseEvents' | 'maxResponseMs'>;
 
 /** The error a response ends with when it reached a cap. */
-export interface LimitBreach {
-  code: string;
-  message: string;
-}
+export type LimitBreach = ResponseErrorObject;
 
 /** Counts what one response has logged, against its caps. */
 export class ResponseLimits {
@@ -30,16 +28,16 @@ export class ResponseLimits {
   breach(): LimitBreach | undefined {
     const t = this.tuning;
     if (this.bytes >= t.maxResponseBytes) {
-      return { code: WORKER_ERROR_CODES.responseTooLarge, message: `The response reached its size limit (${t.maxResponseBytes} bytes stored)` };
+      return responseError(ERROR_DETAILS.responseTooLarge, `The response reached its size limit (${t.maxResponseBytes} bytes stored)`);
     }
     if (this.events >= t.maxResponseEvents) {
-      return { code: WORKER_ERROR_CODES.responseTooLarge, message: `The response reached its limit of ${t.maxResponseEvents} events` };
+      return responseError(ERROR_DETAILS.responseTooLarge, `The response reached its limit of ${t.maxResponseEvents} events`);
     }
     return undefined;
   }
 
   /** The error of a response still running when its time limit passed. */
   timeLimit(): LimitBreach {
-    return { code: WORKER_ERROR_CODES.responseTimeLimit, message: `The response ran longer than its limit of ${this.tuning.maxResponseMs} ms` };
+    return responseError(ERROR_DETAILS.responseTimeLimit, `The response ran longer than its limit of ${this.tuning.maxResponseMs} ms`);
   }
 }

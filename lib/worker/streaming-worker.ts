@@ -5,13 +5,14 @@ import { EventEmitter } from 'node:events';
 import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options';
 import type { CreateResponseBody } from '../middleware/create-request';
 import type { Continuation } from '../conversation/continuation-body';
-import { isTerminalStatus, WORKER_ERROR_CODES } from '../response-vocabulary';
+import { ERROR_DETAILS, errorDetailOf, isTerminalStatus, responseError } from '../response-vocabulary';
 import type { AppendInput, Logger, ResponseObject, ResponseStore } from '../types';
 import { UpstreamError } from '../upstream/client';
 import { LogWriter, type FlushInfo, type RestoreInfo, type WriterTuning } from './log-writer';
 import { ResponseLimits, type LimitBreach, type LimitTuning } from './response-limits';
-import { codeForUpstreamError, UpstreamAttempts, type AttemptTuning } from './upstream-attempts';
+import { detailOfUpstreamError, UpstreamAttempts, type AttemptTuning } from './upstream-attempts';
 import { UpstreamEvents } from './upstream-events';
+import { SHUTDOWN_ERROR } from '../queue/queue-errors';
 
 export type { FlushInfo, RestoreInfo } from './log-writer';
 
@@ -244,23 +245,23 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
       if (!events.ended && this.phase !== 'halted') {
         const { error, status } = events.state;
         // An `error` event without the `response.failed` that normally follows it.
-        if (status === 'failed' && error) events.fail(error.code, error.message);
-        else events.fail(WORKER_ERROR_CODES.streamIncomplete, 'The upstream stream ended before the response was complete');
+        if (status === 'failed' && error) events.fail(error);
+        else events.fail(responseError(ERROR_DETAILS.streamIncomplete, 'The upstream stream ended before the response was complete'));
       }
     } catch (err) {
       if (err instanceof LimitSignal) {
         // Already ended by the cap; the upstream request was aborted on purpose.
       } else if (err instanceof StopSignal || this.stopReason) {
         if (this.stopReason === 'shutdown' && !events.ended) {
-          events.fail(WORKER_ERROR_CODES.shutdown, 'The server shut down before the response was complete');
+          events.fail(SHUTDOWN_ERROR);
         }
       } else if (err instanceof UpstreamError) {
         logger.warn('upstream request failed', { id: this.id, kind: err.kind, status: err.status, attempts: this.attempts });
         this.emit('upstreamError', err);
-        if (!events.ended) events.fail(codeForUpstreamError(err), err.message);
+        if (!events.ended) events.fail(responseError(detailOfUpstreamError(err), err.message));
       } else {
         logger.error('unexpected error in background worker', { id: this.id, error: String(err) });
-        if (!events.ended) events.fail(WORKER_ERROR_CODES.internal, 'The server had an error while processing the response');
+        if (!events.ended) events.fail(responseError(ERROR_DETAILS.internal, 'The server had an error while processing the response'));
       }
     }
     await this.writer.drain();
@@ -279,8 +280,8 @@ export class StreamingWorker extends EventEmitter<WorkerEvents> {
   /** Ends a running response with `breach` and aborts its upstream request. */
   private cut(breach: LimitBreach): void {
     if (this.events.ended || this.phase === 'halted' || this.phase === 'finished') return;
-    this.deps.logger.warn('response reached a limit; ending it', { id: this.id, code: breach.code });
-    this.events.fail(breach.code, breach.message);
+    this.deps.logger.warn('response reached a limit; ending it', { id: this.id, detail: errorDetailOf(breach) });
+    this.events.fail(breach);
     this.controller.abort(new LimitSignal());
   }
 

@@ -5,7 +5,7 @@ import type { DeploymentConfig, ResponsesPollingConfig } from '../config/options
 import { ApiError } from '../errors';
 import type { CreateResponseBody } from '../middleware/create-request';
 import { bodyForDeployment, type Continuation } from '../conversation/continuation-body';
-import { WORKER_ERROR_CODES } from '../response-vocabulary';
+import { ERROR_DETAILS, type ErrorDetail } from '../response-vocabulary';
 import type { Logger } from '../types';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
 import { deploymentAttributes, SPAN_ATTRIBUTES, SPAN_NAMES, traceIds, TraceSpan } from '../observability/tracing';
@@ -79,7 +79,7 @@ export class UpstreamAttempts {
         return;
       } catch (err) {
         // An attempt aborted on purpose (cancel, delete, shutdown, a cap reached) is not its failure.
-        if (!this.signal.aborted) span.fail(err, err instanceof UpstreamError ? codeForUpstreamError(err) : undefined);
+        if (!this.signal.aborted) span.fail(err, err instanceof UpstreamError ? detailOfUpstreamError(err) : undefined);
         span.end();
         const retryable = err instanceof UpstreamError && (isRetryable(err) || err.upstreamCode === UNSERVABLE_CODE);
         if (!retryable || handlers.received() || this.signal.aborted || this.attempts >= upstreamMaxAttempts) throw err;
@@ -139,12 +139,12 @@ export class UpstreamAttempts {
   }
 }
 
-/** The error code a response gets when its upstream request failed for good. */
-export function codeForUpstreamError(err: UpstreamError): string {
-  if (err.kind === 'http') return err.status === 429 ? WORKER_ERROR_CODES.upstreamRateLimited : WORKER_ERROR_CODES.upstreamHttp;
-  if (err.kind === 'connection') return WORKER_ERROR_CODES.upstreamConnection;
-  if (err.kind === 'event_too_large') return WORKER_ERROR_CODES.upstreamEventTooLarge;
-  return WORKER_ERROR_CODES.upstreamTimeout;
+/** The detail of the error a response gets when its upstream request failed for good. */
+export function detailOfUpstreamError(err: UpstreamError): ErrorDetail {
+  if (err.kind === 'http') return err.status === 429 ? ERROR_DETAILS.upstreamRateLimited : ERROR_DETAILS.upstreamHttp;
+  if (err.kind === 'connection') return ERROR_DETAILS.upstreamConnection;
+  if (err.kind === 'event_too_large') return ERROR_DETAILS.upstreamEventTooLarge;
+  return ERROR_DETAILS.upstreamTimeout;
 }
 
 /** Failures worth another attempt: nothing was received and another try (or deployment) may succeed. */

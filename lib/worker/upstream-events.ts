@@ -2,8 +2,8 @@
 // Completions chunks through the adapter), numbers it, scrubs secrets and folds it into the Response.
 
 import type { DeploymentConfig } from '../config/options';
-import { isFinalEventType, isIndex, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
-import type { Logger, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
+import { conformUpstreamError, isFinalEventType, isIndex, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
+import type { Logger, ResponseErrorObject, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { ChatStreamAdapter } from '../upstream/chat-stream-adapter';
 import { redactSecrets, scrubErrorFields, scrubKey } from '../upstream/scrub';
 import { isRecord } from '../json';
@@ -128,13 +128,13 @@ export class UpstreamEvents {
     for (const event of this.chat.end()) this.upstreamEvent(event);
   }
 
-  /** Ends the response as `failed` with a synthesized `response.failed` event. */
-  fail(code: string, message: string): void {
+  /** Ends the response as `failed` with `error` (already conformant) in a synthesized `response.failed` event. */
+  fail(error: ResponseErrorObject): void {
     this.start(undefined);
     const merged = applyEvent(this.current, {
       type: 'response.failed',
       sequence_number: this.nextSeq,
-      response: { status: 'failed', error: { code, message } },
+      response: { status: 'failed', error: { code: error.code, message: error.message } },
     });
     this.progress = 'ended';
     this.log({ type: 'response.failed', sequence_number: this.nextSeq, response: merged }, merged.status);
@@ -171,7 +171,7 @@ export class UpstreamEvents {
       if (name !== undefined) event = { ...event, name };
     }
     if (isFinalEventType(event.type)) {
-      const merged = redactResponseError(normalizeUsage(applyEvent(this.current, { ...event, sequence_number: this.nextSeq })), this.deployment);
+      const merged = normalizeUsage(applyEvent(this.current, { ...conformFinalError(event, this.deployment), sequence_number: this.nextSeq }));
       this.progress = 'ended';
       this.log({ type: event.type, sequence_number: this.nextSeq, response: merged }, merged.status);
       return;
@@ -216,27 +216,33 @@ export class UpstreamEvents {
 const UPSTREAM_ERROR_MESSAGE = 'The upstream provider reported an error';
 
 /**
- * An upstream `error` event in its shape (details flat as in the schema, or nested under `error`
- * as real streams send them) with only an error's fields, each scrubbed of anything credential-like.
+ * An upstream `error` event (details flat as in the schema, or nested under `error` as real streams
+ * send them) in both shapes, as the stream's own closing `error` events: the schema's `code`,
+ * `message` and `param`, and the nested object every SDK version reads. Only an error's fields
+ * are kept, each scrubbed of anything credential-like; its code and message are those the failed
+ * Response gets ({@link conformUpstreamError}), so the event and the Response say the same.
  */
 function sanitizeErrorEvent(event: ResponseStreamEvent, deployment: DeploymentConfig | undefined): ResponseStreamEvent {
-  if (isRecord(event.error)) {
-    return { type: event.type, sequence_number: event.sequence_number, error: scrubErrorFields(event.error, deployment, UPSTREAM_ERROR_MESSAGE) };
-  }
-  return { type: event.type, sequence_number: event.sequence_number, ...scrubErrorFields(event, deployment, UPSTREAM_ERROR_MESSAGE) };
+  const nested = isRecord(event.error);
+  const scrubbed = scrubErrorFields(nested ? (event.error as Record<string, unknown>) : event, deployment, UPSTREAM_ERROR_MESSAGE);
+  const { code, message } = conformUpstreamError(scrubbed.code, scrubbed.message);
+  const param = scrubbed.param ?? null;
+  // A flat event's `type` is the event's own (`error`), not an error type.
+  const type = (nested && scrubbed.type) || 'server_error';
+  return { type: event.type, sequence_number: event.sequence_number, code, message, param, error: { type, code, message, param } };
 }
 
-/** Scrubs credential-like text from the `error` (code and message) an upstream put on its Response. */
-function redactResponseError(response: ResponseObject, deployment: DeploymentConfig | undefined): ResponseObject {
-  if (!response.error) return response;
+/**
+ * A final upstream event whose Response `error` (when it has one) is scrubbed of credential-like
+ * text and conformant ({@link conformUpstreamError}) before it is folded.
+ */
+function conformFinalError(event: ResponseStreamEvent, deployment: DeploymentConfig | undefined): ResponseStreamEvent {
+  const response = event.response;
+  if (!isRecord(response) || !isRecord(response.error)) return event;
   const { code, message } = response.error;
-  return {
-    ...response,
-    error: {
-      code: typeof code === 'string' ? redactSecrets(code, deployment) : code,
-      message: typeof message === 'string' ? redactSecrets(message, deployment) : message,
-    },
-  };
+  const text = typeof message === 'string' && message !== '' ? redactSecrets(message, deployment) : UPSTREAM_ERROR_MESSAGE;
+  const error = conformUpstreamError(typeof code === 'string' ? redactSecrets(code, deployment) : code, text);
+  return { ...event, response: { ...response, error } };
 }
 
 /**
