@@ -182,7 +182,7 @@ export class WorkerPool {
     if (outcome !== 'full') return { job, admission };
     if (worker.maxQueueMs > 0 && Date.now() - claim.enqueuedAt >= worker.maxQueueMs) {
       // Its wait ran out while its key stayed full: ended here (a cancelled one is just dropped).
-      await this.#fail(claim.id, QUEUE_TIMEOUT_ERROR, 'queue_timeout');
+      await this.#fail(claim.id, QUEUE_TIMEOUT_ERROR, ERROR_DETAILS.queueTimeout);
       await admission.settle(claim.id, null);
       await store.releaseClaim(group, claim.id).catch((err) => this.#storeError('could not release a claim', err));
       return undefined;
