@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import OpenAI from 'openai';
-import { createClient } from '@redis/client';
+import { createClient, RESP_TYPES } from '@redis/client';
 import { ev, startFakeUpstream, type FakeUpstream, type Step } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, type TestApp } from '../helpers/app';
@@ -255,6 +255,30 @@ describe('a running response whose record Redis lost', () => {
     }, 15_000, 'the response ended');
     expect(ended.code).toBe('response_data_lost');
     expect((await rawGet(id, '?stream=true')).code).toBe('response_data_lost');
+  });
+
+  test('Redis goes back in time (its record as it stood a flush earlier, as a replica that lagged): the worker sends the lost entries again and reads serve all of it', async () => {
+    await setUp();
+    const later = gate();
+    const third = Math.floor((turn.length * 3) / 4);
+    const id = await halfway([...turn.slice(half, third).map((e) => ev(e)), { until: later.promise }, ...turn.slice(third).map((e) => ev(e))]);
+    const k = responseKeys(prefix, id);
+    const keys = [k.meta, k.snapshot, k.log, k.ids];
+    const binary = admin.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    const earlier = await Promise.all(keys.map((key) => binary.dump(key)));
+    const lastSeqThen = (await store!.readEvents(id, null, -1))!.meta.lastSeq;
+    hold.open();
+    await waitFor(async () => (await store!.readEvents(id, null, -1))!.meta.lastSeq > lastSeqThen, 10_000, 'more events stored');
+    for (const [i, key] of keys.entries()) {
+      const dumped = earlier[i];
+      if (dumped === null) await admin.del(key);
+      else await binary.restore(key, 60_000, dumped, { REPLACE: true });
+    }
+    expect((await store!.readEvents(id, null, -1))!.meta.lastSeq).toBe(lastSeqThen);
+    later.open();
+    expect(textOf(await completedLater(id))).toBe(TEXT);
+    await expectWholeReplay(id);
+    expect(await restoredMetric()).toContain('responses_polling_records_restored_total{log="whole"} 1');
   });
 
   test('a DELETE mid-stream still stops the worker, and the response stays deleted (404)', async () => {

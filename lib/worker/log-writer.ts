@@ -5,7 +5,10 @@
 import type { ResponsesPollingConfig } from '../config/options';
 import { isTerminalStatus } from '../response-vocabulary';
 import { encodeEvent, ItemIdTable } from '../store/event-codec';
-import type { AppendInput, AppendOutcome, Logger, ResponseObject, ResponseStatus, ResponseStore, ResponseStreamEvent, RestoreOutcome } from '../types';
+import type { AppendInput, AppendOutcome, Logger, ResponseObject, ResponseStatus, ResponseStore, ResponseStreamEvent } from '../types';
+import { RecordRecovery, type RecoveryStart, type RestoreInfo } from './record-recovery';
+
+export type { RestoreInfo } from './record-recovery';
 
 /** The worker tuning the log writer uses. */
 export type WriterTuning = Pick<
@@ -23,12 +26,6 @@ export interface FlushInfo {
   outcome: AppendOutcome;
 }
 
-/** What the `restored` event carries: the worker re-created its record, which the store had lost. */
-export interface RestoreInfo {
-  /** True when the log went with it whole; false past `recoveryLogBytes` (reads answer `response_data_lost`). */
-  wholeLog: boolean;
-}
-
 /** What the writer reports to, and asks of, the worker that owns it. */
 export interface WriterHost {
   /** True once nothing more may be written (stopped, refused, or the terminal state written). */
@@ -41,7 +38,7 @@ export interface WriterHost {
   flushFailed(error: unknown): void;
   /** The store stayed unreachable past the grace: the response is given up. */
   gaveUp(): void;
-  /** The record was missing, not deleted, and the writer wrote it again. */
+  /** The record was missing (not deleted) or had lost the end of its log, and the writer repaired it. */
   restored(info: RestoreInfo): void;
 }
 
@@ -56,26 +53,13 @@ const MIN_SNAPSHOT_TAIL_BYTES = 16 * 1024;
  * of the upstream bytes) and makes polls of long running responses fold twice as much.
  */
 const SNAPSHOT_TAIL_FACTOR = 2;
-/** Re-creations of a lost record for one flush before the writer takes it as gone (it keeps vanishing). */
-const MAX_RESTORES_PER_FLUSH = 3;
+/** Repairs of a lost record for one flush before the writer takes the refusal as final (it keeps vanishing). */
+const MAX_REPAIRS_PER_FLUSH = 3;
 
 /** Where a writer starts: the record `create` wrote. */
-export interface WriterStart {
-  id: string;
-  /** The owner hash and stream flag of the record, to re-create it with. */
-  owner: string;
-  stream: boolean;
-  fence: number;
-  /** The Response as stored when the writer starts, covering the events before `nextSeq`. */
-  state: ResponseObject;
-  /** The log's entries before `nextSeq`, when known (see WorkerStart.log). */
-  log?: string[];
-  /** Sequence number of the next event. */
-  nextSeq: number;
+export interface WriterStart extends RecoveryStart {
   /** Size of the snapshot written at creation, in bytes. */
   snapshotBytes: number;
-  /** Retention of the finished response, in seconds. */
-  ttlSeconds: number;
 }
 
 /** Batches one response's events and writes them to the store. */
@@ -94,14 +78,9 @@ export class LogWriter {
   private readonly onFlushTick = (): void => this.requestFlush();
   /** Item ids by output index as a reader of the log learns them (see ItemIdTable). */
   private readonly announced = new ItemIdTable();
-  /** The log from sequence 0 while it fits in `recoveryLogBytes`, to re-create a lost record whole. */
-  private copy: string[] | undefined = [];
-  private copyBytes = 0;
-  /** What the store last acknowledged: a lost record is re-created as it stood then. */
-  private acked: { seq: number; status: ResponseStatus; snapshot: { json: string; seq: number } | undefined };
-  /** The next batch rewrites the snapshot (a re-created record's may be old). */
+  private readonly recovery: RecordRecovery;
+  /** The next batch rewrites the snapshot (a repaired record's may be old). */
   private snapshotDue = false;
-  private restoreWarned = false;
 
   constructor(
     private readonly start: WriterStart,
@@ -116,10 +95,10 @@ export class LogWriter {
     this.pendingFirstSeq = start.nextSeq;
     this.snapshotBytes = start.snapshotBytes;
     this.tick = flushTick(tuning.flushIntervalMs);
-    this.acked = { seq: start.nextSeq - 1, status: start.state.status, snapshot: undefined };
-    // Without the entries before nextSeq the copy could not open the log: none is kept.
-    if (start.log?.length === start.nextSeq) this.keep(start.log);
-    else this.copy = undefined;
+    this.recovery = new RecordRecovery(start, store, tuning, logger, (info) => {
+      this.snapshotDue = true;
+      host.restored(info);
+    });
   }
 
   /** Starts renewing the lease while no event is written. */
@@ -143,7 +122,7 @@ export class LogWriter {
   write(event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject): number {
     const encoded = encodeEvent(event, (outputIndex) => this.knownItemId(outputIndex, before));
     this.announced.note(event);
-    this.keep([encoded]);
+    this.recovery.keep([encoded]);
     this.nextSeq = event.sequence_number + 1;
     this.pending.push(encoded);
     this.pendingBytes += encoded.length;
@@ -203,11 +182,10 @@ export class LogWriter {
     while (!this.host.closed() && (this.pending.length || heartbeat)) {
       heartbeat = false;
       const bytes = this.pendingBytes;
-      const input = this.takeBatch();
       const flushStarted = performance.now();
-      const outcome = await this.appendRestoring(input);
+      const { outcome, input } = await this.appendRepairing(this.takeBatch());
       if (outcome === undefined) return;
-      if (outcome === 'ok') this.acknowledged(input);
+      if (outcome === 'ok') this.recovery.acknowledged(input);
       this.lastWriteAt = Date.now();
       this.host.flushed({ ms: performance.now() - flushStarted, events: input.events.length, bytes, outcome }, input);
       if (outcome !== 'ok') return;
@@ -239,62 +217,27 @@ export class LogWriter {
     return input;
   }
 
-  /** Keeps `entries` in the copy of the log, or drops the copy once it outgrows `recoveryLogBytes`. */
-  private keep(entries: string[]): void {
-    if (this.copy === undefined) return;
-    for (const entry of entries) this.copyBytes += entry.length;
-    if (this.copyBytes > this.tuning.recoveryLogBytes) this.copy = undefined;
-    else this.copy.push(...entries);
-  }
-
-  private acknowledged(input: AppendInput): void {
-    if (input.events.length) this.acked.seq = Math.max(this.acked.seq, input.firstSeq + input.events.length - 1);
-    if (input.status) this.acked.status = input.status;
-    if (input.snapshot) this.acked.snapshot = input.snapshot;
-  }
-
   /**
-   * Appends one batch; when the store answers `gone`, tells a delete from a loss: a record the
-   * store lost (no tombstone) is written again as the store last acknowledged it, and the batch
-   * is appended once more, under the same fence.
+   * Appends one batch, repairing the record when the store lost it: on `gone` without a delete's
+   * tombstone the record is written again and the batch appended once more; on `fenced` while the
+   * record is still this worker's, the entries the store lost are sent again with the batch. The
+   * input that was last sent comes back with the outcome.
    */
-  private async appendRestoring(input: AppendInput): Promise<AppendOutcome | undefined> {
-    for (let restores = 0; ; restores++) {
+  private async appendRepairing(batch: AppendInput): Promise<{ outcome: AppendOutcome | undefined; input: AppendInput }> {
+    let input = batch;
+    for (let repairs = 0; ; repairs++) {
       const outcome = await this.withRetry(() => this.store.append(this.start.id, input));
-      if (outcome !== 'gone' || restores === MAX_RESTORES_PER_FLUSH) return outcome;
-      const restored = await this.withRetry(() => this.restoreRecord());
-      if (restored !== 'restored' && restored !== 'exists') return restored === undefined ? undefined : 'gone';
+      if (repairs === MAX_REPAIRS_PER_FLUSH || (outcome !== 'gone' && outcome !== 'fenced')) return { outcome, input };
+      if (outcome === 'fenced') {
+        const caughtUp = await this.recovery.catchUp(input);
+        if (caughtUp === undefined) return { outcome, input };
+        input = caughtUp;
+        continue;
+      }
+      const restored = await this.withRetry(() => this.recovery.restore());
+      if (restored === undefined) return { outcome: undefined, input };
+      if (restored === 'deleted') return { outcome, input };
     }
-  }
-
-  private async restoreRecord(): Promise<RestoreOutcome> {
-    const { id, owner, stream, fence, ttlSeconds } = this.start;
-    const { seq, status } = this.acked;
-    const snapshot = this.acked.snapshot ?? { json: JSON.stringify(this.start.state), seq: this.start.nextSeq - 1 };
-    // The copy holds every entry written, acknowledged or not: the record gets the acknowledged ones.
-    const events = this.copy?.slice(0, seq + 1) ?? [];
-    const wholeLog = events.length === seq + 1;
-    const { leaseMs } = this.tuning;
-    const outcome = await this.store.restore(id, {
-      owner,
-      stream,
-      fence,
-      status,
-      snapshot: snapshot.json,
-      snapshotSeq: snapshot.seq,
-      lastSeq: seq,
-      events: wholeLog ? events : [],
-      leaseMs,
-      ttlSeconds,
-    });
-    if (outcome !== 'restored') return outcome;
-    this.snapshotDue = true;
-    if (!this.restoreWarned) {
-      this.restoreWarned = true;
-      this.logger.warn('the store lost the record of a running response; re-created it from the worker', { id, lastSeq: seq, wholeLog });
-    }
-    this.host.restored({ wholeLog });
-    return outcome;
   }
 
   /**
