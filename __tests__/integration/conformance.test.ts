@@ -111,7 +111,10 @@ describe.each(STORE_KINDS)('failed Responses conform to the OpenAPI spec on the 
     (u, s) => ({
       auth: 'none',
       store: s,
-      models: [{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }],
+      models: [
+        { modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY },
+        { modelName: 'llama', model: 'ollama/llama3', apiBase: u.url },
+      ],
       worker: { flushIntervalMs: 10, upstreamIdleTimeoutMs: 500, upstreamMaxAttempts: 1, maxResponseEvents: 30 },
     }),
     (f) => {
@@ -120,10 +123,10 @@ describe.each(STORE_KINDS)('failed Responses conform to the OpenAPI spec on the 
     },
   );
 
-  /** Creates a background response against `script` and waits for it to fail. */
-  async function failing(script: Script): Promise<OpenAI.Responses.Response> {
+  /** Creates a background response (of `model`) against `script` and waits for it to fail. */
+  async function failing(script: Script, model = 'gpt'): Promise<OpenAI.Responses.Response> {
     upstream.respond(() => script);
-    const created = await client.responses.create({ model: 'gpt', input: 'hi', background: true });
+    const created = await client.responses.create({ model, input: 'hi', background: true });
     return waitForStatus(client, created.id, 'failed');
   }
 
@@ -149,6 +152,22 @@ describe.each(STORE_KINDS)('failed Responses conform to the OpenAPI spec on the 
     const error = frames.find((f) => f.event === 'error')!;
     expect(openapiErrors('ResponseErrorEvent', error.data)).toEqual([]);
     expect(error.data).toMatchObject({ code: 'rate_limit_exceeded', message: 'Rate limit reached for requests' });
+  });
+
+  test("a Chat Completions server's error frame: its own code leads the message, code server_error, with an error event", async () => {
+    const chunk = (body: Record<string, unknown>) => ({ raw: `data: ${JSON.stringify(body)}\n\n` });
+    const failed = await failing(
+      {
+        kind: 'sse',
+        steps: [
+          chunk({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'Part' }, finish_reason: null }] }),
+          chunk({ error: { message: 'The model is overloaded.', type: 'server_error', code: 'overloaded', param: null } }),
+        ],
+      },
+      'llama',
+    );
+    await expectConformantFailure(app, failed, 'overloaded', 'server_error');
+    expect((await replay(app, failed.id)).some((f) => f.event === 'error')).toBe(true);
   });
 
   test('a response whose worker was lost (lease lapsed): detail worker_lost, code server_error, with an error event', async () => {
