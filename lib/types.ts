@@ -297,6 +297,12 @@ export interface ResponseStore {
    * time or another response's end brings (its key's parallel slot), and others' work goes first.
    */
   handBack(group: string, id: string, opts?: { deferMs?: number }): Promise<void>;
+  /**
+   * Removes a waiting (not claimed) entry of `group` at once and returns its job: a response
+   * cancelled or deleted while queued leaves the queue, and the caller gives back its admission.
+   * `null` when it is not waiting there (claimed, already gone, or never queued).
+   */
+  dropQueued(group: string, id: string): Promise<string | null>;
   /** Responses of `group` waiting for a claim. */
   queueDepth(group: string): Promise<number>;
   /**

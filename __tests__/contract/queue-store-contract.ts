@@ -177,6 +177,22 @@ export function describeQueueContract(store: () => ResponseStore): void {
       expect(await claimIds(1)).toEqual([first.id]);
     });
 
+    test('dropQueued takes a waiting entry out at once and returns its job; a claimed or unknown one is left alone (null)', async () => {
+      const waiting = queued('owner-a');
+      const claimed = queued('owner-b');
+      await store().create(claimed);
+      expect(await claimIds(1)).toEqual([claimed.id]);
+      await store().create(waiting);
+      expect(await store().queueDepth(group)).toBe(1);
+      expect(await store().dropQueued(group, waiting.id)).toBe(waiting.queue!.job);
+      expect(await store().queueDepth(group)).toBe(0);
+      expect(await store().dropQueued(group, waiting.id)).toBeNull();
+      expect(await store().dropQueued(group, claimed.id)).toBeNull();
+      expect(await store().dropQueued(group, 'resp_unknown')).toBeNull();
+      expect(await store().renewClaim(group, claimed.id, 30_000)).toBe(true);
+      expect((await store().claim(group, LEASE)).claim).toBeNull();
+    });
+
     test('handBack with deferMs skips that principal: others are claimed first, it comes back at the head once the time passed', async () => {
       const a1 = queued('owner-a');
       const a2 = queued('owner-a');

@@ -225,6 +225,32 @@ describe('keyParallelLimit', () => {
     30_000,
   );
 
+  test.each(['cancelled', 'deleted'] as const)(
+    'a response %s while it waits for its deployment gives its key\'s slot back at once, once',
+    async (how) => {
+      const { client, free, limiter } = await start({ deployment: { maxParallelRequests: 1 } });
+      const first = gate();
+      answer({ blocker: first.promise });
+      const blocker = await create(free, 'blocker');
+      await waitForStatus(free, blocker.id, 'in_progress');
+      const waiting = await create(client, 'waiting');
+      expect(waiting.status).toBe('queued');
+      expect((await limiter.usage(SUBJECT)).running).toBe(1);
+      if (how === 'cancelled') expect((await client.responses.cancel(waiting.id)).status).toBe('cancelled');
+      else await client.responses.delete(waiting.id);
+      // The deployment is still busy, but the key's slot is free: another create of the key is admitted.
+      expect((await limiter.usage(SUBJECT)).running).toBe(0);
+      const next = await create(client, 'next');
+      expect(next.status).toBe('queued');
+      first.open();
+      await waitForStatus(client, next.id, 'completed', 15_000);
+      expect(upstream.requests.map((r) => r.body.input)).toEqual(['blocker', 'next']);
+      const releases = [...limiter.releases.values()];
+      expect(releases).toHaveLength(2);
+      for (const calls of releases) expect(calls).toEqual([true]);
+    },
+  );
+
   test('a waiting response that is cancelled frees nothing twice: the next one still waits for the running one, and every slot is released once', async () => {
     const { client, limiter } = await start({ keyParallelLimit: 'queue' });
     const first = gate();

@@ -26,7 +26,7 @@ afterEach(async () => {
   await upstream.close();
 });
 
-test('a create beyond worker.maxQueued answers 429 queue_full and stores nothing; a cancelled one still counts until a worker drops it', async () => {
+test('a create beyond worker.maxQueued answers 429 queue_full and stores nothing; a cancelled one leaves the queue at once', async () => {
   const client = api.client();
   const a = await client.responses.create({ model: 'gpt-bound', input: 'a', background: true });
   await client.responses.create({ model: 'gpt-bound', input: 'b', background: true });
@@ -39,6 +39,7 @@ test('a create beyond worker.maxQueued answers 429 queue_full and stores nothing
   // A worker on the same store runs them and makes room.
   upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('done')) }));
   await client.responses.cancel(a.id);
+  expect(await store.queueDepth('gpt-bound')).toBe(1);
   const worker = await startApp({ store, models: [{ modelName: 'gpt-bound', model: 'openai/gpt-4o-mini', apiBase: upstream.url }], auth: 'none', role: 'worker' });
   try {
     await waitFor(async () => (await store.queueDepth('gpt-bound')) === 0, 5000, 'the queue drained');

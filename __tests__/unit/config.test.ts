@@ -57,6 +57,7 @@ function fakeStore(): ResponseStore {
     markClaimStarted: fail,
     releaseClaim: fail,
     handBack: fail,
+    dropQueued: fail,
     queueDepth: fail,
     startQueued: fail,
     failQueued: fail,

@@ -42,6 +42,7 @@ const STORE_METHOD_SET: { readonly [K in keyof ResponseStore]-?: true } = {
   markClaimStarted: true,
   releaseClaim: true,
   handBack: true,
+  dropQueued: true,
   queueDepth: true,
   startQueued: true,
   failQueued: true,

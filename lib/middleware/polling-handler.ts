@@ -5,6 +5,7 @@ import type { ResponsesPollingOptions } from '../config/options';
 import { ApiError, invalidRequest, responseNotFound } from '../errors';
 import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
 import { isTerminalStatus } from '../types';
+import { dropQueued } from '../queue/drop';
 import { materialize, materializedJson } from '../worker/materialize';
 import { asyncHandler, callStore, errorResponder, plainJson } from './http';
 import { principalOf } from './request-context';
@@ -101,6 +102,8 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
         // Only the instance whose cancel won reports it, whichever instance runs the worker.
         config.logger.info('background response cancelled', { id });
         runtime.responseEnded({ id, path: 'polling', status: 'cancelled', response, owner: result.response.meta.owner });
+        // Still waiting in the queue: out of it now, and its key's slot given back.
+        await dropQueued(config, id, response.model);
       }
       res.status(200).json(response);
     }),
@@ -120,7 +123,9 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
       void config.store.forgetTurn(id).catch(() => undefined);
       if (result.ended) {
         // Only the delete that ended a running response reports it, whichever instance runs its worker.
-        runtime.responseEnded({ id, path: 'polling', status: 'deleted', response: materialize(result.ended), owner: result.ended.meta.owner });
+        const ended = materialize(result.ended);
+        runtime.responseEnded({ id, path: 'polling', status: 'deleted', response: ended, owner: result.ended.meta.owner });
+        await dropQueued(config, id, ended.model);
       }
       res.status(200).json({ id, object: 'response', deleted: true });
     }),

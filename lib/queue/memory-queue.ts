@@ -129,6 +129,17 @@ export class MemoryQueue {
     if (deferMs > 0) group.deferred.set(entry.principal, now + deferMs);
   }
 
+  /** Removes the waiting entry `id` and returns its job; null when it is claimed or not there. */
+  drop(name: string, id: string): string | null {
+    const group = this.#groups.get(name);
+    const entry = group?.entries.get(id);
+    if (!group || !entry || entry.claimedUntil !== undefined) return null;
+    // Its id stays in the principal's list; the next claim that reaches it drops it.
+    group.entries.delete(id);
+    if (!group.entries.size) this.#groups.delete(name);
+    return entry.job;
+  }
+
   /** Responses in the queue of `name`, waiting or claimed. */
   size(name: string): number {
     return this.#groups.get(name)?.entries.size ?? 0;

@@ -4,7 +4,7 @@ import { queueKeys, type QueueKeys } from '../store/keys';
 import { defineScript, type LuaScript } from '../store/scripts';
 import type { ClaimResult, QueueEnqueue } from '../types';
 import { PRINCIPALS_PER_CLAIM } from './memory-queue';
-import { CLAIM_SCRIPT, DEPTH_SCRIPT, ENQUEUE_SCRIPT, RENEW_CLAIM_SCRIPT, SETTLE_CLAIM_SCRIPT } from './redis-scripts';
+import { CLAIM_SCRIPT, DEPTH_SCRIPT, DROP_SCRIPT, ENQUEUE_SCRIPT, RENEW_CLAIM_SCRIPT, SETTLE_CLAIM_SCRIPT } from './redis-scripts';
 
 /** The queue scripts, with their SHA1 digests. */
 export const QUEUE_SCRIPTS = {
@@ -12,6 +12,7 @@ export const QUEUE_SCRIPTS = {
   claim: defineScript('queueClaim', CLAIM_SCRIPT),
   renew: defineScript('queueRenew', RENEW_CLAIM_SCRIPT),
   settle: defineScript('queueSettle', SETTLE_CLAIM_SCRIPT),
+  drop: defineScript('queueDrop', DROP_SCRIPT),
   depth: defineScript('queueDepth', DEPTH_SCRIPT),
 } as const;
 
@@ -64,6 +65,13 @@ export class RedisQueue {
   async settle(group: string, id: string, change: 'started' | 'release' | 'hand_back', deferMs = 0): Promise<void> {
     const k = this.keys(group);
     await this.run(QUEUE_SCRIPTS.settle, [k.ring, k.jobs, k.running, k.deferred], [k.base, id, change, String(Math.max(0, Math.trunc(deferMs)))]);
+  }
+
+  /** Removes the waiting entry `id` and returns its job; null when it is claimed or not there. */
+  async drop(group: string, id: string): Promise<string | null> {
+    const k = this.keys(group);
+    const reply = await this.run(QUEUE_SCRIPTS.drop, [k.ring, k.jobs, k.running], [id]);
+    return typeof reply === 'string' ? reply : null;
   }
 
   async depth(group: string): Promise<number> {

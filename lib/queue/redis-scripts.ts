@@ -246,6 +246,25 @@ end
 return 1
 `;
 
+/** Removes a waiting entry and returns its job; see the header. */
+export const DROP_SCRIPT = `
+--[[
+  Removes response ARGV[1] from the queue while it waits (not claimed): cancelled or deleted
+  while queued. Its id stays in its principal's list; the next claim that reaches it drops it.
+${HEADER_KEYS}
+
+  ARGV[1] response id
+
+  Returns the job JSON of the entry removed, or false when it is claimed or not there.
+]]
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if not raw or redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  return false
+end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return cjson.decode(raw).job
+`;
+
 /** Counts waiting responses; see the header. */
 export const DEPTH_SCRIPT = `
 --[[

@@ -207,6 +207,10 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     this.#q().handBack(group, id, opts.deferMs ?? 0, Date.now());
   }
 
+  async dropQueued(group: string, id: string): Promise<string | null> {
+    return this.#q().drop(group, id);
+  }
+
   async queueDepth(group: string): Promise<number> {
     return this.#q().depth(group);
   }

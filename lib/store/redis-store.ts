@@ -252,6 +252,10 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return this.#queue.settle(group, id, 'hand_back', opts.deferMs);
   }
 
+  dropQueued(group: string, id: string): Promise<string | null> {
+    return this.#queue.drop(group, id);
+  }
+
   queueDepth(group: string): Promise<number> {
     return this.#queue.depth(group);
   }
