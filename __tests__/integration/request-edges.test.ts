@@ -1,6 +1,7 @@
 // Hostile and stray requests under the mount point get OpenAI-shaped answers and change nothing:
 // bodies nested too deep, ids with broken percent-encoding, methods and paths no route serves.
 
+import request from 'supertest';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { steps } from '../helpers/flow';
@@ -154,5 +155,30 @@ describe("the host app's JSON settings", () => {
     const polled = await (await call('GET', `/v1/responses/${id}`)).text();
     expect(polled).toBe(JSON.stringify(JSON.parse(polled), null, 2));
     expect(JSON.parse(polled).status).toBe('completed');
+  });
+});
+
+describe('conditional polls', () => {
+  it('a completed response carries an ETag of its final state and answers 304 to it; none when the host app turns ETags off', async () => {
+    upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('done deal')) }));
+    await start();
+    const created = (await (await call('POST', '/v1/responses', JSON.stringify({ model: 'gpt-test', input: 'hi', background: true }))).json()) as Json;
+    await waitForStatus(app.client(KEY), created.id, 'completed');
+    const first = await call('GET', `/v1/responses/${created.id}`);
+    const body = await first.text();
+    const etag = first.headers.get('etag');
+    // Its last sequence number and length, not a hash of the body.
+    expect(etag).toMatch(/^W\/"rp-[0-9a-f]+-[0-9a-f]+"$/);
+    expect(etag).toContain(`-${body.length.toString(16)}"`);
+    // Not fetch: it adds `cache-control: no-cache` to a conditional request, which forbids a 304.
+    const again = await request(app.origin).get(`/llm/v1/responses/${created.id}`).set('authorization', `Bearer ${KEY}`).set('if-none-match', etag as string);
+    expect(again.status).toBe(304);
+    expect(again.text ?? '').toBe('');
+
+    const host = app.server.listeners('request')[0] as import('express').Application;
+    host.set('etag', false);
+    const plain = await call('GET', `/v1/responses/${created.id}`);
+    expect(plain.headers.get('etag')).toBeNull();
+    expect(await plain.text()).toBe(body);
   });
 });

@@ -4,9 +4,9 @@ import { Router, type Request, type Response } from 'express';
 import type { ResponsesPollingOptions } from '../config/options';
 import { ApiError, invalidRequest, responseNotFound } from '../errors';
 import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
-import { isTerminalStatus } from '../types';
+import { isTerminalStatus, type StoredResponse } from '../types';
 import { dropQueued } from '../queue/drop';
-import { materialize, materializedJson } from '../worker/materialize';
+import { finalSnapshot, materialize, materializedJson } from '../worker/materialize';
 import { asyncHandler, callStore, errorResponder, plainJson } from './http';
 import { principalOf } from './request-context';
 import { streamEvents } from './event-stream';
@@ -16,6 +16,17 @@ import { addInputItemsRoute } from './input-items-route';
 
 const byId = RESPONSES_PATHS.map((p) => `${p}/:id`);
 const cancelById = RESPONSES_PATHS.map((p) => `${p}/:id/cancel`);
+
+/**
+ * The ETag of a completed response answered as stored ({@link finalSnapshot}): that answer never
+ * changes again, so its last sequence number and length identify it.
+ * Saves the hash Express computes over the whole body by default (the `etag` setting; nothing
+ * is set when the host app turned it off), which showed in poll profiles and grows with the body.
+ */
+function immutableETag(res: Response, stored: StoredResponse): void {
+  if (typeof res.app.get('etag fn') !== 'function') return;
+  res.setHeader('ETag', `W/"rp-${stored.meta.lastSeq.toString(16)}-${stored.snapshot.length.toString(16)}"`);
+}
 
 /** True for the 404 an unknown (or someone else's) id gets. */
 function isNotFound(err: unknown): boolean {
@@ -56,7 +67,8 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
     asyncHandler(async function retrieveResponse(req: Request, res: Response) {
       const id = String(req.params.id);
       const owner = ownerFilter(principalOf(req));
-      if (req.query.stream === 'true') {
+      // Express 5 parses the query string on every `req.query` read: a plain poll has none.
+      if (req.url.includes('?') && req.query.stream === 'true') {
         try {
           await streamEvents(runtime, req, res, id, owner, { afterSeq: parseStartingAfter(req.query.starting_after) });
         } catch (err) {
@@ -73,7 +85,9 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
       runtime.noticeRead(id, stored);
       // A host app's JSON settings (spaces, replacer, escape) must still apply to the answer.
       if (plainJson(res)) {
-        res.status(200).type('application/json').send(materializedJson(stored));
+        const final = finalSnapshot(stored);
+        if (final !== undefined) immutableETag(res, stored);
+        res.status(200).type('application/json').send(final ?? materializedJson(stored));
       } else {
         res.status(200).json(materialize(stored));
       }

@@ -42,9 +42,18 @@ const SNAPSHOT_HEAD = /^\{"id":"[^"\\]*","object":"response","created_at":\d+,"s
  * as stored. Polls of finished responses, the most frequent read, take this path.
  */
 export function materializedJson(stored: StoredResponse): string {
+  return finalSnapshot(stored) ?? JSON.stringify(materialize(stored));
+}
+
+/**
+ * The stored snapshot when it is the answer as it is: a completed response with no tail after
+ * its snapshot and no error in the meta. A terminal record takes no more events, so that answer
+ * never changes again. Else `undefined`.
+ */
+export function finalSnapshot(stored: StoredResponse): string | undefined {
   if (stored.tail.length === 0 && stored.meta.status === 'completed' && stored.meta.error === null) {
     const head = SNAPSHOT_HEAD.exec(stored.snapshot);
     if (head && head[1] === 'completed') return stored.snapshot;
   }
-  return JSON.stringify(materialize(stored));
+  return undefined;
 }
