@@ -6,13 +6,14 @@ import { createClient, createCluster, type RedisClientType } from '@redis/client
 import { limiterKeys } from '../../lib/limiter/keys';
 import { createRedisLimiter, type RedisLimiter } from '../../lib/limiter/redis-limiter';
 import { queueKeys, responseKeys } from '../../lib/store/keys';
+import { clusterAsClient, type RedisClusterLike } from '../../lib/store/redis-connection';
 import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
 import type { ControlMessage } from '../../lib/types';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { randomPrefix } from '../helpers/redis';
 import { waitFor } from '../helpers/flow';
 import { admission, awayFromWindowEnd, refusal, subject } from '../helpers/limiter-inputs';
-import { appendInput, createInput, events } from '../helpers/store-inputs';
+import { appendInput, createInput, events, newId } from '../helpers/store-inputs';
 import { describeStoreContract } from './store-contract';
 
 let cluster: RedisClusterHandle;
@@ -134,6 +135,78 @@ describe('Redis Cluster store: cluster specifics', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('Redis Cluster connections', () => {
+  let prefix: string;
+  beforeEach(() => {
+    prefix = randomPrefix();
+  });
+  afterEach(async () => {
+    await deleteKeys(prefix);
+  });
+
+  /** Redirections (MOVED replies) the masters have answered so far. */
+  async function movedReplies(): Promise<number> {
+    const stats = await Promise.all(nodes.map((n) => n.info('errorstats')));
+    return stats.reduce((sum, info) => sum + Number(/errorstat_MOVED:count=(\d+)/.exec(info)?.[1] ?? 0), 0);
+  }
+
+  /** Client connections each master holds, besides the one looking. */
+  async function connectionsPerNode(): Promise<number[]> {
+    const lists = await Promise.all(nodes.map((n) => n.sendCommand(['CLIENT', 'LIST'])));
+    return lists.map((list) => String(list).trim().split('\n').length - 1);
+  }
+
+  test("a store's side records (turns, native ids and their schedule, leases) go to the node holding their key, never redirected", async () => {
+    const store = createRedisStore({ cluster: { rootNodes: rootNodes() }, keyPrefix: prefix });
+    try {
+      await store.ping();
+      const before = await movedReplies();
+      const upstream = { id: 'up_1', deployment: { index: 0, modelName: 'gpt', apiBase: 'http://127.0.0.1:1/v1' }, stored: true };
+      const native = { owner: 'owner-a', deployment: { index: 0, modelName: 'gpt', apiBase: 'http://127.0.0.1:1/v1' }, model: 'gpt', createdAt: Date.now() };
+      // Ids on many slots, so on every master.
+      for (let i = 0; i < 9; i++) {
+        const id = newId();
+        await store.saveTurn(id, { owner: 'owner-a', path: 'polling', previousResponseId: null, instructions: null, inputItems: [] }, 60);
+        await store.setTurnUpstream(id, upstream, 60);
+        await store.keepTurn(id, 60);
+        expect((await store.readTurn(id, null))?.upstream).toEqual(upstream);
+        await store.forgetTurn(id);
+        await store.rememberNative(id, native, 60);
+        expect(await store.claimNativeEnd(id, 60)).toBe(true);
+        await store.scheduleNative(id, Date.now() - 1000);
+        expect(await store.dueNatives(Date.now(), 100)).toContain(id);
+        await store.unscheduleNative(id);
+        expect(await store.forgetNative(id)).toBe(true);
+        expect(await store.holdLease(`lease-${i}`, 'holder-a', 60_000)).toBe(true);
+        expect(await store.holdLease(`lease-${i}`, 'holder-a', 60_000)).toBe(true);
+      }
+      expect((await movedReplies()) - before).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a cluster closed while redirected commands are in flight leaves no connection open on any master', async () => {
+    const baseline = await connectionsPerNode();
+    const client = clusterAsClient(createCluster({ rootNodes: rootNodes() }) as unknown as RedisClusterLike);
+    client.on('error', () => undefined);
+    await client.connect();
+    // EXISTS has no route here, so it goes to any master: with keys of one slot, most calls are
+    // redirected, and each redirection rediscovers the topology, after the close too. The masters
+    // hold their replies until the commands are written and the close has begun.
+    await Promise.all(nodes.map((n) => n.sendCommand(['CLIENT', 'PAUSE', '500', 'ALL'])));
+    const sent = Array.from({ length: 12 }, (_, i) => client.sendCommand(['EXISTS', `${prefix}{one}:${i}`]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.close();
+    await Promise.allSettled(sent);
+    const settled = await waitFor(async () => {
+      const now = await connectionsPerNode();
+      return now.every((n, i) => n <= baseline[i]!) ? now : undefined;
+    }, 10_000, `connections back to ${JSON.stringify(baseline)}`);
+    expect(settled.every((n, i) => n <= baseline[i]!)).toBe(true);
   });
 });
 

@@ -38,6 +38,8 @@ export interface RedisClusterLike {
   duplicate(overrides?: { minimizeConnections?: boolean }): RedisClusterLike;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'connect', listener: () => void): unknown;
+  /** A node client is ready, or is about to retry connecting (node-redis emits both on the cluster). */
+  on(event: 'node-ready' | 'node-reconnecting', listener: () => void): unknown;
   once(event: 'connect', listener: () => void): unknown;
   off(event: 'error', listener: (err: Error) => void): unknown;
   off(event: 'connect', listener: () => void): unknown;

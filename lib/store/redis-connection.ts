@@ -49,8 +49,12 @@ export interface Liveness {
   logger: Logger;
 }
 
-/** Commands whose second argument is their only key (routed to that key's node in a cluster). */
-const SINGLE_KEY_COMMANDS = new Set(['GET', 'SET', 'DEL', 'GETDEL', 'ZRANGE', 'ZCARD', 'ZREM', 'SADD', 'SREM', 'SMEMBERS']);
+/**
+ * Commands whose second argument is their only key (routed to that key's node in a cluster). A
+ * keyed command missing here goes to any node, and is redirected (MOVED) and the topology
+ * rediscovered on two calls in three.
+ */
+const SINGLE_KEY_COMMANDS = new Set(['GET', 'SET', 'DEL', 'GETDEL', 'PEXPIRE', 'ZADD', 'ZRANGE', 'ZRANGEBYSCORE', 'ZCARD', 'ZREM', 'SADD', 'SREM', 'SMEMBERS']);
 
 /** Least time between two topology rediscoveries that failed commands ask for, in ms. */
 const REDISCOVER_INTERVAL_MS = 1000;
@@ -87,6 +91,21 @@ export function clusterAsClient(cluster: RedisClusterLike): RedisClientLike {
   cluster.on('connect', () => {
     discovered = true;
   });
+  // A command redirected (MOVED, ASK) while the cluster closes rediscovers the topology after the
+  // close, and node-redis then connects a client to every node of a cluster it calls closed: a
+  // connection that reconnects for ever and keeps the process alive. Any node connecting once we
+  // closed is one of those. Dropped once ready or between retries, where node-redis lets a
+  // client go cleanly (not in the middle of its handshake).
+  const dropLate = (): void => {
+    if (!closed) return;
+    try {
+      cluster.destroy();
+    } catch {
+      // a node client already closed: nothing left to drop
+    }
+  };
+  cluster.on('node-ready', dropLate);
+  cluster.on('node-reconnecting', dropLate);
   const connectUntilUp = async (): Promise<unknown> => {
     for (let retries = 0; ; retries++) {
       try {
