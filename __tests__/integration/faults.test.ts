@@ -52,7 +52,11 @@ afterEach(async () => {
 });
 
 /** Starts the built CLI on a free port with a YAML file for the test's upstream, Redis and prefix. */
-async function startInstance(worker: WorkerSettings = {}): Promise<Instance> {
+/**
+ * A CLI instance on the shared Redis; `args` are extra flags (`--role api` for an instance that only
+ * observes, so the response runs on the instance the test stops, whichever worker claims first).
+ */
+async function startInstance(worker: WorkerSettings = {}, args: string[] = []): Promise<Instance> {
   const settings = { lease_ms: 10_000, store_retry_grace_ms: 5_000, flush_interval_ms: 50, ...worker };
   const yaml = [
     'model_list:',
@@ -78,7 +82,7 @@ async function startInstance(worker: WorkerSettings = {}): Promise<Instance> {
     ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
     '',
   ].join('\n');
-  return startCli(yaml, { apiKey: MASTER_KEY, track: (i) => instances.push(i) });
+  return startCli(yaml, { apiKey: MASTER_KEY, args, track: (i) => instances.push(i) });
 }
 
 /** The text turn cut after `deltas` text deltas, and the text those deltas carry. */
@@ -143,7 +147,7 @@ describe('three instances sharing one Redis', () => {
 describe('a worker process that dies', () => {
   test('kill -9 of the instance running a response: after the lease lapses another instance reads it as failed (worker_lost) with its partial output', async () => {
     const worker = { lease_ms: 3000, store_retry_grace_ms: 250 };
-    const [a, b] = await Promise.all([startInstance(worker), startInstance(worker)]);
+    const [a, b] = await Promise.all([startInstance(worker), startInstance(worker, ['--role', 'api'])]);
     const partial = head(TEXT, 5);
     upstream.respond(() => ({ kind: 'sse', steps: [...steps(partial.events), { hang: true }] }));
 
@@ -163,7 +167,7 @@ describe('a worker process that dies', () => {
 
 describe('SIGTERM drain', () => {
   test('a running response that finishes within the shutdown grace completes, then the process exits 0', async () => {
-    const [a, b] = await Promise.all([startInstance({ shutdown_grace_ms: 8000 }), startInstance()]);
+    const [a, b] = await Promise.all([startInstance({ shutdown_grace_ms: 8000 }), startInstance({}, ['--role', 'api'])]);
     upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents(TEXT, { chunkSize: 4 }), 40) }));
 
     const created = await create(a.client, 'drain me');
@@ -179,7 +183,7 @@ describe('SIGTERM drain', () => {
   });
 
   test('a response still running when the shutdown grace ends is failed (server_shutdown), its upstream aborted, and the process exits 0', async () => {
-    const [a, b] = await Promise.all([startInstance({ shutdown_grace_ms: 1500 }), startInstance()]);
+    const [a, b] = await Promise.all([startInstance({ shutdown_grace_ms: 1500 }), startInstance({}, ['--role', 'api'])]);
     const partial = head(TEXT, 3);
     upstream.respond(() => ({ kind: 'sse', steps: [...steps(partial.events), { hang: true }] }));
 
