@@ -150,30 +150,35 @@ describe('event-stream followers', () => {
   }
 
   test('a resume near the end of a long log reads from Redis in proportion to what it sends, and sends it right', async () => {
+    // Closed whatever the test meets: an open client would keep jest from exiting.
     const inspect = createClient({ url: redis.url });
+    inspect.on('error', () => undefined);
     await inspect.connect();
-    const prefix = randomPrefix();
-    const a = await start({ store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: silentLogger }) });
-    const { id, lastSeq } = await longResponse(a, 30000);
-    const logBytes = (await inspect.lRange(`${prefix}{${id}}:log`, 0, -1)).reduce((n, e) => n + Buffer.byteLength(e), 0);
-    expect(logBytes).toBeGreaterThan(800_000);
+    try {
+      const prefix = randomPrefix();
+      const a = await start({ store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: silentLogger }) });
+      const { id, lastSeq } = await longResponse(a, 30000);
+      const logBytes = (await inspect.lRange(`${prefix}{${id}}:log`, 0, -1)).reduce((n, e) => n + Buffer.byteLength(e), 0);
+      expect(logBytes).toBeGreaterThan(800_000);
 
-    const outputBytes = async () => Number(/total_net_output_bytes:(\d+)/.exec(await inspect.info('stats'))![1]);
-    const before = await outputBytes();
-    const resumed = await rawStream(a.origin, `/llm/v1/responses/${id}?stream=true&starting_after=${lastSeq - 30}`, KEYS[0].key);
-    const frames = await resumed.ended;
-    const readFromRedis = (await outputBytes()) - before;
-    await inspect.quit();
+      const outputBytes = async () => Number(/total_net_output_bytes:(\d+)/.exec(await inspect.info('stats'))![1]);
+      const before = await outputBytes();
+      const resumed = await rawStream(a.origin, `/llm/v1/responses/${id}?stream=true&starting_after=${lastSeq - 30}`, KEYS[0].key);
+      const frames = await resumed.ended;
+      const readFromRedis = (await outputBytes()) - before;
 
-    // The last 30 events, the ids of the deltas among them resolved, numbered without a gap.
-    expect(frames.map((f) => f.data.sequence_number)).toEqual(Array.from({ length: 30 }, (_, i) => lastSeq - 29 + i));
-    expect(frames.at(-1)!.event).toBe('response.completed');
-    const delta = frames.find((f) => f.event === 'response.output_text.delta')!;
-    expect(delta.data.item_id).toBe('msg_fixture_0');
-    // What was read is of the order of what was sent (plus the INFO replies), not of the log
-    // (the last entries, the item's done events and response.completed, hold the whole text).
-    expect(readFromRedis).toBeLessThan(2 * resumed.bytes + 64 * 1024);
-    expect(readFromRedis).toBeLessThan(logBytes / 2);
+      // The last 30 events, the ids of the deltas among them resolved, numbered without a gap.
+      expect(frames.map((f) => f.data.sequence_number)).toEqual(Array.from({ length: 30 }, (_, i) => lastSeq - 29 + i));
+      expect(frames.at(-1)!.event).toBe('response.completed');
+      const delta = frames.find((f) => f.event === 'response.output_text.delta')!;
+      expect(delta.data.item_id).toBe('msg_fixture_0');
+      // What was read is of the order of what was sent (plus the INFO replies), not of the log
+      // (the last entries, the item's done events and response.completed, hold the whole text).
+      expect(readFromRedis).toBeLessThan(2 * resumed.bytes + 64 * 1024);
+      expect(readFromRedis).toBeLessThan(logBytes / 2);
+    } finally {
+      await inspect.close();
+    }
   }, 120000);
 
   test('read three entries a page, a replay and every mid-log resume send exactly the logged events', async () => {
@@ -345,9 +350,13 @@ describe('event-stream followers', () => {
       const a = await start({ store: createRedisStore({ url: redis.url, keyPrefix: prefix, logger: silentLogger }) });
       const { id, stream } = await followRunning(a);
       const inspect = createClient({ url: redis.url });
+      inspect.on('error', () => undefined);
       await inspect.connect();
-      await inspect.del(`${prefix}{${id}}:log`);
-      await inspect.quit();
+      try {
+        await inspect.del(`${prefix}{${id}}:log`);
+      } finally {
+        await inspect.close();
+      }
       const frames = await stream.ended;
       const closing = frames.at(-1)!;
       expect(closing.event).toBe('error');
