@@ -19,6 +19,7 @@ import { gate, sleep, steps, textOf } from '../helpers/flow';
 import { startApp, waitForStatus, type TestApp } from '../helpers/app';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
+import { counting, type CountingLimiter } from '../helpers/counting-limiter';
 
 const KEY = 'sk-parallel-0123456789abcdef';
 const KEY_ID = 'team-parallel';
@@ -29,30 +30,6 @@ const TEXT = 'One at a time for this key.';
 
 /** Backends: how to build a store and a limiter that share one place. */
 type Backend = 'memory' | 'redis' | 'cluster';
-
-/** A limiter that notes every release call's result per admission id. */
-interface CountingLimiter extends LimiterStore {
-  releases: Map<string, boolean[]>;
-}
-
-function counting(inner: LimiterStore): CountingLimiter {
-  const releases = new Map<string, boolean[]>();
-  return {
-    releases,
-    admit: (input) => inner.admit(input),
-    rollback: (input) => inner.rollback(input),
-    async release(id, subjects) {
-      const released = await inner.release(id, subjects);
-      releases.set(id, [...(releases.get(id) ?? []), released]);
-      return released;
-    },
-    acquire: (id, slots, leaseMs) => inner.acquire(id, slots, leaseMs),
-    renew: (id, subjects, leaseMs) => inner.renew(id, subjects, leaseMs),
-    record: (id, subjects, usage) => inner.record(id, subjects, usage),
-    usage: (subject) => inner.usage(subject),
-    close: () => inner.close(),
-  };
-}
 
 let cluster: RedisClusterHandle | undefined;
 let upstream: FakeUpstream;

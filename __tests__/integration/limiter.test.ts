@@ -16,6 +16,7 @@ import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, waitForStatus, type TestApp } from '../helpers/app';
 import { randomPrefix, testRedisUrl } from '../helpers/redis';
 import { gate, failedWith } from '../helpers/flow';
+import { counting, type CountingLimiter } from '../helpers/counting-limiter';
 
 const KEY = 'sk-limited-0123456789abcdef';
 const KEY_ID = 'team-limited';
@@ -38,36 +39,6 @@ const completes = (): Script => ({ kind: 'sse', steps: steps(events) });
 /** The opening events, then an upstream that keeps the response running. */
 const keepsRunning = (): Script => ({ kind: 'sse', steps: [...steps(events.slice(0, 5)), { hang: true }] });
 
-/** A limiter that notes which admissions were made and every release call's result, per id. */
-interface CountingLimiter extends LimiterStore {
-  admitted: string[];
-  releases: Map<string, boolean[]>;
-}
-
-function counting(inner: LimiterStore): CountingLimiter {
-  const admitted: string[] = [];
-  const releases = new Map<string, boolean[]>();
-  return {
-    admitted,
-    releases,
-    async admit(input) {
-      const result = await inner.admit(input);
-      if (result.admitted) admitted.push(input.id);
-      return result;
-    },
-    rollback: (input) => inner.rollback(input),
-    async release(id, subjects) {
-      const released = await inner.release(id, subjects);
-      releases.set(id, [...(releases.get(id) ?? []), released]);
-      return released;
-    },
-    acquire: (id, slots, leaseMs) => inner.acquire(id, slots, leaseMs),
-    renew: (id, subjects, leaseMs) => inner.renew(id, subjects, leaseMs),
-    record: (id, subjects, usage) => inner.record(id, subjects, usage),
-    usage: (subject) => inner.usage(subject),
-    close: () => inner.close(),
-  };
-}
 
 /** One app instance with its own store and limiter clients on `prefix`. */
 interface Instance {
