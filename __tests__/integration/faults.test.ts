@@ -242,8 +242,9 @@ describe('Redis faults mid-stream', () => {
   });
 
   test('Redis restarted mid-stream within the grace (with persistence): the stored output is the full text, byte for byte', async () => {
-    // A Redis without persistence comes back empty: the worker then finds its record gone and
-    // stops, as it does for a deleted response. Restarting keeps the data only with an AOF.
+    // With an AOF the record survives the restart and the worker's retried flush simply lands. A
+    // Redis without persistence comes back empty: the worker then re-creates the record from its
+    // memory (no tombstone, so not deleted); faults-redis-lost-keys.test.ts covers that case.
     await redis.stop();
     redis = await startRedisServer({ persistent: true });
     const [a] = await Promise.all([startInstance({ lease_ms: 20_000, store_retry_grace_ms: 10_000 })]);
