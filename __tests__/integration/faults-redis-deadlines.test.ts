@@ -8,6 +8,7 @@ import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstre
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, type TestApp } from '../helpers/app';
 import { randomPrefix } from '../helpers/redis';
+import { textOf } from '../helpers/flow';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
@@ -26,6 +27,7 @@ let proxy: TcpProxy | undefined;
 let store: RedisStore;
 let app: TestApp;
 let client: OpenAI;
+let prefix: string;
 
 beforeEach(async () => {
   upstream = await startFakeUpstream();
@@ -45,7 +47,8 @@ afterEach(async () => {
 });
 
 async function startWith(url: string, pingIntervalMs = 0): Promise<void> {
-  store = createRedisStore({ url, keyPrefix: randomPrefix(), logger: silentLogger, commandTimeoutMs: COMMAND_TIMEOUT_MS, pingIntervalMs });
+  prefix = randomPrefix();
+  store = createRedisStore({ url, keyPrefix: prefix, logger: silentLogger, commandTimeoutMs: COMMAND_TIMEOUT_MS, pingIntervalMs });
   app = await startApp({
     store,
     masterKey: MASTER_KEY,
@@ -142,4 +145,33 @@ test('an idle connection whose path went dead is found by the liveness PING and 
   await new Promise((r) => setTimeout(r, 200));
   const get = await timed(() => client.responses.retrieve(id));
   expect(get.status).toBe(200);
+});
+
+test('a create through a network path that stops forwarding answers 503 by its deadline; when the path delivers it late, the record it leaves is a whole response that runs to its end', async () => {
+  proxy = await startTcpProxy(redis.port);
+  await startWith(`redis://127.0.0.1:${proxy.port}`);
+  const first = await completedResponse();
+  const admin = createClient({ url: redis.url });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    const records = async () => (await admin.keys(`${prefix}{*}:meta`)).map((k) => k.slice(prefix.length + 1, k.indexOf('}')));
+    proxy.freezeOpen();
+    expectUnavailable(await timed(() => client.responses.create({ model: 'gpt-test', input: 'frozen path', background: true })));
+    // Nothing reached Redis while the path held the bytes.
+    expect(await records()).toEqual([first]);
+    expect(upstream.requests).toHaveLength(1);
+
+    // The path comes back and delivers the create's script late, after the client was told 503:
+    // Redis runs it, so a record the client never learned the id of exists. It is a whole one
+    // (queued with its queue entry), which a worker claims and runs to its end; never a half
+    // record, nor one left queued.
+    proxy.thaw();
+    const late = await waitFor(async () => (await records()).find((id) => id !== first), 10_000, 'the late create landed');
+    await waitFor(async () => (await client.responses.retrieve(late)).status === 'completed', 15_000, 'the late record completed');
+    expect(upstream.requests).toHaveLength(2);
+    expect(textOf(await client.responses.retrieve(late))).toBe('deadline held');
+  } finally {
+    await admin.quit().catch(() => undefined);
+  }
 });
