@@ -1,6 +1,7 @@
 // A fake provider with its own background mode (OpenAI's lifecycle) on top of the fake upstream:
 // POST creates `resp_native_…` (queued), each GET moves it on (in_progress, then completed),
-// cancel, DELETE, and `GET ?stream=true&starting_after=N` replaying its events as SSE.
+// cancel, DELETE, `GET …/input_items` (the create's string input as one message), and
+// `GET ?stream=true&starting_after=N` replaying its events as SSE.
 
 import { randomBytes } from 'node:crypto';
 import type { FakeUpstream, RecordedRequest, Script, Step } from './fake-upstream';
@@ -69,6 +70,7 @@ export function nativeEvents(r: NativeResponse): Array<Record<string, unknown>> 
  */
 export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts: { holdStreamedCreate?: Promise<unknown> } = {}): NativeProvider {
   const responses = new Map<string, NativeResponse>();
+  const inputs = new Map<string, string>();
   upstream.respond((req): Script => {
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
       return {
@@ -78,7 +80,7 @@ export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts
       };
     }
     const url = new URL(req.url, 'http://provider.invalid');
-    const match = /^\/v1\/responses(?:\/([^/]+))?(\/cancel)?$/.exec(url.pathname);
+    const match = /^\/v1\/responses(?:\/([^/]+))?(\/cancel|\/input_items)?$/.exec(url.pathname);
     if (!match) return { kind: 'json', status: 404, body: { error: { message: 'no such route' } } };
     const id = match[1] === undefined ? undefined : decodeURIComponent(match[1]);
 
@@ -96,6 +98,7 @@ export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts
         error: null,
       };
       responses.set(created.id, created);
+      inputs.set(created.id, typeof req.body.input === 'string' ? req.body.input : JSON.stringify(req.body.input));
       if (req.body.stream === true) {
         // Headers and a comment go out first, so the hold is a stall mid-stream, not a missing answer.
         const held: Step[] = opts.holdStreamedCreate ? [{ raw: ': held\n\n' }, { until: opts.holdStreamedCreate }] : [];
@@ -106,6 +109,10 @@ export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts
     const r = id === undefined ? undefined : responses.get(id);
     if (!r) return notFound(id ?? '');
 
+    if (req.method === 'GET' && match[2] === '/input_items') {
+      const item = { id: `msg_in_${r.id}`, type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: inputs.get(r.id) ?? '' }] };
+      return { kind: 'json', status: 200, body: { object: 'list', data: [item], first_id: item.id, last_id: item.id, has_more: false } };
+    }
     if (req.method === 'GET' && url.searchParams.get('stream') === 'true') {
       const after = Number(url.searchParams.get('starting_after') ?? '-1');
       return { kind: 'sse', steps: nativeEvents(r).filter((e) => Number(e.sequence_number) > after).map((event): Step => ({ event })) };
@@ -115,7 +122,7 @@ export function serveNativeProvider(upstream: FakeUpstream, apiKey: string, opts
       else if (r.status === 'in_progress') Object.assign(r, { status: 'completed', output: completedOutput(), usage: { input_tokens: 3, output_tokens: 4, total_tokens: 7 } });
       return { kind: 'json', status: 200, body: r };
     }
-    if (req.method === 'POST' && match[2]) {
+    if (req.method === 'POST' && match[2] === '/cancel') {
       if (r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled') {
         return { kind: 'json', status: 400, body: { error: { message: `Cannot cancel a ${r.status} response.`, type: 'invalid_request_error', param: null, code: null } } };
       }

@@ -131,25 +131,28 @@ describe('stateful responses', () => {
     ]);
   });
 
-  test("someone else's previous_response_id is refused exactly like an unknown one", async () => {
+  test("someone else's previous_response_id is refused exactly like an unknown one, on either instance", async () => {
     const u = await upstream();
     numberedTurns(u);
-    const [a] = await instances([{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }]);
+    const [a, b] = await instances([{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }]);
     const mine = await a.client(KEY_A).responses.create({ model: 'gpt', input: 'Hello', background: true });
     await waitForStatus(a.client(KEY_A), mine.id, 'completed');
     const before = u.requests.length;
 
-    const ask = (id: string) =>
-      request(a.origin)
+    const ask = (instance: TestApp, id: string) =>
+      request(instance.origin)
         .post('/llm/v1/responses')
         .set('authorization', `Bearer ${KEY_B}`)
         .send({ model: 'gpt', input: 'x', previous_response_id: id, background: true });
-    const theirs = await ask(mine.id);
-    const unknown = await ask('resp_0000000000000000000000000000000000000000000000ff');
-    expect(theirs.status).toBe(400);
-    expect(theirs.body.error).toMatchObject({ param: 'previous_response_id', code: 'previous_response_not_found', type: 'invalid_request_error' });
-    expect(unknown.status).toBe(400);
-    expect(theirs.body.error.message.replace(mine.id, 'ID')).toBe(unknown.body.error.message.replace('resp_0000000000000000000000000000000000000000000000ff', 'ID'));
+    const unknownId = 'resp_0000000000000000000000000000000000000000000000ff';
+    for (const instance of [a, b]) {
+      const theirs = await ask(instance, mine.id);
+      const unknown = await ask(instance, unknownId);
+      expect(theirs.status).toBe(400);
+      expect(theirs.body.error).toMatchObject({ param: 'previous_response_id', code: 'previous_response_not_found', type: 'invalid_request_error' });
+      expect(unknown.status).toBe(400);
+      expect({ ...theirs.body.error, message: theirs.body.error.message.replace(mine.id, 'ID') }).toEqual({ ...unknown.body.error, message: unknown.body.error.message.replace(unknownId, 'ID') });
+    }
     expect(u.requests.length).toBe(before);
   });
 
@@ -230,12 +233,12 @@ describe('stateful responses', () => {
     expect(gone.status).toBe(404);
   });
 
-  test('a chain whose holder fails over is sent expanded to the other deployment', async () => {
+  test('a chain whose holder fails over is sent expanded to the other deployment, continued from the second instance', async () => {
     const holder = await upstream();
     const other = await upstream();
     numberedTurns(holder);
     other.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('from the other', { responseId: 'up_other' })) }));
-    const [a] = await instances(
+    const [a, b] = await instances(
       [
         { modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: holder.url, apiKey: UPSTREAM_KEY },
         { modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: other.url, apiKey: 'sk-other-deployment-key' },
@@ -249,7 +252,8 @@ describe('stateful responses', () => {
     expect(holder.requests).toHaveLength(1);
     holder.respond(() => ({ kind: 'json', status: 503, body: { error: { message: 'overloaded', type: 'server_error' } } }));
 
-    const second = await ca.responses.create({ model: 'gpt', input: 'Again', previous_response_id: first.id, background: true });
+    // Continued on the other instance, which never saw turn one (its round-robin starts afresh too).
+    const second = await b.client(KEY_A).responses.create({ model: 'gpt', input: 'Again', previous_response_id: first.id, background: true });
     const done = await waitForStatus(ca, second.id, 'completed');
     expect(holder.requests[1].body.previous_response_id).toBe('up_0');
     const sent = other.requests[0].body;
