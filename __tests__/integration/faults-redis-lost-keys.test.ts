@@ -281,6 +281,57 @@ describe('a running response whose record Redis lost', () => {
     expect(await restoredMetric()).toContain('responses_polling_records_restored_total{log="whole"} 1');
   });
 
+  /** The frames of a `GET ?stream=true` of `id` once it shows a text delta, and the rest when the server ends it. */
+  async function follower(id: string): Promise<{ ended: Promise<Array<{ event: string; data: Record<string, unknown> }>> }> {
+    const res = await fetch(`${app.baseURL}/responses/${id}?stream=true`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let body = '';
+    const frames = () =>
+      body
+        .split('\n\n')
+        .filter((block) => block.includes('data: '))
+        .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1] ?? '', data: JSON.parse(/^data: (.*)$/m.exec(block)![1]) as Record<string, unknown> }));
+    const read = async () => {
+      const chunk = await reader.read();
+      if (chunk.done) return false;
+      body += chunk.value;
+      return true;
+    };
+    while (!frames().some((f) => f.event === 'response.output_text.delta')) if (!(await read())) break;
+    return {
+      ended: (async () => {
+        while (await read());
+        return frames();
+      })(),
+    };
+  }
+
+  for (const [lost, drop] of [
+    ['its keys removed (DEL)', (id: string) => {
+      const k = responseKeys(prefix, id);
+      return admin.del([k.meta, k.snapshot, k.log, k.ids]);
+    }],
+    ['Redis emptied (FLUSHALL)', () => admin.flushAll()],
+  ] as const) {
+    test(`a follower of a running response whose record is lost (${lost}) gets a closing error event not_found, numbered after what it was sent; the worker then completes the response`, async () => {
+      // A long lease: the worker's heartbeat (every lease/8) does not re-create the record before the follower reads it.
+      await setUp([], { leaseMs: 60_000 });
+      const id = await halfway();
+      const stream = await follower(id);
+      await drop(id);
+      const frames = await stream.ended;
+      const [before, closing] = frames.slice(-2);
+      expect(closing.event).toBe('error');
+      expect(closing.data).toMatchObject({ type: 'error', code: 'not_found', error: { code: 'not_found', type: 'server_error' } });
+      expect(closing.data.sequence_number).toBe((before.data.sequence_number as number) + 1);
+      expect(frames.map((f) => f.data.sequence_number)).toEqual(frames.map((_, i) => i));
+      hold.open();
+      expect(textOf(await completedLater(id))).toBe(TEXT);
+      await expectWholeReplay(id);
+    });
+  }
+
   test('a DELETE mid-stream still stops the worker, and the response stays deleted (404)', async () => {
     await setUp();
     // The upstream never ends on its own: only a stopped worker closes it.
