@@ -161,7 +161,7 @@ describe('the CLI as an operator runs it', () => {
     expect((await run(process.execPath, [CLI, '--version'])).stdout).toBe(`${pkg.version}\n`);
     expect((await run(process.execPath, [CLI, '-v'])).stdout).toBe(`${pkg.version}\n`);
     const help = (await run(process.execPath, [CLI, '--help'])).stdout;
-    for (const flag of ['--config', '--port', '--host', '--prefix', '--demo', '--health-path', '--metrics-path', '--ops-auth', '--require-store', '--headers-timeout-ms', '--request-timeout-ms', '--max-connections', '--version', '--help', 'PORT', 'HOST', 'REDIS_URL']) {
+    for (const flag of ['--config', '--port', '--host', '--prefix', '--demo', '--health-path', '--metrics-path', '--ops-auth', '--require-store', '--headers-timeout-ms', '--request-timeout-ms', '--max-connections', '--role', '--version', '--help', 'PORT', 'HOST', 'REDIS_URL']) {
       expect(help).toContain(flag);
     }
     const bad = await run(process.execPath, [CLI, '--no-such-flag']).catch((e: { code: number; stderr: string }) => e);
