@@ -155,7 +155,7 @@ describe.each(STORE_KINDS)('continuing conversations on the %s store', (kind) =>
     ]);
   });
 
-  test('a native background turn continued by a polled turn: the polled upstream gets the native turn expanded, read from its provider', async () => {
+  test('a native background turn continued by a polled turn: refused while it runs, then the polled upstream gets it expanded, read from its provider', async () => {
     const native = await upstream();
     const polled = await upstream();
     const provider = serveNativeProvider(native, PROVIDER_KEY);
@@ -170,6 +170,14 @@ describe.each(STORE_KINDS)('continuing conversations on the %s store', (kind) =>
     const ca = app.client(KEY_A);
     const first = await ca.responses.create({ model: 'deep-research', input: 'research this', background: true });
     expect(first.id).toMatch(/^resp_native_/);
+    // Still running at its provider (the fake moves it on one step per read): not continued yet.
+    const early = await request(app.origin)
+      .post('/llm/v1/responses')
+      .set('authorization', `Bearer ${KEY_A}`)
+      .send({ model: 'gpt', input: 'too soon', previous_response_id: first.id, background: true });
+    expect(early.status).toBe(400);
+    expect(early.body.error).toMatchObject({ param: 'previous_response_id', code: 'previous_response_in_progress' });
+    expect(polled.requests).toHaveLength(0);
     await waitForStatus(ca, first.id, 'completed');
     const readsBefore = provider.requests().filter((r) => r.method === 'GET').length;
 

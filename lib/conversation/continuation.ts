@@ -30,10 +30,14 @@ export function previousNotFound(id: string) {
 
 type Config = Pick<ResponsesPollingConfig, 'store' | 'models' | 'conversation' | 'worker' | 'logger'>;
 
-/** The output of a turn the provider holds (native or pass-through), asked of the provider. */
-async function providerOutput(config: Config, upstream: TurnUpstream): Promise<OutputItem[] | undefined> {
+/**
+ * The output of a turn the provider holds (native or pass-through), asked of the provider, and
+ * whether it has finished (a native response may still run: its output so far is not the turn's).
+ */
+async function providerOutput(config: Config, upstream: TurnUpstream): Promise<{ output: OutputItem[] | undefined; done: boolean }> {
+  const unknown = { output: undefined, done: true };
   const deployment = deploymentOf(config, upstream.deployment);
-  if (!deployment) return undefined;
+  if (!deployment) return unknown;
   const signal = AbortSignal.timeout(config.worker.upstreamIdleTimeoutMs);
   try {
     const answer = await requestUpstream({
@@ -46,13 +50,15 @@ async function providerOutput(config: Config, upstream: TurnUpstream): Promise<O
     });
     if (!answer.ok) {
       await answer.body?.cancel().catch(() => undefined);
-      return undefined;
+      return unknown;
     }
-    const parsed = (await answer.json()) as { output?: unknown };
-    return Array.isArray(parsed.output) ? (parsed.output as OutputItem[]) : undefined;
+    const parsed = (await answer.json()) as { output?: unknown; status?: unknown };
+    // A provider that names no status is taken at its word that the output is whole.
+    const done = typeof parsed.status !== 'string' || isTerminalStatus(parsed.status);
+    return { output: done && Array.isArray(parsed.output) ? (parsed.output as OutputItem[]) : undefined, done };
   } catch (err) {
     config.logger.warn('could not read an earlier turn from its provider', { id: upstream.id, error: String(err) });
-    return undefined;
+    return unknown;
   }
 }
 
@@ -66,7 +72,8 @@ async function turnOf(config: Config, id: string, owner: string | null): Promise
     const response = materialize(stored);
     return { turn, output: response.output, done: isTerminalStatus(response.status) };
   }
-  return { turn, output: turn.output ?? (turn.upstream ? await providerOutput(config, turn.upstream) : undefined), done: true };
+  if (turn.output || !turn.upstream) return { turn, output: turn.output, done: true };
+  return { turn, ...(await providerOutput(config, turn.upstream)) };
 }
 
 /**
@@ -111,6 +118,7 @@ export async function resolveContinuation(config: Config, principal: Principal, 
   let holderRef: { ref: NativeDeploymentRef; upstreamId: string; stored: boolean } | undefined;
   if (first) {
     if (!first.done) {
+      // Polled, or native and still running at its provider.
       throw invalidRequest(`Previous response with id '${previousId}' has not finished yet.`, 'previous_response_id', 'previous_response_in_progress');
     }
     const up = first.turn.upstream;
