@@ -241,6 +241,38 @@ describe('Redis faults mid-stream', () => {
     expect(Buffer.from(textOf(done))).toEqual(Buffer.from(TEXT));
   });
 
+  test('redis-server frozen (SIGSTOP) mid-stream for less than store_retry_grace_ms, then SIGCONT: the worker retries its flushes, the response completes with the full text, byte for byte, and its replay has no gap', async () => {
+    const [a] = await Promise.all([startInstance({ lease_ms: 20_000, store_retry_grace_ms: 10_000 })]);
+    const events = textTurnEvents(TEXT, { chunkSize: 4 });
+    let markFrozen!: () => void;
+    const frozen = new Promise<void>((resolve) => (markFrozen = resolve));
+    const cut = BEFORE_FIRST_DELTA + 6;
+    // The rest of the stream, its terminal event included, arrives while Redis is frozen.
+    upstream.respond(() => ({ kind: 'sse', steps: [...steps(events.slice(0, cut), 10), { until: frozen }, ...steps(events.slice(cut), 10)] }));
+
+    const created = await create(a.client, 'freeze me');
+    await waitFor(async () => textOf(await a.client.responses.retrieve(created.id)).length > 0, 10_000, 'first flush');
+    redis.pause();
+    try {
+      markFrozen();
+      await waitFor(() => upstream.requests[0].finished, 10_000, 'upstream stream end');
+      // Past the CLI's command deadline (2 s), well within the grace: flushes overrun and are retried.
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      redis.resume();
+    }
+
+    const done = await waitForStatus(a.client, created.id, 'completed', 20_000);
+    expect(Buffer.from(textOf(done))).toEqual(Buffer.from(TEXT));
+    const replay = await collect(await a.client.responses.retrieve(created.id, { stream: true }));
+    expect(replay.map((e) => e.sequence_number)).toEqual(replay.map((_, i) => i));
+    expect(Buffer.from(deltaText(replay))).toEqual(Buffer.from(TEXT));
+    expect(replay.at(-1)?.type).toBe('response.completed');
+    // The freeze was met: flushes failed and were retried.
+    const metrics = await (await fetch(`${a.origin}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).text();
+    expect(metrics).toMatch(/^responses_polling_redis_errors_total\{operation="flush"\} [1-9]/m);
+  });
+
   test('Redis restarted mid-stream within the grace (with persistence): the stored output is the full text, byte for byte', async () => {
     // With an AOF the record survives the restart and the worker's retried flush simply lands. A
     // Redis without persistence comes back empty: the worker then re-creates the record from its
