@@ -520,6 +520,9 @@ describe('the documentation', () => {
     const firstScreen = readme.split('\n').slice(0, 20).join('\n');
     for (const needed of ['npm start', 'npm test', 'Node.js 20', 'redis-server', 'chromium', 'bash .ci/run']) expect(firstScreen).toContain(needed);
     expect(readme).toContain('npm install express-responses-polling');
+    // The JS quick start stays a glance: ten lines of code at most.
+    const quickStart = /## Quick start\n+```js\n([\s\S]*?)```/.exec(readme)![1];
+    expect(quickStart.trimEnd().split('\n').length).toBeLessThanOrEqual(10);
   });
 
   test('every relative link in the README and docs/ points at a file the package ships, and at a heading that exists', () => {
