@@ -1,7 +1,8 @@
 // Continuing conversations at their edges, on the Redis and the memory store: the inline-expansion
-// caps, a previous turn still running, a pass-through turn the upstream did not store, a native
-// turn continued by a polled one, input_items (under `/responses`, the master key, a native id)
-// and a streamed pass-through id retrieved and continued.
+// caps, a chain over a cap kept on the deployment that holds it, a previous turn still running, a
+// pass-through turn the upstream did not store, a native turn continued by a polled one,
+// input_items (under `/responses`, the master key, a native id) and a streamed pass-through id
+// retrieved and continued.
 
 import request from 'supertest';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Script } from '../helpers/fake-upstream';
@@ -106,6 +107,33 @@ describe.each(STORE_KINDS)('continuing conversations on the %s store', (kind) =>
     expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'previous_response_id', code: 'previous_response_not_continuable' });
     expect(u.requests).toHaveLength(2);
     expect(await keys()).toEqual(before);
+  });
+
+  test('a chain over a cap that its deployment holds is sent there only: no failover to a deployment that would need it inline', async () => {
+    const holder = await upstream();
+    const other = await upstream();
+    holder.respond((req) => ({ kind: 'sse', steps: steps(textTurnEvents('held', { responseId: `up_held_${holder.requests.indexOf(req)}` })) }));
+    other.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('other', { responseId: 'up_other' })) }));
+    const { app } = await instance(
+      [
+        responsesDeployment(holder),
+        { modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: other.url, apiKey: 'sk-other-conv-deployment-key' },
+      ],
+      { routingStrategy: 'round-robin', conversation: { maxTurns: 1 } },
+    );
+    const ca = app.client(KEY_A);
+    // Round-robin starts with the first deployment; each later turn is pinned to it (it holds the chain).
+    const first = await ca.responses.create({ model: 'gpt', input: 'One', background: true });
+    await waitForStatus(ca, first.id, 'completed');
+    const second = await ca.responses.create({ model: 'gpt', input: 'Two', previous_response_id: first.id, background: true });
+    await waitForStatus(ca, second.id, 'completed');
+    holder.respond(() => ({ kind: 'json', status: 503, body: { error: { message: 'overloaded', type: 'server_error' } } }));
+
+    const third = await ca.responses.create({ model: 'gpt', input: 'Three', previous_response_id: second.id, background: true });
+    const failed = await waitForStatus(ca, third.id, 'failed');
+    expect(failed.error).toMatchObject({ code: expect.any(String) });
+    expect(holder.requests.slice(1).map((r) => r.body.previous_response_id)).toEqual(expect.arrayContaining(['up_held_0', 'up_held_1']));
+    expect(other.requests).toHaveLength(0);
   });
 
   test('a previous turn still running is a 400 previous_response_in_progress, and the upstream is not asked', async () => {
