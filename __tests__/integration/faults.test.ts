@@ -1,6 +1,7 @@
 // Many instances and faults with real processes: built CLI instances sharing one redis-server,
-// kill -9 of a worker, SIGTERM drain, and Redis paused or restarted mid-stream.
+// kill -9 of a worker, SIGTERM drain, Redis paused, frozen or restarted mid-stream, slow clients.
 
+import net from 'node:net';
 import OpenAI from 'openai';
 import { assertCliBuilt, waitForStatusThroughFaults, startCli, type CliInstance } from '../helpers/cli-instance';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
@@ -297,5 +298,57 @@ describe('Redis faults mid-stream', () => {
 
     const done = await waitForStatus(a.client, created.id, 'completed', 20_000);
     expect(Buffer.from(textOf(done))).toEqual(Buffer.from(TEXT));
+  });
+});
+
+describe('slow clients against the CLI', () => {
+  /**
+   * Sends headers announcing a body of `length` bytes, then one byte every `everyMs` (at most
+   * `length`), until the server answers or closes; resolves with what it answered and whether it closed.
+   */
+  function trickle(origin: string, length: number, everyMs: number): Promise<{ answer: string; closed: boolean; sent: number }> {
+    const { hostname, port } = new URL(origin);
+    return new Promise((resolve) => {
+      const socket = net.connect(Number(port), hostname);
+      let answer = '';
+      let sent = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const done = (closed: boolean) => {
+        clearInterval(timer);
+        socket.destroy();
+        resolve({ answer, closed, sent });
+      };
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('close', () => done(true));
+      socket.on('connect', () => {
+        socket.write(
+          `POST /v1/responses HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${MASTER_KEY}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`,
+        );
+        timer = setInterval(() => {
+          // The whole body sent without the server cutting it off: the timeout did not hold.
+          if (sent >= length - 1) return done(false);
+          if (!socket.destroyed) socket.write(' ');
+          sent++;
+        }, everyMs);
+      });
+    });
+  }
+
+  test('a POST body trickled slower than --request-timeout-ms is cut off with 408 and the connection closed, nothing is created, and the server keeps serving others', async () => {
+    const a = await startInstance({}, ['--headers-timeout-ms', '1000', '--request-timeout-ms', '2000']);
+    upstream.respond(() => ({ kind: 'sse', steps: steps(textTurnEvents('served', { chunkSize: 4 })) }));
+    // 200 bytes at one per 100 ms: 20 s to send it all, ten times the timeout.
+    const slow = trickle(a.origin, 200, 100);
+    // Meanwhile, and once it is cut off, ordinary clients are served.
+    const during = await create(a.client, 'during the trickle');
+    const cut = await slow;
+    expect(cut.closed).toBe(true);
+    expect(cut.answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(cut.sent).toBeLessThan(199);
+    const after = await create(a.client, 'after the trickle');
+    for (const id of [during.id, after.id]) expect(textOf(await waitForStatus(a.client, id, 'completed', 15_000))).toBe('served');
+    expect(upstream.requests).toHaveLength(2);
   });
 });
