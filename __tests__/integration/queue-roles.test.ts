@@ -120,11 +120,15 @@ describe('roles', () => {
     await upstream.waitForRequest(0);
     first.proc.kill('SIGKILL');
     await first.exited;
-    await start({ role: 'worker', worker });
+    const second = await start({ role: 'worker', worker });
 
     const done = await waitForStatus(api.client, created.id, 'completed', 15_000);
     expect(textOf(done)).toBe(TEXT);
     expect(upstream.requests).toHaveLength(2);
+    // The worker that found the lapsed claim counted one requeue, and none exhausted.
+    const metrics = await (await fetch(`${second.origin}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`responses_polling_queue_requeues_total\\{group="${MODEL}",outcome="requeued"\\} 1\n`));
+    expect(metrics).not.toContain('outcome="exhausted"');
   });
 
   test('SIGTERM of a worker hands back its claimed, unstarted responses at once: another worker runs them well before the lease would lapse', async () => {

@@ -153,6 +153,25 @@ describe.each(KINDS)('webhooks (%s store)', (kind) => {
     expect(text).toContain('responses_polling_webhook_deliveries_total{type="response.incomplete"} 1');
   });
 
+  test('an endpoint that always answers 503 is given up after retryForMs: counted expired once, and no attempt follows', async () => {
+    receiver.answer(() => 503);
+    const app = await start({ webhookDelivery: { retryForMs: 400, backoffBaseMs: 50, backoffMaxMs: 100, pollIntervalMs: 50 } });
+    const client = app.client();
+    const created = await client.responses.create({ model: 'gpt-test', input: 'hello', background: true });
+    await waitForStatus(client, created.id, 'completed');
+    await waitFor(async () => (await metrics(app)).includes('responses_polling_webhook_failures_total{reason="expired"} 1'), 10000, 'the event given up');
+    const attempts = receiver.received.length;
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    // Several backoff periods and polls later: not one more attempt, not one more count.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(receiver.received).toHaveLength(attempts);
+    const text = await metrics(app);
+    expect(text).toContain('responses_polling_webhook_failures_total{reason="expired"} 1\n');
+    expect(text).toContain(`responses_polling_webhook_failures_total{reason="http_status"} ${attempts}\n`);
+    expect(text).not.toContain('responses_polling_webhook_deliveries_total{');
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+  });
+
   test('each endpoint gets only the event types it lists; a cancel sends response.cancelled', async () => {
     const app = await start({
       webhooks: [
