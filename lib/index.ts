@@ -26,7 +26,20 @@ export {
   type ResponseErrorCode,
   type ErrorDetail,
 } from './response-vocabulary';
-export { ApiError, ConfigError, StoreConflictError, ResponsesPollingError, ERROR_CODES, WARNING_CODES, type ErrorCode, type WarningCode } from './errors';
+export {
+  ApiError,
+  ConfigError,
+  StoreConflictError,
+  QueueFullError,
+  StoreRecordLostError,
+  ResponsesPollingError,
+  ERROR_CODES,
+  WARNING_CODES,
+  type ErrorCode,
+  type WarningCode,
+} from './errors';
+export { RedisStoreUnavailableError } from './store/redis-connection';
+export { UpstreamError } from './upstream/client';
 export { createRedisLimiter, type RedisLimiter } from './limiter/redis-limiter';
 export { MemoryLimiter } from './limiter/memory-limiter';
 export type * from './limiter/types';

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SchemaObject } from 'ajv';
 import { ERROR_CODES, WARNING_CODES } from '../../lib/errors';
+import * as pkg from '../../lib';
 import { SERVER_LIMIT_DEFAULTS, USAGE } from '../../lib/cli-args';
 import { DEFAULTS } from '../../lib/config/resolve';
 import { liteLLMSchema } from '../../lib/config/litellm-schema';
@@ -60,6 +61,13 @@ describe('docs/configuration.md: error and warning codes', () => {
 
   test('the error table lists every code of ERROR_CODES, and nothing else', () => {
     expect(errors.map((row) => code(row[1])).sort()).toEqual(Object.values(ERROR_CODES).sort());
+  });
+
+  test('every error class the table names is exported from the package, with its code', () => {
+    for (const row of errors) {
+      const exported = (pkg as Record<string, unknown>)[code(row[0])];
+      expect({ name: code(row[0]), exported: typeof exported }).toEqual({ name: code(row[0]), exported: 'function' });
+    }
   });
 
   test('the warning table lists every code of WARNING_CODES, and nothing else', () => {
