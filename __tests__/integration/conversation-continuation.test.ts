@@ -11,6 +11,7 @@ import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, waitForStatus, t
 import { collect, gate, steps } from '../helpers/flow';
 import { NATIVE_TEXT, serveNativeProvider } from '../helpers/native-provider';
 import type { DeploymentOptions, ResponsesPollingOptions } from '../../lib/config/options';
+import { nativeKey } from '../../lib/store/keys';
 
 const MASTER_KEY = 'sk-master-conv-0123456789abcdef';
 const KEY_A = 'sk-team-a-conv-0123456789';
@@ -292,5 +293,50 @@ describe.each(STORE_KINDS)('continuing conversations on the %s store', (kind) =>
     expect(done.previous_response_id).toBe('up_streamed');
     const continued = u.requests.find((r) => r.method === 'POST' && r.body.input === 'and more');
     expect(continued?.body.previous_response_id).toBe('up_streamed');
+  });
+});
+
+describe('a streamed pass-through response on Redis', () => {
+  let u: FakeUpstream | undefined;
+  let app: TestApp | undefined;
+  let handle: ReturnType<typeof redisStoreForTest> | undefined;
+
+  afterEach(async () => {
+    await app?.close();
+    await u?.close();
+    await handle?.close();
+  });
+
+  test('is remembered before the client sees its terminal event, even while Redis holds writes back', async () => {
+    u = await startFakeUpstream();
+    const release = gate();
+    const events = steps(textTurnEvents('streamed text', { responseId: 'up_held' }));
+    // Everything up to the terminal event, then the terminal event once the test froze Redis's writes.
+    u.respond(() => ({ kind: 'sse', steps: [...events.slice(0, -1), { until: release.promise }, ...events.slice(-1), { hang: true }] }));
+    handle = redisStoreForTest();
+    app = await startApp({
+      store: handle.store,
+      models: [{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }],
+      virtualKeys: [{ key: KEY_A, id: 'team-a' }],
+    });
+    const stream = await app.client(KEY_A).responses.create({ model: 'gpt', input: 'stream it', stream: true });
+    await handle.keys(); // connects the inspecting client
+    const seen: string[] = [];
+    let remembered: string | null = 'not read';
+    for await (const event of stream) {
+      seen.push(event.type);
+      if (event.type === 'response.created') {
+        // Writes wait in Redis for a while; reads (this test's GET below) do not.
+        await handle.inspect.sendCommand(['CLIENT', 'PAUSE', '1500', 'WRITE']);
+        release.open();
+      }
+      if (event.type === 'response.completed') {
+        remembered = await handle.inspect.get(nativeKey(handle.prefix, 'up_held'));
+        break;
+      }
+    }
+    expect(seen).toContain('response.completed');
+    expect(remembered).not.toBeNull();
+    expect(JSON.parse(remembered as string)).toMatchObject({ path: 'pass_through' });
   });
 });

@@ -38,21 +38,30 @@ export async function settleNative(runtime: Runtime, id: string, record: NativeR
   runtime.responseEnded({ id, path: 'native', status: r.status as EndStatus, response: r, owner: record.owner });
 }
 
-/** Feeds SSE chunks to a parser and settles the response at its first terminal event. */
-export function terminalWatcher(onResponse: (response: unknown) => void): (chunk: Uint8Array) => void {
+/**
+ * Feeds SSE chunks to a parser and hands `onResponse` the response of the first terminal event;
+ * the chunk that carries it waits for the promise `onResponse` returns (the relay holds it back).
+ */
+export function terminalWatcher(onResponse: (response: unknown) => void | Promise<void>): (chunk: Uint8Array) => Promise<void> | undefined {
   const decoder = new TextDecoder();
   let seen = false;
+  let pending: Promise<void> | undefined;
   const parser = createParser({
     onEvent(message) {
       if (seen || !(isFinalEventType(message.event) || message.event === CANCELLED_EVENT_TYPE)) return;
       try {
         const data = JSON.parse(message.data) as { response?: unknown };
         seen = true;
-        onResponse(data.response);
+        pending = onResponse(data.response) ?? undefined;
       } catch {
         // Not JSON: nothing to account.
       }
     },
   });
-  return (chunk) => parser.feed(decoder.decode(chunk, { stream: true }));
+  return (chunk) => {
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    const wait = pending;
+    pending = undefined;
+    return wait;
+  };
 }

@@ -41,7 +41,8 @@ export function startPassThrough(runtime: Runtime, res: Response, admission: Adm
 /**
  * Forwards the call's body to its first deployment and relays the answer. A Response the provider
  * answered is remembered (owner, deployment, turn) so it can be retrieved, deleted, listed and
- * continued through this package: a JSON answer before the client gets it, a stream at its end.
+ * continued through this package before the client sees its end: a JSON answer before it is
+ * sent, a stream before its terminal event is.
  */
 export async function passThrough(runtime: Runtime, res: Response, call: CreateCall): Promise<void> {
   const deployment = call.deployments[0];
@@ -86,7 +87,7 @@ export async function passThrough(runtime: Runtime, res: Response, call: CreateC
   try {
     if (body.stream === true) {
       res.flushHeaders();
-      await pipeRest(res, upstream.body.getReader(), controller.signal, terminalWatcher((response) => void remember(response)), new KeyScrubber(deployment.apiKey));
+      await pipeRest(res, upstream.body.getReader(), controller.signal, terminalWatcher(remember), new KeyScrubber(deployment.apiKey));
       return;
     }
     // An upstream that echoes the deployment's key must not hand it to the client.

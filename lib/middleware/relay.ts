@@ -41,24 +41,27 @@ export async function writeChunk(res: Response, chunk: Uint8Array): Promise<void
 
 /**
  * Relays the rest of `reader` to the client until it ends, breaks, or `signal` aborts; `observe`
- * sees each chunk (as the upstream sent it) after it was written. With `scrubber`, the
+ * sees each chunk (as the upstream sent it) before it is written, and the chunk waits for the
+ * promise it may return. With `scrubber`, the
  * deployment's key is removed from what is sent.
  */
 export async function pipeRest(
   res: Response,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   signal: AbortSignal,
-  observe?: (chunk: Uint8Array) => void,
+  observe?: (chunk: Uint8Array) => void | Promise<void>,
   scrubber?: KeyScrubber,
 ): Promise<void> {
   try {
     for (;;) {
       if (signal.aborted || res.destroyed) break;
       const { done, value } = await reader.read();
+      // Observed before it is written: an observer that must finish first (the record of a
+      // response whose end this chunk carries) holds the chunk back until it has.
+      if (!done) await observe?.(value);
       const out = done ? scrubber?.end() : scrubber ? scrubber.push(value) : value;
       if (out?.length) await writeChunk(res, out);
       if (done) break;
-      observe?.(value);
     }
   } catch {
     // The client left (abort) or the upstream broke: the relay just ends.
