@@ -236,7 +236,10 @@ export interface ControlMessage {
  * if the id did not exist), or `null` for an administrator.
  */
 export interface ResponseStore {
-  /** Creates a record; rejects with `StoreConflictError` when the id exists. Returns the fence. */
+  /**
+   * Creates a record; rejects with `StoreConflictError` when the id exists or its create was
+   * abandoned (see `delete`). Returns the fence.
+   */
   create(input: CreateRecordInput): Promise<{ fence: number }>;
   /**
    * Reads snapshot, tail and meta in one step. A non-terminal response whose lease has lapsed is
@@ -261,9 +264,11 @@ export interface ResponseStore {
   /**
    * Deletes every key of a response, leaves its tombstone (see `restore`) and publishes a `delete`
    * control message. The answer says whether this call ended a response that was not terminal
-   * yet (see {@link DeleteResult}).
+   * yet (see {@link DeleteResult}). With `tombstoneMs`, an administrator's delete (`owner` null)
+   * of an id with no record leaves a tombstone that long, so a create of that id that reaches
+   * the store later is refused (see `create`): how a create whose outcome is unknown is abandoned.
    */
-  delete(id: string, owner: string | null): Promise<DeleteResult>;
+  delete(id: string, owner: string | null, options?: { tombstoneMs?: number }): Promise<DeleteResult>;
   /**
    * Remembers a provider's own background response `id` for `ttlSeconds` (replacing an earlier
    * record of the same id). Not a response record: `read`, `cancel` and `delete` ignore it.

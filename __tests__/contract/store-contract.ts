@@ -79,6 +79,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(read!.snapshot).toBe(input.snapshot);
       });
 
+      test("an administrator's delete with tombstoneMs of an id with no record refuses a later create of that id; an owner's does not", async () => {
+        const abandoned = createInput();
+        expect(await store.delete(abandoned.id, null, { tombstoneMs: 60_000 })).toEqual({ deleted: false });
+        await expect(store.create(abandoned)).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.read(abandoned.id, null)).toBeNull();
+        const other = createInput();
+        expect(await store.delete(other.id, 'owner-a', { tombstoneMs: 60_000 })).toEqual({ deleted: false });
+        await store.create(other);
+        // An ordinary delete's tombstone does not refuse the id: only an abandoned create's does.
+        await store.delete(other.id, null);
+        await store.create(other);
+        expect((await store.read(other.id, null))!.meta.status).toBe('queued');
+      });
+
       test('read and readEvents of an unknown id return null', async () => {
         expect(await store.read(newId(), 'owner-a')).toBeNull();
         expect(await store.read(newId(), null)).toBeNull();

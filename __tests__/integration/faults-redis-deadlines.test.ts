@@ -8,7 +8,6 @@ import { ev, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstre
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { startApp, waitFor, type TestApp } from '../helpers/app';
 import { randomPrefix } from '../helpers/redis';
-import { textOf } from '../helpers/flow';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { createRedisStore, type RedisStore } from '../../lib/store/redis-store';
@@ -147,7 +146,7 @@ test('an idle connection whose path went dead is found by the liveness PING and 
   expect(get.status).toBe(200);
 });
 
-test('a create through a network path that stops forwarding answers 503 by its deadline; when the path delivers it late, the record it leaves is a whole response that runs to its end', async () => {
+test('a create through a network path that stops forwarding answers 503 by its deadline; when the path delivers it late, the tombstone the router left refuses it and the upstream never sees it', async () => {
   proxy = await startTcpProxy(redis.port);
   await startWith(`redis://127.0.0.1:${proxy.port}`);
   const first = await completedResponse();
@@ -156,21 +155,35 @@ test('a create through a network path that stops forwarding answers 503 by its d
   await admin.connect();
   try {
     const records = async () => (await admin.keys(`${prefix}{*}:meta`)).map((k) => k.slice(prefix.length + 1, k.indexOf('}')));
+    const tombstones = async () => (await admin.keys(`${prefix}{*}:deleted`)).map((k) => k.slice(prefix.length + 1, k.indexOf('}')));
+    const clients = async () => new Set(((await admin.sendCommand(['CLIENT', 'LIST'])) as string).split('\n').filter(Boolean).map((l) => /id=(\d+)/.exec(l)?.[1]));
     proxy.freezeOpen();
     expectUnavailable(await timed(() => client.responses.create({ model: 'gpt-test', input: 'frozen path', background: true })));
     // Nothing reached Redis while the path held the bytes.
     expect(await records()).toEqual([first]);
     expect(upstream.requests).toHaveLength(1);
+    // The router abandons the create whose outcome it does not know: through a new connection it
+    // leaves a tombstone for that id.
+    const [abandoned] = await waitFor(async () => {
+      const ids = await tombstones();
+      return ids.length > 0 ? ids : undefined;
+    }, 10_000, 'the abandoned create left its tombstone');
+    const before = await clients();
 
-    // The path comes back and delivers the create's script late, after the client was told 503:
-    // Redis runs it, so a record the client never learned the id of exists. It is a whole one
-    // (queued with its queue entry), which a worker claims and runs to its end; never a half
-    // record, nor one left queued.
+    // The path comes back and delivers the create's script late (then the connection the store
+    // gave up closes): Redis runs it, and the tombstone refuses it.
     proxy.thaw();
-    const late = await waitFor(async () => (await records()).find((id) => id !== first), 10_000, 'the late create landed');
-    await waitFor(async () => (await client.responses.retrieve(late)).status === 'completed', 15_000, 'the late record completed');
+    await waitFor(async () => {
+      const now = await clients();
+      return [...before].some((id) => !now.has(id));
+    }, 10_000, 'the frozen connection was closed after its bytes were delivered');
+    expect(await records()).toEqual([first]);
+    expect(await tombstones()).toEqual([abandoned]);
+    await expect(client.responses.retrieve(abandoned)).rejects.toMatchObject({ status: 404 });
+    // A worker polls the queue meanwhile: nothing is there to run.
+    await completedResponse();
     expect(upstream.requests).toHaveLength(2);
-    expect(textOf(await client.responses.retrieve(late))).toBe('deadline held');
+    expect(upstream.requests.map((r) => r.body.input)).not.toContain('frozen path');
   } finally {
     await admin.quit().catch(() => undefined);
   }

@@ -18,7 +18,8 @@ import { refuseWhileClosing } from './pre-call-limiter';
 import { runningTurnSeconds, turnOfRequest } from '../conversation/turns';
 import { enqueueInput } from '../queue/job';
 import { queueFullRefusal } from '../queue/queue-errors';
-import { QueueFullError } from '../errors';
+import { ERROR_CODES, QueueFullError } from '../errors';
+import { AbandonedCreates } from './abandoned-creates';
 import { currentLogContext } from '../observability/request-id';
 import { createSpanOf, deploymentAttributes, SPAN_ATTRIBUTES } from '../observability/tracing';
 import { ApiError } from '../errors';
@@ -119,6 +120,11 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
       const [turnWrite, recordWrite] = await Promise.allSettled([turn, record]);
       if (recordWrite.status === 'rejected') {
         if (turnWrite.status === 'fulfilled') void config.store.forgetTurn(id).catch(() => undefined);
+        // The store did not answer in time: the create may still reach it. The client is told
+        // 503 and will retry under a new id, so this one must never run.
+        if (outcomeUnknown(recordWrite.reason)) {
+          runtime.service('abandoned-creates', () => new AbandonedCreates(config.store, config.logger)).abandon(id, abandonedLifeMs(config));
+        }
         throw recordWrite.reason;
       }
       if (turnWrite.status === 'rejected') {
@@ -144,3 +150,16 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
     sendJson(res, 200, response, snapshot);
   }
 }
+
+/** True for the 503 of a store call that missed its deadline: whether it wrote is unknown. */
+function outcomeUnknown(err: unknown): boolean {
+  return err instanceof ApiError && err.code === ERROR_CODES.storeUnavailable;
+}
+
+/** How long the record of an abandoned create could live: its retention, its lease and its longest wait. */
+function abandonedLifeMs(config: Runtime['config']): number {
+  const waitMs = config.worker.maxQueueMs > 0 ? config.worker.maxQueueMs : DAY_MS;
+  return config.backgroundMode.ttl * 1000 + config.worker.leaseMs + waitMs;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;

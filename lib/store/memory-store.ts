@@ -32,6 +32,8 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
   readonly #records = new Map<string, MemoryRecord>();
   /** Deleted ids → epoch ms until which their tombstone lasts (as long as the record would have). */
   readonly #tombstones = new Map<string, number>();
+  /** Abandoned creates' ids (see `delete`) → epoch ms until which a create of that id is refused. */
+  readonly #abandoned = new Map<string, number>();
   readonly #queue = new MemoryQueue();
   readonly #sideKv = new MemorySideKv();
   protected readonly side: SideRecordsDeps = { kv: this.#sideKv, prefix: '', logger: silentLogger, assertOpen: () => this.#assertOpen() };
@@ -51,7 +53,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
 
   async create(input: CreateRecordInput): Promise<{ fence: number }> {
     this.#assertOpen();
-    if (this.#get(input.id)) throw new StoreConflictError(input.id);
+    if (this.#get(input.id) || (this.#abandoned.get(input.id) ?? 0) > Date.now()) throw new StoreConflictError(input.id);
     const full = input.queue && (input.queue.maxDepth ?? 0) > 0 && this.#queue.size(input.queue.group) >= (input.queue.maxDepth ?? 0);
     if (full) throw new QueueFullError(input.queue!.group);
     const now = Date.now();
@@ -174,10 +176,18 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     return { outcome: 'cancelled', response: stored(record) };
   }
 
-  async delete(id: string, owner: string | null): Promise<DeleteResult> {
+  async delete(id: string, owner: string | null, options: { tombstoneMs?: number } = {}): Promise<DeleteResult> {
     this.#assertOpen();
     const record = this.#owned(id, owner);
-    if (!record) return { deleted: false };
+    if (!record) {
+      // An abandoned create (see the contract): should it arrive later, the tombstone refuses it.
+      if (owner === null && !this.#records.has(id) && (options.tombstoneMs ?? 0) > 0) {
+        const until = Date.now() + Math.trunc(options.tombstoneMs ?? 0);
+        this.#tombstones.set(id, Math.max(this.#tombstones.get(id) ?? 0, until));
+        this.#abandoned.set(id, until);
+      }
+      return { deleted: false };
+    }
     // A response that was not terminal is ended by this delete; only this caller reports it.
     const running = !isTerminalStatus((JSON.parse(record.meta) as MetaRecord).status);
     const result: DeleteResult = running ? { deleted: true, ended: stored(record) } : { deleted: true };
@@ -277,6 +287,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     this.#control.removeAllListeners();
     this.#records.clear();
     this.#tombstones.clear();
+    this.#abandoned.clear();
     this.#queue.clear();
     this.#sideKv.clear();
   }
@@ -334,6 +345,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     const now = Date.now();
     for (const [id, record] of this.#records) if (record.expiresAt <= now) this.#records.delete(id);
     for (const [id, until] of this.#tombstones) if (until <= now) this.#tombstones.delete(id);
+    for (const [id, until] of this.#abandoned) if (until <= now) this.#abandoned.delete(id);
     this.#sideKv.sweep(now);
   }
 

@@ -135,7 +135,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
         ...queueArgs,
         ...withItemIds(input.events, 0),
       ],
-      together && qk ? [qk.ring, qk.jobs] : [],
+      [tombstoneKey(this.keyPrefix, input.id), ...(together && qk ? [qk.ring, qk.jobs] : [])],
     );
     const outcome = SCRIPT_CODES.create[code as 0 | 1 | 2];
     if (outcome === 'exists') throw new StoreConflictError(input.id);
@@ -223,9 +223,10 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return { outcome, response: storedFromReply(reply) };
   }
 
-  async delete(id: string, owner: string | null): Promise<DeleteResult> {
+  async delete(id: string, owner: string | null, options: { tombstoneMs?: number } = {}): Promise<DeleteResult> {
     const message = JSON.stringify({ id, action: 'delete' } satisfies ControlMessage);
-    const reply = asArray(await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message], [tombstoneKey(this.keyPrefix, id)]));
+    const tombstoneMs = String(Math.max(0, Math.trunc(options.tombstoneMs ?? 0)));
+    const reply = asArray(await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message, tombstoneMs], [tombstoneKey(this.keyPrefix, id)]));
     const outcome = SCRIPT_CODES.delete[reply[0] as keyof typeof SCRIPT_CODES.delete];
     if (outcome === undefined) throw new Error(`redis store: unexpected delete reply ${String(reply[0])}`);
     if (outcome === 'not_found') return { deleted: false };

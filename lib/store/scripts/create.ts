@@ -7,15 +7,16 @@ import { LUA_HELPERS } from './lua-helpers';
 /** Creates a record; see the header for KEYS, ARGV and return codes. */
 export const CREATE_SCRIPT = `
 --[[
-  Creates a response record, and enqueues it when KEYS[4..5] are given (one Redis node; on a
+  Creates a response record, and enqueues it when KEYS[6..7] are given (one Redis node; on a
   Redis Cluster the queue is in another slot and is written by the enqueue script right after).
 
   KEYS[1] meta hash
   KEYS[2] snapshot string
   KEYS[3] event log list
   KEYS[4] item-id notes list
-  KEYS[5] (optional) ring list of the queue
-  KEYS[6] (optional) jobs hash of the queue
+  KEYS[5] tombstone string (one an abandoned create left, 'abandoned', refuses the id)
+  KEYS[6] (optional) ring list of the queue
+  KEYS[7] (optional) jobs hash of the queue
 
   ARGV[1]  owner hash
   ARGV[2]  snapshot JSON (covers events 0 .. n-1)
@@ -38,16 +39,16 @@ export const CREATE_SCRIPT = `
 
   Returns
    1  created (fence 1)
-   0  the id exists; nothing written
-   2  the queue (KEYS[6]) is full; nothing written
+   0  the id exists, or was abandoned; nothing written
+   2  the queue (KEYS[7]) is full; nothing written
 ]]
 ${LUA_HELPERS}
 ${LUA_QUEUE_HELPERS}
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('GET', KEYS[5]) == 'abandoned' then
   return 0
 end
 local leaseMs = tonumber(ARGV[4])
-if #KEYS == 6 and tonumber(ARGV[15]) > 0 and redis.call('HLEN', KEYS[6]) >= tonumber(ARGV[15]) then
+if #KEYS == 7 and tonumber(ARGV[15]) > 0 and redis.call('HLEN', KEYS[7]) >= tonumber(ARGV[15]) then
   return 2
 end
 local n = #ARGV - 16 - tonumber(ARGV[16])
@@ -69,8 +70,8 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3], KEYS[4])
 pushFrom(pushItemIds(16))
 expireAll(tonumber(ARGV[5]) * 1000 + leaseMs + extra)
-if #KEYS == 6 then
-  enqueue(KEYS[5], KEYS[6], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], now)
+if #KEYS == 7 then
+  enqueue(KEYS[6], KEYS[7], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], now)
 end
 return 1
 `;

@@ -20,14 +20,23 @@ export const DELETE_SCRIPT = `
   ARGV[2] owner hash (ignored unless ARGV[1] is '1')
   ARGV[3] control channel
   ARGV[4] control message JSON
+  ARGV[5] ms of the tombstone an administrator's delete leaves for an id with no record, 0 for none
 
   Returns
-   { 0 }                                    missing, or owned by someone else; nothing changed
+   { 0 }                                    missing (a tombstone left when ARGV[5] asks), or owned by someone else
    { 1 }                                    deleted; it was terminal already
    { 2, meta pairs, snapshot, tail entries } deleted while not terminal: this call ended it
 ]]
 ${LUA_HELPERS}
-if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- A create whose outcome its caller does not know is abandoned this way: should it arrive
+  -- later, the tombstone refuses it.
+  if ARGV[1] == '0' and tonumber(ARGV[5] or '0') > 0 then
+    redis.call('SET', KEYS[5], 'abandoned', 'PX', int(ARGV[5]))
+  end
+  return { 0 }
+end
+if ownerMismatch(ARGV[1], ARGV[2]) then
   return { 0 }
 end
 local reply = { 1 }
