@@ -26,8 +26,7 @@ import { pageArgs, withItemIds } from './log-pages';
 import { redisSideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { controlChannel, responseKeys, tombstoneKey } from './keys';
 import { parseControlMessage, WORKER_LOST_ERROR } from './records';
-import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError } from './redis-connection';
-import { whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
+import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError, whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { mayEvict, readEvictionPolicy, warnOnEvictionPolicy, type EvictionAware } from './redis-eviction';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
@@ -225,8 +224,8 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
 
   async delete(id: string, owner: string | null, options: { tombstoneMs?: number } = {}): Promise<DeleteResult> {
     const message = JSON.stringify({ id, action: 'delete' } satisfies ControlMessage);
-    const tombstoneMs = String(Math.max(0, Math.trunc(options.tombstoneMs ?? 0)));
-    const reply = asArray(await this.#run(SCRIPTS.delete, id, [...ownerArgs(owner), this.#channel, message, tombstoneMs], [tombstoneKey(this.keyPrefix, id)]));
+    const args = [...ownerArgs(owner), this.#channel, message, String(Math.max(0, Math.trunc(options.tombstoneMs ?? 0)))];
+    const reply = asArray(await this.#run(SCRIPTS.delete, id, args, [tombstoneKey(this.keyPrefix, id)]));
     const outcome = SCRIPT_CODES.delete[reply[0] as keyof typeof SCRIPT_CODES.delete];
     if (outcome === undefined) throw new Error(`redis store: unexpected delete reply ${String(reply[0])}`);
     if (outcome === 'not_found') return { deleted: false };
