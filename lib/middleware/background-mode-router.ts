@@ -18,7 +18,7 @@ import { refuseWhileClosing } from './pre-call-limiter';
 import { runningTurnSeconds, turnOfRequest } from '../conversation/turns';
 import { enqueueInput } from '../queue/job';
 import { queueFullRefusal } from '../queue/queue-errors';
-import { ERROR_CODES, QueueFullError } from '../errors';
+import { ERROR_CODES, QueueFullError, StoreConflictError } from '../errors';
 import { AbandonedCreates } from './abandoned-creates';
 import { currentLogContext } from '../observability/request-id';
 import { createSpanOf, deploymentAttributes, SPAN_ATTRIBUTES } from '../observability/tracing';
@@ -102,6 +102,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
       // never read and is forgotten (else it expires); a record without its turn is not kept.
       const turn = callStore(config, () => config.store.saveTurn(id, turnOfRequest(owner, 'polling', body), runningTurnSeconds(config)));
       // No record, no response: a failure here reaches the create route, which gives the admission back.
+      let answered = false;
       const record = callStore(config, () =>
         config.store.create({
           id,
@@ -113,6 +114,8 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           ttlSeconds: config.backgroundMode.ttl,
           queue,
         }).catch((err: unknown) => {
+          // The store answered: nothing was written (a conflict leaves the other record alone).
+          answered = err instanceof QueueFullError || err instanceof StoreConflictError;
           // A full queue stored nothing: the client is told to come back (429), not that the store is down.
           throw err instanceof QueueFullError ? queueFullRefusal(body.model) : err;
         }),
@@ -122,7 +125,7 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
         if (turnWrite.status === 'fulfilled') void config.store.forgetTurn(id).catch(() => undefined);
         // The store did not answer in time: the create may still reach it. The client is told
         // 503 and will retry under a new id, so this one must never run.
-        if (outcomeUnknown(recordWrite.reason)) {
+        if (!answered && outcomeUnknown(recordWrite.reason)) {
           runtime.service('abandoned-creates', () => new AbandonedCreates(config.store, config.logger)).abandon(id, abandonedLifeMs(config));
         }
         throw recordWrite.reason;
