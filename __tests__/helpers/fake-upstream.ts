@@ -145,3 +145,17 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       }),
   };
 }
+
+/** A Chat Completions server's SSE answer saying `text`: one content delta, the stop, the usage, `[DONE]`. */
+export function chatAnswer(text: string): Script {
+  const chunk = (c: Record<string, unknown>): Step => ({ raw: `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', ...c })}\n\n` });
+  return {
+    kind: 'sse',
+    steps: [
+      chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: text }, finish_reason: null }] }),
+      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+      chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }),
+      { raw: 'data: [DONE]\n\n' },
+    ],
+  };
+}

@@ -5,7 +5,7 @@
 // retrieved and continued.
 
 import request from 'supertest';
-import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Script } from '../helpers/fake-upstream';
+import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Script, chatAnswer } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { STORE_KINDS, redisStoreForTest, startApp, storeOfKind, waitForStatus, type StoreHandle, type TestApp } from '../helpers/app';
 import { collect, gate, steps } from '../helpers/flow';
@@ -18,20 +18,6 @@ const KEY_A = 'sk-team-a-conv-0123456789';
 const KEY_B = 'sk-team-b-conv-0123456789';
 const UPSTREAM_KEY = 'sk-upstream-conv-secret-0123456789';
 const PROVIDER_KEY = 'sk-provider-conv-native-0123456789';
-
-/** SSE of a Chat Completions stream saying `text`. */
-function chatAnswer(text: string): Script {
-  const chunk = (c: Record<string, unknown>) => ({ raw: `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', ...c })}\n\n` });
-  return {
-    kind: 'sse',
-    steps: [
-      chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: text }, finish_reason: null }] }),
-      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
-      chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }),
-      { raw: 'data: [DONE]\n\n' },
-    ],
-  };
-}
 
 /** A completed upstream Response `id` saying `text`. */
 function upstreamResponse(id: string, text: string): Record<string, unknown> {

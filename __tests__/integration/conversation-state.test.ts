@@ -3,7 +3,7 @@
 // that can be retrieved, deleted and continued, from any instance, for their owner only.
 
 import request from 'supertest';
-import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Script } from '../helpers/fake-upstream';
+import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type Script, chatAnswer } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { redisStoreForTest, startApp, waitForStatus, type TestApp } from '../helpers/app';
 import { steps } from '../helpers/flow';
@@ -20,20 +20,6 @@ function numberedTurns(upstream: FakeUpstream): void {
     const n = upstream.requests.indexOf(req);
     return { kind: 'sse', steps: steps(textTurnEvents(`answer ${n}`, { responseId: `up_${n}`, itemId: `msg_up_${n}` })) };
   });
-}
-
-/** SSE of a Chat Completions stream saying `text`. */
-function chatAnswer(text: string): Script {
-  const chunk = (c: Record<string, unknown>) => ({ raw: `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', ...c })}\n\n` });
-  return {
-    kind: 'sse',
-    steps: [
-      chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: text }, finish_reason: null }] }),
-      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
-      chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }),
-      { raw: 'data: [DONE]\n\n' },
-    ],
-  };
 }
 
 describe('stateful responses', () => {
