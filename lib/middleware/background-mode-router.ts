@@ -17,6 +17,7 @@ import { passThrough } from './pass-through';
 import { refuseWhileClosing } from './pre-call-limiter';
 import { runningTurnSeconds, turnOfRequest } from '../conversation/turns';
 import { enqueueInput } from '../queue/job';
+import { queueLifeMs } from '../queue/memory-queue';
 import { queueFullRefusal } from '../queue/queue-errors';
 import { ERROR_CODES, QueueFullError, StoreConflictError } from '../errors';
 import { AbandonedCreates } from './abandoned-creates';
@@ -161,8 +162,5 @@ function outcomeUnknown(err: unknown): boolean {
 
 /** How long the record of an abandoned create could live: its retention, its lease and its longest wait. */
 function abandonedLifeMs(config: Runtime['config']): number {
-  const waitMs = config.worker.maxQueueMs > 0 ? config.worker.maxQueueMs : DAY_MS;
-  return config.backgroundMode.ttl * 1000 + config.worker.leaseMs + waitMs;
+  return config.backgroundMode.ttl * 1000 + config.worker.leaseMs + queueLifeMs(config.worker.maxQueueMs);
 }
-
-const DAY_MS = 24 * 60 * 60 * 1000;

@@ -58,7 +58,8 @@ export async function pipeRest(
       const { done, value } = await reader.read();
       // Observed before it is written: an observer that must finish first (the record of a
       // response whose end this chunk carries) holds the chunk back until it has.
-      if (!done) await observe?.(value);
+      const observed = done ? undefined : observe?.(value);
+      if (observed) await observed;
       const out = done ? scrubber?.end() : scrubber ? scrubber.push(value) : value;
       if (out?.length) await writeChunk(res, out);
       if (done) break;
