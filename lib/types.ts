@@ -238,7 +238,8 @@ export interface ControlMessage {
 export interface ResponseStore {
   /**
    * Creates a record; rejects with `StoreConflictError` when the id exists or its create was
-   * abandoned (see `delete`). Returns the fence.
+   * abandoned (see `delete`). Returns the fence: 1, which `startQueued` raises (a fence above 1
+   * tells that the response has left its queue).
    */
   create(input: CreateRecordInput): Promise<{ fence: number }>;
   /**
@@ -311,8 +312,8 @@ export interface ResponseStore {
   /** Responses of `group` waiting for a claim. */
   queueDepth(group: string): Promise<number>;
   /**
-   * Takes a claimed response's record: when still `queued`, a new fence and lease are set (an
-   * earlier claimant's writes are refused from now on) and the record is returned.
+   * Takes a claimed response's record: when still `queued`, the fence goes up by one and a lease is
+   * set (an earlier claimant's writes are refused from now on) and the record is returned.
    */
   startQueued(id: string, leaseMs: number): Promise<StartQueuedOutcome>;
   /** Ends a `queued` response `failed` with `error`; `true` only for the call that did it. */

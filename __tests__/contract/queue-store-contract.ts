@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CreateRecordInput, QueueEnqueue, ResponseStore } from '../../lib/types';
 import { QUEUE_TIMEOUT_ERROR } from '../../lib/queue/queue-errors';
+import { mayStillBeQueued } from '../../lib/queue/drop';
 import { QueueFullError } from '../../lib/errors';
 import { sleep } from '../helpers/flow';
 import { appendInput, createInput, events } from '../helpers/store-inputs';
@@ -97,6 +98,26 @@ export function describeQueueContract(store: () => ResponseStore): void {
       expect(await store().append(input.id, appendInput({ fence: 1, events: events(1, 1) }))).toBe('fenced');
       expect(await store().append(input.id, appendInput({ fence: 2, events: events(1, 1), status: 'in_progress' }))).toBe('ok');
       expect(await store().startQueued(input.id, 30_000)).toEqual({ outcome: 'started' });
+    });
+
+    test('the meta a cancel or delete answers tells a response still queued from one a worker took (mayStillBeQueued)', async () => {
+      const waiting = queued();
+      const taken = queued();
+      const deletedWaiting = queued();
+      for (const input of [waiting, taken, deletedWaiting]) await store().create(input);
+      await store().claim(group, LEASE);
+      await store().claim(group, LEASE);
+      // The first two claims took waiting and taken (fair order); only taken is started.
+      expect((await store().startQueued(taken.id, 30_000)).outcome).toBe('claimed');
+      const cancelledWaiting = await store().cancel(waiting.id, 'owner-a', 60);
+      const cancelledTaken = await store().cancel(taken.id, 'owner-a', 60);
+      const deleted = await store().delete(deletedWaiting.id, 'owner-a');
+      if (cancelledWaiting.outcome !== 'cancelled' || cancelledTaken.outcome !== 'cancelled' || !deleted.deleted || !deleted.ended) {
+        throw new Error('expected two cancels and a delete that ended a response');
+      }
+      expect(mayStillBeQueued(cancelledWaiting.response.meta)).toBe(true);
+      expect(mayStillBeQueued(cancelledTaken.response.meta)).toBe(false);
+      expect(mayStillBeQueued(deleted.ended.meta)).toBe(true);
     });
 
     test('startQueued of a cancelled or deleted response says so and the upstream need not be called', async () => {

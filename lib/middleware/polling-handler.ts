@@ -5,7 +5,7 @@ import type { ResponsesPollingOptions } from '../config/options';
 import { ApiError, invalidRequest, responseNotFound } from '../errors';
 import { ownerFilter, runtimeFor, type Runtime } from '../runtime';
 import { isTerminalStatus, type StoredResponse } from '../types';
-import { dropQueued } from '../queue/drop';
+import { dropQueued, mayStillBeQueued } from '../queue/drop';
 import { finalSnapshot, materialize, materializedJson } from '../worker/materialize';
 import { asyncHandler, callStore, errorResponder, plainJson } from './http';
 import { principalOf } from './request-context';
@@ -117,7 +117,7 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
         config.logger.info('background response cancelled', { id });
         runtime.responseEnded({ id, path: 'polling', status: 'cancelled', response, owner: result.response.meta.owner });
         // Still waiting in the queue: out of it now, and its key's slot given back.
-        await dropQueued(config, id, response.model);
+        if (mayStillBeQueued(result.response.meta)) await dropQueued(config, id, response.model);
       }
       res.status(200).json(response);
     }),
@@ -139,7 +139,7 @@ export function addLifecycleRoutes(router: Router, runtime: Runtime): void {
         // Only the delete that ended a running response reports it, whichever instance runs its worker.
         const ended = materialize(result.ended);
         runtime.responseEnded({ id, path: 'polling', status: 'deleted', response: ended, owner: result.ended.meta.owner });
-        await dropQueued(config, id, ended.model);
+        if (mayStillBeQueued(result.ended.meta)) await dropQueued(config, id, ended.model);
       }
       res.status(200).json({ id, object: 'response', deleted: true });
     }),

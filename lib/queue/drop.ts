@@ -5,6 +5,16 @@ import type { ResponsesPollingConfig } from '../config/options';
 import { findDeployments } from '../config/routing';
 import { Admission } from '../limiter/admission';
 import { queueGroup, readJob } from './job';
+import type { ResponseMeta } from '../types';
+
+/**
+ * Whether a response that just ended may still be waiting in its queue: a create writes fence 1
+ * and the worker that takes it from the queue raises it (`startQueued`), so a higher fence means
+ * it left the queue long ago and {@link dropQueued} would be a round trip for nothing.
+ */
+export function mayStillBeQueued(meta: Pick<ResponseMeta, 'fence'>): boolean {
+  return meta.fence <= 1;
+}
 
 /**
  * Takes response `id` (of model `model`) out of its deployment group's queue if it is still
