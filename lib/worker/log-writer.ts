@@ -67,6 +67,8 @@ export class LogWriter {
   private pending: string[] = [];
   private pendingFirstSeq: number;
   private pendingBytes = 0;
+  /** When the oldest pending event was queued (performance.now()). */
+  private pendingSince = 0;
   private pendingStatus: ResponseStatus | undefined;
   private bytesSinceSnapshot = 0;
   private snapshotBytes: number;
@@ -124,17 +126,27 @@ export class LogWriter {
     this.announced.note(event);
     this.recovery.keep([encoded]);
     this.nextSeq = event.sequence_number + 1;
+    if (this.pending.length === 0) this.pendingSince = performance.now();
     this.pending.push(encoded);
     this.pendingBytes += encoded.length;
     this.bytesSinceSnapshot += encoded.length;
     if (status) this.pendingStatus = status;
-    const t = this.tuning;
-    if ((status && isTerminalStatus(status)) || this.pending.length >= t.flushMaxEvents || this.pendingBytes >= t.flushMaxBytes) {
-      this.requestFlush();
-    } else {
-      this.tick.add(this.onFlushTick);
-    }
+    if (this.flushDue()) this.requestFlush();
+    else this.tick.add(this.onFlushTick);
     return encoded.length;
+  }
+
+  /** Whether what is pending must be written now rather than at the next flush tick. */
+  private flushDue(): boolean {
+    const t = this.tuning;
+    const status = this.pendingStatus;
+    return (status !== undefined && isTerminalStatus(status)) || this.pending.length >= t.flushMaxEvents || this.pendingBytes >= t.flushMaxBytes;
+  }
+
+  /** After a write: what is pending goes now when due or when it has waited a whole window, else at the next tick. */
+  private flushAfterWrite(): void {
+    if (this.flushDue() || performance.now() - this.pendingSince >= this.tuning.flushIntervalMs) this.requestFlush();
+    else this.tick.add(this.onFlushTick);
   }
 
   /** Waits for every pending event to be written (or dropped because the worker closed). */
@@ -173,13 +185,15 @@ export class LogWriter {
     if (this.flushing) return;
     this.flushing = this.flushLoop(heartbeat).finally(() => {
       this.flushing = undefined;
-      // Events that arrived while the last write was in flight.
-      if (this.pending.length && !this.host.closed()) this.requestFlush();
+      // Events that arrived while the last write was in flight wait for the window they opened,
+      // like any other (a write per flight would double the appends of a steady stream).
+      if (this.pending.length && !this.host.closed()) this.flushAfterWrite();
     });
   }
 
+  /** Writes what is pending (or renews the lease), then again only while more is due at once (see flushAfterWrite). */
   private async flushLoop(heartbeat: boolean): Promise<void> {
-    while (!this.host.closed() && (this.pending.length || heartbeat)) {
+    for (let first = true; !this.host.closed() && (first ? this.pending.length > 0 || heartbeat : this.flushDue()); first = false) {
       heartbeat = false;
       const bytes = this.pendingBytes;
       const flushStarted = performance.now();
