@@ -66,6 +66,7 @@ async function runBench({ mode = 'quick', only, dist = path.join(__dirname, '..'
     // BENCH_FLUSH_MS tries another `worker.flushIntervalMs` (write-amp scales it to its clock).
     const worker = process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : undefined;
     const envFor = (opts = {}) => startEnv({ dist, serverArgs, worker, ...opts });
+    envFor.dist = dist;
     // The flush window the measured build uses by default (write-amp compresses it with its clock).
     envFor.defaultFlushMs = require(path.join(dist, 'config', 'resolve')).DEFAULTS.worker.flushIntervalMs;
     const scenario = require(s.module);

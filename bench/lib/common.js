@@ -19,17 +19,19 @@ function waitDone(env, id, agent) {
  * Runs `sides` (name → load options) in alternating order for `rounds` rounds, after one short
  * warm-up of each, so drift in machine load hits both alike. `between(name)` runs after each round.
  */
-async function interleave(env, { rounds, durationMs, warmupMs, concurrency, sides, between }) {
+async function interleave(env, { rounds, durationMs, warmupMs, concurrency, sides, between, origins = {} }) {
   const names = Object.keys(sides);
+  // A side may be served by another process than env's server (`origins[name]`).
+  const originOf = (n) => origins[n] ?? env.origin;
   const out = Object.fromEntries(names.map((n) => [n, { count: 0, errors: 0, seconds: 0, latencies: [], perRound: [] }]));
   for (const n of names) {
-    await load(env.origin, { concurrency, durationMs: warmupMs, next: sides[n] });
+    await load(originOf(n), { concurrency, durationMs: warmupMs, next: sides[n] });
     if (between) await between(n);
   }
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? names : [...names].reverse();
     for (const n of order) {
-      const res = await load(env.origin, { concurrency, durationMs, next: sides[n] });
+      const res = await load(originOf(n), { concurrency, durationMs, next: sides[n] });
       const acc = out[n];
       acc.count += res.count;
       acc.errors += res.errors;

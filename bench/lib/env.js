@@ -5,6 +5,8 @@
 const { spawn, fork } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
 const { createClient } = require('@redis/client');
 
 const INSTALL_HINT = 'redis-server was not found on PATH: install it (Debian/Ubuntu: `apt-get install redis-server`).';
@@ -171,4 +173,59 @@ async function startEnv({ dist, worker, serverArgs = [], role } = {}) {
   }
 }
 
-module.exports = { startRedis, startEnv, freePort };
+/**
+ * Starts the CLI (`responses-polling --config`, role all, its defaults otherwise) of the build in
+ * `dist` on its own Redis, with the bench deployment and `auth: none` like the server process;
+ * resolves once its ready line names the port.
+ */
+async function startCli({ dist, upstreamUrl, keyPrefix = 'rp:' }) {
+  const redis = await startRedis();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cli-'));
+  const file = path.join(dir, 'config.yaml');
+  fs.writeFileSync(file, [
+    'model_list:',
+    '  - model_name: bench-model',
+    `    litellm_params: { model: openai/bench-model, api_base: "${upstreamUrl}", api_key: sk-bench-upstream }`,
+    'litellm_settings:',
+    `  cache_params: { type: redis, host: 127.0.0.1, port: ${redis.port} }`,
+    '  responses: { background_mode: { polling_via_cache: "all", ttl: 3600 } }',
+    'responses_polling:',
+    '  auth: none',
+    `  key_prefix: "${keyPrefix}"`,
+    '',
+  ].join('\n'));
+  const child = spawn(process.execPath, [path.join(dist, 'cli.js'), '--config', file, '--port', '0', '--prefix', '/llm'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = async () => {
+    await stopChild(child);
+    await redis.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`the CLI exited with ${code} before it was ready: ${out.slice(0, 300)}`)));
+    });
+    const client = createClient({ url: redis.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    return {
+      origin: `http://127.0.0.1:${port}`,
+      pid: child.pid,
+      queuedJobs: () => queuedJobs(client, keyPrefix),
+      async close() {
+        await client.quit().catch(() => undefined);
+        await stop();
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+module.exports = { startRedis, startEnv, startCli, freePort };

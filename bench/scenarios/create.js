@@ -1,9 +1,11 @@
 // Scenario 2: create throughput (`background: true`, an upstream that answers at once) against
 // Express parsing the same body and doing one Redis SET: on the embedded default (API and workers
-// in one process) and on an API-only instance (`role: 'api'`, workers in another process).
+// in one process), on an API-only instance (`role: 'api'`, workers in another process), and on the
+// CLI with its defaults (its own process and Redis; the baseline route in the server process).
 'use strict';
 
 const { json } = require('../lib/http');
+const { startCli } = require('../lib/env');
 const { interleave, callsBetween, row, round } = require('../lib/common');
 const { streamSpec } = require('../lib/fixture');
 
@@ -13,14 +15,24 @@ async function drained(env) {
   while ((await env.queuedJobs()) > 0) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function measure(env, size, label, target) {
-  const body = JSON.stringify({ model: 'bench-model', input: streamSpec({ seed: 2, deltas: 1 }), background: true, metadata: { bench: 'create' } });
+/** Waits until the CLI's queue is empty (its workers have run every response created so far). */
+async function cliDrained(cli) {
+  while ((await cli.queuedJobs()) > 0) await new Promise((r) => setTimeout(r, 20));
+}
 
-  const before = await env.commandCalls();
-  const one = await json(env.origin, { method: 'POST', path: '/llm/v1/responses', body: JSON.parse(body) });
-  await json(env.origin, { path: `/bench/wait/${one.id}` });
-  await drained(env);
-  const perCreate = callsBetween(before, await env.commandCalls());
+async function measure(env, size, label, target, cli) {
+  const body = JSON.stringify({ model: 'bench-model', input: streamSpec({ seed: 2, deltas: 1 }), background: true, metadata: { bench: 'create' } });
+  const ourOrigin = cli ? cli.origin : env.origin;
+  const ourDrained = cli ? () => cliDrained(cli) : () => drained(env);
+
+  let perCreate;
+  if (!cli) {
+    const before = await env.commandCalls();
+    const one = await json(env.origin, { method: 'POST', path: '/llm/v1/responses', body: JSON.parse(body) });
+    await json(env.origin, { path: `/bench/wait/${one.id}` });
+    await drained(env);
+    perCreate = callsBetween(before, await env.commandCalls());
+  }
 
   const r = await interleave(env, {
     rounds: size.rounds,
@@ -28,8 +40,9 @@ async function measure(env, size, label, target) {
     warmupMs: size.warmupMs,
     concurrency: size.concurrency,
     sides: { ours: () => ({ method: 'POST', path: '/llm/v1/responses', body }), baseline: () => ({ method: 'POST', path: '/baseline/v1/responses', body }) },
+    origins: { ours: ourOrigin },
     // Responses created in a round finish their (tiny) streams before the next round starts.
-    between: (name) => (name === 'ours' ? drained(env) : undefined),
+    between: (name) => (name === 'ours' ? ourDrained() : undefined),
   });
   const ratio = r.ours.rps / r.baseline.rps;
   return {
@@ -47,14 +60,20 @@ module.exports = async function createScenario(envFor, size) {
   const cases = [
     { key: 'embedded', label: 'embedded (api + workers)', role: undefined, target: 0.4 },
     { key: 'apiOnly', label: "API-only (role 'api', workers in another process)", role: 'api', target: 0.7 },
+    // The CLI's defaults (metrics, request logs, server limits) next to the same baseline: the
+    // target of the embedded default, since the CLI runs API and workers in one process too.
+    { key: 'cli', label: 'CLI defaults (responses-polling --config, api + workers; baseline in another process)', role: undefined, target: 0.4, cli: true },
   ];
   for (const c of cases) {
     const env = await envFor({ role: c.role });
+    let cli;
     try {
-      const r = await measure(env, size, c.label, c.target);
+      if (c.cli) cli = await startCli({ dist: envFor.dist, upstreamUrl: `${env.upstreamOrigin}/v1` });
+      const r = await measure(env, size, c.label, c.target, cli);
       rows.push(...r.rows);
       details[c.key] = r.details;
     } finally {
+      await cli?.close();
       await env.close();
     }
   }
