@@ -19,7 +19,7 @@ const SIZES = {
     resume: { events: 200, rounds: 1, longEvents: 600, tailEvents: 20 },
   },
   quick: {
-    poll: { deltas: [3600, 9200], rounds: 3, durationMs: 2000, warmupMs: 500, concurrency: 16 },
+    poll: { deltas: [3600, 9560], rounds: 3, durationMs: 2000, warmupMs: 500, concurrency: 16 },
     create: { rounds: 3, durationMs: 2000, warmupMs: 500, concurrency: 16 },
     writeAmp: { cases: [{ deltas: 1000, rate: 80, compress: 10 }, { deltas: 2000, rate: 80, compress: 10 }, { deltas: 10000, rate: 80, compress: 10 }] },
     worker: { deltas: 20000, rounds: 3 },
@@ -27,7 +27,7 @@ const SIZES = {
     resume: { events: 10000, rounds: 5, longEvents: 60000, tailEvents: 100 },
   },
   full: {
-    poll: { deltas: [3600, 9200], rounds: 6, durationMs: 3000, warmupMs: 1000, concurrency: 16 },
+    poll: { deltas: [3600, 9560], rounds: 6, durationMs: 3000, warmupMs: 1000, concurrency: 16 },
     create: { rounds: 6, durationMs: 3000, warmupMs: 1000, concurrency: 16 },
     writeAmp: { cases: [{ deltas: 1000, rate: 80, compress: 1 }, { deltas: 2000, rate: 80, compress: 1 }, { deltas: 1000, rate: 80, compress: 10 }, { deltas: 2000, rate: 80, compress: 10 }, { deltas: 10000, rate: 80, compress: 10 }] },
     worker: { deltas: 100000, rounds: 5 },
