@@ -116,8 +116,12 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
         const { type, json } = eventJson(encoded, items);
         lastType = type;
         cursor += 1;
-        if (cursor > skipThrough) await out.write(sseFrame(type, json));
+        if (cursor <= skipThrough) continue;
+        // Frames go out in batches: an await per batch written, not per frame.
+        const wrote = out.add(sseFrame(type, json));
+        if (wrote) await wrote;
       }
+      await out.flush();
       if (out.closed) return;
       const caughtUp = meta === undefined || cursor >= meta.lastSeq;
       if (caughtUp && meta && isTerminalStatus(meta.status)) {

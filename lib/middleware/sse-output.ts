@@ -9,7 +9,8 @@ import type { Logger } from '../types';
 const KEEPALIVE_MS = 15000;
 /**
  * Frames longer than this many characters are written in pieces, each once the socket took the
- * one before: a multi-MiB final event then never sits whole in the socket's buffer as well.
+ * one before: a multi-MiB final event then never sits whole in the socket's buffer as well. Frames
+ * added with {@link SseOutput.add} are batched up to this size, one socket write for many.
  */
 const PIECE_CHARS = 65536;
 
@@ -17,6 +18,8 @@ const PIECE_CHARS = 65536;
 export class SseOutput {
   #closed = false;
   #stalled = false;
+  /** Frames added and not yet written: under {@link PIECE_CHARS} plus the last frame. */
+  #pending = '';
   #wake: (() => void) | undefined;
   readonly #res: Response;
   readonly #stallTimeoutMs: number;
@@ -63,16 +66,35 @@ export class SseOutput {
   }
 
   /**
-   * Writes an SSE frame. Resolves once the socket took it (or at once while it has room); a
-   * client that reads nothing for `stallTimeoutMs` meanwhile is closed, and the write resolves.
+   * Writes an SSE frame, after any added before it. Resolves once the socket took it (or at once
+   * while it has room); a client that reads nothing for `stallTimeoutMs` meanwhile is closed, and
+   * the write resolves.
    */
-  async write(frame: string): Promise<void> {
-    for (let at = 0; at < frame.length && !this.#closed; ) {
-      let end = Math.min(frame.length, at + PIECE_CHARS);
+  write(frame: string): Promise<void> {
+    this.#pending += frame;
+    return this.flush();
+  }
+
+  /**
+   * Adds a frame to the batch, written once it holds {@link PIECE_CHARS} characters (then as
+   * {@link write}) or at {@link flush}. Returns the write's promise when it wrote, else undefined:
+   * a replay awaits once per batch, not once per frame.
+   */
+  add(frame: string): Promise<void> | undefined {
+    this.#pending += frame;
+    return this.#pending.length >= PIECE_CHARS ? this.flush() : undefined;
+  }
+
+  /** Writes the frames added so far; see {@link write}. */
+  async flush(): Promise<void> {
+    const frames = this.#pending;
+    this.#pending = '';
+    for (let at = 0; at < frames.length && !this.#closed; ) {
+      let end = Math.min(frames.length, at + PIECE_CHARS);
       // Never split a surrogate pair: each piece is encoded to UTF-8 on its own.
-      const code = frame.charCodeAt(end - 1);
-      if (end < frame.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
-      const piece = at === 0 && end === frame.length ? frame : frame.slice(at, end);
+      const code = frames.charCodeAt(end - 1);
+      if (end < frames.length && code >= 0xd800 && code <= 0xdbff) end -= 1;
+      const piece = at === 0 && end === frames.length ? frames : frames.slice(at, end);
       at = end;
       if (!this.#res.write(piece)) await this.#drained();
     }
@@ -81,6 +103,7 @@ export class SseOutput {
   /** Ends the response (if the client is still there) and stops the keepalive. */
   end(): void {
     clearInterval(this.#keepalive);
+    this.#pending = '';
     this.#res.off('close', this.#onClose);
     this.#wake = undefined;
     if (!this.#res.writableEnded) this.#res.end();

@@ -16,13 +16,32 @@ const COMPACT_TYPES: ReadonlyArray<{ code: string; type: string; fields: readonl
   { code: 's', type: 'response.reasoning_summary_text.delta', fields: ['item_id', 'output_index', 'summary_index'] },
   { code: 't', type: 'response.reasoning_text.delta', fields: ['item_id', 'output_index', 'content_index'] },
 ];
-const BY_TYPE = new Map(COMPACT_TYPES.map((c) => [c.type, c]));
-const BY_CODE = new Map(COMPACT_TYPES.map((c) => [c.code, c]));
+/** A compact type with what its readers look up per entry: where its ids sit, its keys as JSON. */
+interface CompactSpec {
+  code: string;
+  type: string;
+  fields: readonly string[];
+  idAt: number;
+  indexAt: number;
+  typeJson: string;
+  keysJson: readonly string[];
+}
+const SPECS: readonly CompactSpec[] = COMPACT_TYPES.map((c) => ({
+  ...c,
+  idAt: c.fields.indexOf('item_id'),
+  indexAt: c.fields.indexOf('output_index'),
+  typeJson: `"type":${JSON.stringify(c.type)}`,
+  keysJson: c.fields.map((name) => `${JSON.stringify(name)}:`),
+}));
+const BY_TYPE = new Map(SPECS.map((c) => [c.type, c]));
+const BY_CODE = new Map(SPECS.map((c) => [c.code, c]));
 /** An item id stored by reference to the output index (see {@link ItemIds}). */
 const ELIDED = '@';
 /** Marks a compact entry; JSON entries start with `{`. */
 const COMPACT_MARK = '~';
 const SEP = '\t';
+/** How a JSON entry whose type is its first key opens (see {@link leadingType}). */
+const TYPE_OPENING = '{"type":"';
 /**
  * A compact entry records the event's key order (upstreams differ: `sequence_number` first, or
  * added last), one letter a key: T type, S sequence_number, 0-2 the fields, D delta, L logprobs.
@@ -99,6 +118,11 @@ export class ItemIdTable {
     const named = namedItem(event);
     if (named) this.ids[named[0]] = named[1];
   }
+
+  /** Takes in `itemId` as the id of the item at `outputIndex`. */
+  set(outputIndex: number, itemId: string): void {
+    this.ids[outputIndex] = itemId;
+  }
 }
 
 /** The output index and item id an event sets in a reader's table, if any (see {@link ItemIdTable}). */
@@ -154,8 +178,7 @@ function parseNote(raw: string): [number, number, string] | undefined {
 
 /** Whether a compact entry left its item id out (see {@link ItemIds}), read without decoding it. */
 function compactIdElided(encoded: string): boolean {
-  const spec = BY_CODE.get(encoded[1]);
-  const idAt = spec ? spec.fields.indexOf('item_id') : -1;
+  const idAt = BY_CODE.get(encoded[1])?.idAt ?? -1;
   if (idAt < 0) return false;
   // Pieces after the code: layout, sequence number, then the fields in spec order.
   let at = 2;
@@ -188,18 +211,37 @@ export function eventType(encoded: string): string {
 /**
  * Reads the next entry of the log for a client: the JSON it receives (the entry itself unless it
  * is compact) and the event type, which an SSE frame names. Notes the entry's ids in `table`.
+ * A compact entry's JSON is written straight from its pieces, and a JSON entry is sent as it is,
+ * named by the type it opens with (see {@link leadingType}); it is parsed only when it may name
+ * an item (it has an output index), which few entries of a log do.
  */
 export function eventJson(encoded: string, table: ItemIdTable = new ItemIdTable()): { type: string; json: string } {
   if (encoded.charCodeAt(0) === 126 /* ~ */) {
-    const event = expand(encoded, table.get);
-    if (event) {
-      table.note(event);
-      return { type: event.type, json: JSON.stringify(event) };
-    }
+    const spec = BY_CODE.get(encoded[1]);
+    const read = spec && readCompact(encoded, spec, table.get);
+    if (read) return { type: spec.type, json: compactJson(spec, read, encoded, table) };
   }
-  const event = JSON.parse(encoded) as ResponseStreamEvent;
-  table.note(event);
-  return { type: event.type, json: encoded };
+  const type = leadingType(encoded);
+  if (type === undefined || encoded.includes('"output_index"')) {
+    const event = JSON.parse(encoded) as ResponseStreamEvent;
+    table.note(event);
+    return { type: event.type, json: encoded };
+  }
+  return { type, json: encoded };
+}
+
+/**
+ * The type of a JSON entry that opens with it (`{"type":"…"`, as the encoder's JSON.stringify
+ * writes every event whose type came first: OpenAI's do, ours do), read without parsing the
+ * entry; undefined when the entry opens otherwise or the type holds an escape, which leaves the
+ * reader to parse it. Without an escape the first quote after the opening one closes the type.
+ */
+function leadingType(encoded: string): string | undefined {
+  if (!encoded.startsWith(TYPE_OPENING)) return undefined;
+  const end = encoded.indexOf('"', TYPE_OPENING.length);
+  if (end === -1) return undefined;
+  const type = encoded.slice(TYPE_OPENING.length, end);
+  return type.includes('\\') ? undefined : type;
 }
 
 function compact(event: ResponseStreamEvent, known: ItemIds | undefined): string | undefined {
@@ -238,9 +280,15 @@ function compact(event: ResponseStreamEvent, known: ItemIds | undefined): string
   return `${COMPACT_MARK}${spec.code}${parts.join(SEP)}`;
 }
 
-function expand(encoded: string, items: ItemIds | undefined): ResponseStreamEvent | undefined {
-  const spec = BY_CODE.get(encoded[1]);
-  if (!spec) return undefined;
+/** The pieces of a compact entry: its layout, sequence number, field values (ids resolved) and where its delta starts. */
+interface CompactPieces {
+  layout: string;
+  seq: string;
+  values: unknown[];
+  deltaAt: number;
+}
+
+function readCompact(encoded: string, spec: CompactSpec, items: ItemIds | undefined): CompactPieces | undefined {
   let at = 2;
   const next = (): string | undefined => {
     const end = encoded.indexOf(SEP, at);
@@ -259,24 +307,55 @@ function expand(encoded: string, items: ItemIds | undefined): ResponseStreamEven
     const tag = piece.charCodeAt(0);
     values.push(tag === 39 /* ' */ ? piece.slice(1) : tag === 34 /* " */ ? unpackId(piece) : piece === ELIDED ? ELIDED : Number(piece));
   }
-  const idAt = spec.fields.indexOf('item_id');
-  if (idAt >= 0 && values[idAt] === ELIDED) {
-    const outputIndex = values[spec.fields.indexOf('output_index')] as number;
+  if (spec.idAt >= 0 && values[spec.idAt] === ELIDED) {
+    const outputIndex = values[spec.indexAt] as number;
     const id = items?.(outputIndex);
     if (id === undefined) throw new Error(`log entry ${seq} names its item by output index ${outputIndex}, which this reader does not know`);
-    values[idAt] = id;
+    values[spec.idAt] = id;
   }
   // The delta is the rest, whatever characters it holds.
-  const delta = encoded.slice(at);
+  return { layout, seq, values, deltaAt: at };
+}
+
+function expand(encoded: string, items: ItemIds | undefined): ResponseStreamEvent | undefined {
+  const spec = BY_CODE.get(encoded[1]);
+  const read = spec && readCompact(encoded, spec, items);
+  if (!read) return undefined;
   const event: Record<string, unknown> = {};
-  for (const letter of layout) {
+  for (const letter of read.layout) {
     if (letter === TYPE) event.type = spec.type;
-    else if (letter === SEQ) event.sequence_number = Number(seq);
-    else if (letter === DELTA) event.delta = delta;
+    else if (letter === SEQ) event.sequence_number = Number(read.seq);
+    else if (letter === DELTA) event.delta = encoded.slice(read.deltaAt);
     else if (letter === LOGPROBS) event.logprobs = [];
-    else event[spec.fields[Number(letter)]] = values[Number(letter)];
+    else event[spec.fields[Number(letter)]] = read.values[Number(letter)];
   }
   return event as ResponseStreamEvent;
+}
+
+/**
+ * The JSON of a compact entry, the same string `JSON.stringify(expand(…))` gives, written from
+ * its pieces without the object; notes its item id in `table` as {@link ItemIdTable.note} would.
+ */
+function compactJson(spec: CompactSpec, read: CompactPieces, encoded: string, table: ItemIdTable): string {
+  let json = '{';
+  let itemId: unknown;
+  let outputIndex: unknown;
+  for (const letter of read.layout) {
+    if (json.length > 1) json += ',';
+    if (letter === TYPE) json += spec.typeJson;
+    else if (letter === SEQ) json += `"sequence_number":${JSON.stringify(Number(read.seq))}`;
+    else if (letter === DELTA) json += `"delta":${JSON.stringify(encoded.slice(read.deltaAt))}`;
+    else if (letter === LOGPROBS) json += '"logprobs":[]';
+    else {
+      const i = Number(letter);
+      const value = read.values[i];
+      if (i === spec.idAt) itemId = value;
+      else if (i === spec.indexAt) outputIndex = value;
+      json += `${spec.keysJson[i]}${JSON.stringify(value)}`;
+    }
+  }
+  if (isIndex(outputIndex) && typeof itemId === 'string') table.set(outputIndex, itemId);
+  return `${json}}`;
 }
 
 /**
