@@ -57,6 +57,12 @@ export interface ReadEventsOptions {
    * returned whatever its size. Default: no such bound.
    */
   maxBytes?: number;
+  /**
+   * Entries that reach the end of the log (at most `limit` of them) are returned together when
+   * they add up to at most this many bytes, whatever `maxBytes` says: a resume near the end takes
+   * its short tail in one read. Below `maxBytes` it changes nothing. Default: no such allowance.
+   */
+  tailBytes?: number;
   /** Also return the item-id notes of the log ({@link EventsPage.itemIds}). Default false. */
   itemIds?: boolean;
 }

@@ -18,6 +18,13 @@ import { SseOutput } from './sse-output';
 
 /** How often a follower re-reads the store when the worker runs on another instance. */
 const FOLLOW_POLL_MS = 200;
+/**
+ * A stream's first read takes the rest of the log in one page when it is at most a page of
+ * entries within this many pages' bytes (2 MiB by default): a resume near the end of a long
+ * response gets its last few entries, each closing event carrying the whole text, in one call
+ * instead of one per large entry. Such a page reaches the end, so no page is read ahead of it.
+ */
+const TAIL_PAGES = 8;
 
 /** Why a follower's stream ended early, as the closing `error` event's `code`. */
 export const STREAM_END_CODES = {
@@ -47,7 +54,8 @@ export function acquireFollower(runtime: Runtime, principal: Principal, id: stri
  * Streams the events of `id` after the start point, then follows live events until the response
  * is terminal. With `afterSeq`, the first store read happens before any byte is sent, so an
  * unknown id is still a plain 404 (and a follower over a cap a 429). The log is read a page at a
- * time, one page ahead of what the client has taken, so a slow client holds two pages at most. A
+ * time, one page ahead of what the client has taken, so a slow client holds two pages at most
+ * (or a first page that took a short tail whole, see {@link TAIL_PAGES}). A
  * response that ended without a final event in its log (cancelled, or its worker lost) gets a
  * closing `response.failed` event carrying the Response (status `cancelled` or `failed`, the
  * latter after an `error` event), so SDK stream helpers end with the right snapshot; a response
@@ -84,7 +92,7 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
   if ('opening' in start) {
     events = start.opening;
   } else {
-    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq, { ...page, itemIds: true }));
+    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq, { ...page, tailBytes: TAIL_PAGES * page.maxBytes, itemIds: true }));
     if (!first) throw responseNotFound(id);
     runtime.noticeRead(id, first);
     // A cursor past the stored end reads on from the end, noting the entries up to the cursor

@@ -8,8 +8,18 @@ import { itemIdNotes } from './event-codec';
 export function pageOf(log: string[], notes: string[], afterSeq: number, options: ReadEventsOptions): { events: string[]; itemIds?: string[] } {
   const first = Math.max(0, Math.trunc(afterSeq) + 1);
   const end = options.limit === undefined ? undefined : first + Math.max(1, Math.trunc(options.limit));
-  const events = pageWithin(log.slice(first, end), options.maxBytes);
+  const entries = log.slice(first, end);
+  const toEnd = first + entries.length >= log.length;
+  const events = toEnd && wholeTail(entries, options) ? entries : pageWithin(entries, options.maxBytes);
   return options.itemIds ? { events, itemIds: [...notes] } : { events };
+}
+
+/** Whether entries that reach the end of the log are one page under {@link ReadEventsOptions.tailBytes}. */
+function wholeTail(entries: string[], options: ReadEventsOptions): boolean {
+  if (options.maxBytes === undefined || options.tailBytes === undefined || options.tailBytes <= options.maxBytes) return false;
+  let bytes = 0;
+  for (const entry of entries) bytes += entry.length;
+  return bytes <= options.tailBytes;
 }
 
 /** The leading entries whose lengths add up to at most `maxBytes` (always the first one). */
@@ -31,9 +41,10 @@ export function withItemIds(events: string[], firstSeq: number): string[] {
 
 /**
  * The read-events script's page arguments: cursor, entry limit (0: all), `'1'` for the notes,
- * byte bound (0: none). A limit or bound below 1 still means one entry, never the whole log.
+ * byte bound (0: none), tail allowance (0: none). A limit or bound below 1 still means one entry,
+ * never the whole log.
  */
 export function pageArgs(afterSeq: number, options: ReadEventsOptions): string[] {
   const atLeastOne = (n: number | undefined) => (n === undefined ? '0' : String(Math.max(1, Math.trunc(n))));
-  return [String(Math.trunc(afterSeq)), atLeastOne(options.limit), options.itemIds ? '1' : '0', atLeastOne(options.maxBytes)];
+  return [String(Math.trunc(afterSeq)), atLeastOne(options.limit), options.itemIds ? '1' : '0', atLeastOne(options.maxBytes), atLeastOne(options.tailBytes)];
 }
