@@ -137,6 +137,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.readEvents(input.id, 'owner-a', 2, { limit: 4, maxBytes: 1 }))!.events).toEqual(events(3, 3));
       });
 
+      test('readEvents takes entries that reach the end of the log whole within the tail allowance, and pages anything else by bytes', async () => {
+        const input = createInput();
+        await store.create(input);
+        await store.append(input.id, appendInput({ firstSeq: 1, events: events(1, 9) }));
+        const tail = events(6, 9);
+        const tailBytes = tail.reduce((sum, entry) => sum + entry.length, 0);
+        const oneEntry = { maxBytes: tail[0].length + 1 };
+        expect((await store.readEvents(input.id, 'owner-a', 5, { limit: 10, ...oneEntry, tailBytes }))!.events).toEqual(tail);
+        expect((await store.readEvents(input.id, 'owner-a', 5, { limit: 4, ...oneEntry, tailBytes }))!.events).toEqual(tail);
+        // A tail over the allowance, or entries short of the end, are paged by maxBytes as before.
+        expect((await store.readEvents(input.id, 'owner-a', 5, { limit: 10, ...oneEntry, tailBytes: tailBytes - 1 }))!.events).toEqual(events(6, 6));
+        expect((await store.readEvents(input.id, 'owner-a', 5, { limit: 3, ...oneEntry, tailBytes }))!.events).toEqual(events(6, 6));
+        expect((await store.readEvents(input.id, 'owner-a', 1, { limit: 10, ...oneEntry, tailBytes }))!.events).toEqual(events(2, 2));
+        // Without a byte bound the allowance changes nothing.
+        expect((await store.readEvents(input.id, 'owner-a', 5, { limit: 2, tailBytes }))!.events).toEqual(events(6, 7));
+      });
+
       test('the item-id notes rebuild, at any cursor, the table a reader of the whole log holds there', async () => {
         const input = createInput();
         await store.create(input);

@@ -86,3 +86,69 @@ describe('the event log codec', () => {
     expect(eventJson(JSON.stringify(delta)).json).toBe(JSON.stringify(delta));
   });
 });
+
+describe('the event log codec replaying entries for a client', () => {
+  /** What a replay sent before entries were read without decoding: the decoded event's type, its JSON. */
+  function decodedJson(encoded: string, table: ItemIdTable): { type: string; json: string } {
+    const event = decodeEvent(encoded, table.get);
+    table.note(event);
+    return { type: event.type, json: encoded.startsWith('~') ? JSON.stringify(event) : encoded };
+  }
+
+  /** Entries as the worker writes them: ids left out where its table knows them. */
+  function written(turn: ResponseStreamEvent[]): string[] {
+    const writer = new ItemIdTable();
+    return turn.map((event) => {
+      const entry = encodeEvent(event, writer.get);
+      writer.note(event);
+      return entry;
+    });
+  }
+
+  const oddText = 'tab\there\nnew line\r\n"quotes" \\ back\\slash \u0000 \u2028 ünï 🙂 \ud83d lone';
+  const turn = [
+    ...textTurnEvents(oddText, { chunkSize: 2 }),
+    ...functionCallEvents({ name: 'get_weather', arguments: '{"city":"Par\tis\n"}' }),
+    // Key orders other upstreams use, and event names no upstream should send.
+    { sequence_number: 90, type: 'response.output_text.annotation.added', item_id: 'msg_x', output_index: 1, content_index: 0, annotation: { type: 'url' } },
+    { type: 'odd "quoted" \\ name', sequence_number: 91, output_index: 1, item_id: 'msg_y' },
+    { type: 'line\nbreak\r\nname', sequence_number: 92, text: 'a\tb' },
+    { type: '', sequence_number: 93 },
+    { type: 'ünï 🙂', sequence_number: 94 },
+    { type: 'response.output_text.delta', sequence_number: 95, item_id: 'msg_y', output_index: 1, content_index: 0, delta: '\t\n' },
+  ] as ResponseStreamEvent[];
+
+  it('sends every entry exactly as decoding it did: the same type, the same JSON, the same ids noted', () => {
+    const entries = written(turn);
+    expect(entries.filter((entry) => entry.startsWith('~')).length).toBeGreaterThan(10);
+    const ours = new ItemIdTable();
+    const before = new ItemIdTable();
+    for (const [i, entry] of entries.entries()) {
+      const got = eventJson(entry, ours);
+      expect(got).toEqual(decodedJson(entry, before));
+      expect(got).toEqual({ type: turn[i].type, json: wireJson(turn[i]) });
+      for (let index = 0; index < 3; index++) expect(ours.get(index)).toBe(before.get(index));
+    }
+    // The last delta names its item by the id an odd JSON entry set.
+    expect(entries[entries.length - 1]).not.toContain('msg_y');
+  });
+
+  it('replays a log written by the previous version, entry for entry', () => {
+    // Entries as 0.x wrote them (JSON entries of any key order, compact deltas with an elided id).
+    const log = [
+      '{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"queued","output":[]}}',
+      '{"sequence_number":1,"type":"response.output_item.added","output_index":0,"item":{"id":"msg_67ccd2bf17f0819081ff3bb2cf6508e6","type":"message","content":[]}}',
+      '~dTS012DL\t2\t@\t0\t0\tHel\tlo',
+      '~dST012D\t3\t"msg_Z8zSvxfwgZCB/zuyz2UI5g==\t0\t0\t\\n"',
+      '{"type":"response.output_text.done","sequence_number":4,"item_id":"msg_67ccd2bf17f0819081ff3bb2cf6508e6","output_index":0,"content_index":0,"text":"Hel\\tlo\\\\n\\""}',
+    ];
+    const table = new ItemIdTable();
+    expect(log.map((entry) => eventJson(entry, table))).toEqual([
+      { type: 'response.created', json: log[0] },
+      { type: 'response.output_item.added', json: log[1] },
+      { type: 'response.output_text.delta', json: '{"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_67ccd2bf17f0819081ff3bb2cf6508e6","output_index":0,"content_index":0,"delta":"Hel\\tlo","logprobs":[]}' },
+      { type: 'response.output_text.delta', json: '{"sequence_number":3,"type":"response.output_text.delta","item_id":"msg_67ccd2bf17f0819081ff3bb2cf6508e6","output_index":0,"content_index":0,"delta":"\\\\n\\""}' },
+      { type: 'response.output_text.done', json: log[4] },
+    ]);
+  });
+});
