@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { dump } from 'js-yaml';
 import { waitFor } from './flow';
 
 /** The built CLI: the suites run it as users do. */
@@ -30,6 +31,37 @@ export function assertCliBuilt(): void {
 /** An official client on `origin` with `apiKey`, no retries. */
 export function cliClient(origin: string, apiKey: string): OpenAI {
   return new OpenAI({ baseURL: `${origin}/v1`, apiKey, maxRetries: 0, timeout: 10_000 });
+}
+
+/** What {@link cliYaml} puts in a multi-process suite's configuration. */
+export interface CliYamlSpec {
+  model: string;
+  upstreamUrl: string;
+  upstreamKey: string;
+  redisPort: number;
+  masterKey: string;
+  keyPrefix: string;
+  /** `responses_polling.worker` settings (YAML names). */
+  worker?: Record<string, number>;
+  /** Extra `litellm_params` of the deployment, e.g. `max_parallel_requests`. */
+  deployment?: Record<string, unknown>;
+  /** `general_settings.virtual_keys`. */
+  virtualKeys?: Array<Record<string, unknown>>;
+  /** `litellm_settings.responses.background_mode`; absent: the defaults. */
+  backgroundMode?: Record<string, unknown>;
+}
+
+/** The LiteLLM-style YAML of one deployment on the test's upstream and Redis, with a master key. */
+export function cliYaml(spec: CliYamlSpec): string {
+  return dump({
+    model_list: [{ model_name: spec.model, litellm_params: { model: 'openai/gpt-4o-mini', api_base: spec.upstreamUrl, api_key: spec.upstreamKey, ...spec.deployment } }],
+    litellm_settings: {
+      ...(spec.backgroundMode ? { responses: { background_mode: spec.backgroundMode } } : {}),
+      cache_params: { type: 'redis', host: '127.0.0.1', port: spec.redisPort },
+    },
+    general_settings: { master_key: spec.masterKey, ...(spec.virtualKeys ? { virtual_keys: spec.virtualKeys } : {}) },
+    responses_polling: { key_prefix: spec.keyPrefix, ...(spec.worker ? { worker: spec.worker } : {}) },
+  });
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import OpenAI from 'openai';
-import { assertCliBuilt, waitForStatusThroughFaults, startCli, type CliInstance } from '../helpers/cli-instance';
+import { assertCliBuilt, cliYaml, waitForStatusThroughFaults, startCli, type CliInstance } from '../helpers/cli-instance';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { createClient } from '@redis/client';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream';
@@ -52,37 +52,22 @@ afterEach(async () => {
   await redis.stop();
 });
 
-/** Starts the built CLI on a free port with a YAML file for the test's upstream, Redis and prefix. */
 /**
  * A CLI instance on the shared Redis; `args` are extra flags (`--role api` for an instance that only
  * observes, so the response runs on the instance the test stops, whichever worker claims first).
  */
 async function startInstance(worker: WorkerSettings = {}, args: string[] = []): Promise<Instance> {
   const settings = { lease_ms: 10_000, store_retry_grace_ms: 5_000, flush_interval_ms: 50, ...worker };
-  const yaml = [
-    'model_list:',
-    `  - model_name: ${MODEL}`,
-    '    litellm_params:',
-    '      model: openai/gpt-4o-mini',
-    `      api_base: ${upstream.url}`,
-    '      api_key: sk-faults-upstream',
-    'litellm_settings:',
-    '  responses:',
-    '    background_mode:',
-    '      polling_via_cache: "all"',
-    '      ttl: 120',
-    '  cache_params:',
-    '    type: redis',
-    '    host: 127.0.0.1',
-    `    port: ${redis.port}`,
-    'general_settings:',
-    `  master_key: ${MASTER_KEY}`,
-    'responses_polling:',
-    `  key_prefix: "${prefix}"`,
-    '  worker:',
-    ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
-    '',
-  ].join('\n');
+  const yaml = cliYaml({
+    model: MODEL,
+    upstreamUrl: upstream.url,
+    upstreamKey: 'sk-faults-upstream',
+    redisPort: redis.port,
+    masterKey: MASTER_KEY,
+    keyPrefix: prefix,
+    backgroundMode: { polling_via_cache: 'all', ttl: 120 },
+    worker: settings,
+  });
   return startCli(yaml, { apiKey: MASTER_KEY, args, track: (i) => instances.push(i) });
 }
 

@@ -3,7 +3,7 @@
 // a deployment's max_parallel_requests, cancel of a queued response and fairness between keys.
 
 import OpenAI from 'openai';
-import { assertCliBuilt, waitForStatusThroughFaults, cliClient, startCli, type CliInstance } from '../helpers/cli-instance';
+import { assertCliBuilt, cliYaml, waitForStatusThroughFaults, cliClient, startCli, type CliInstance } from '../helpers/cli-instance';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from '../helpers/fake-upstream';
 import { textTurnEvents } from '../helpers/event-fixtures';
 import { waitFor } from '../helpers/app';
@@ -53,32 +53,20 @@ afterEach(async () => {
 /** Starts the built CLI with `--role` on a free port, with a YAML file for the test's upstream, Redis and prefix. */
 async function start({ role = 'all', worker = {}, maxParallel }: Settings = {}): Promise<Instance> {
   const settings = { lease_ms: 10_000, store_retry_grace_ms: 5_000, flush_interval_ms: 50, claim_interval_ms: 50, ...worker };
-  const yaml = [
-    'model_list:',
-    `  - model_name: ${MODEL}`,
-    '    litellm_params:',
-    '      model: openai/gpt-4o-mini',
-    `      api_base: ${upstream.url}`,
-    '      api_key: sk-queue-upstream',
-    ...(maxParallel === undefined ? [] : [`      max_parallel_requests: ${maxParallel}`]),
-    'litellm_settings:',
-    '  cache_params:',
-    '    type: redis',
-    '    host: 127.0.0.1',
-    `    port: ${redis.port}`,
-    'general_settings:',
-    `  master_key: ${MASTER_KEY}`,
-    '  virtual_keys:',
-    `    - key: ${KEY_A}`,
-    '      key_alias: team-a',
-    `    - key: ${KEY_B}`,
-    '      key_alias: team-b',
-    'responses_polling:',
-    `  key_prefix: "${prefix}"`,
-    '  worker:',
-    ...Object.entries(settings).map(([k, v]) => `    ${k}: ${v}`),
-    '',
-  ].join('\n');
+  const yaml = cliYaml({
+    model: MODEL,
+    upstreamUrl: upstream.url,
+    upstreamKey: 'sk-queue-upstream',
+    redisPort: redis.port,
+    masterKey: MASTER_KEY,
+    keyPrefix: prefix,
+    deployment: maxParallel === undefined ? {} : { max_parallel_requests: maxParallel },
+    virtualKeys: [
+      { key: KEY_A, key_alias: 'team-a' },
+      { key: KEY_B, key_alias: 'team-b' },
+    ],
+    worker: settings,
+  });
   return startCli(yaml, { apiKey: MASTER_KEY, args: ['--role', role], track: (i) => instances.push(i) });
 }
 
