@@ -1,4 +1,4 @@
-import { decodeEvent, encodeEvent, eventJson, openingEntries, eventType, ItemIdTable } from '../../lib/store/event-codec';
+import { decodeEvent, encodeEvent, eventJson, itemIdNotes, openingEntries, eventType, ItemIdTable } from '../../lib/store/event-codec';
 import type { ResponseStreamEvent } from '../../lib/types';
 import { functionCallEvents, textTurnEvents } from '../helpers/event-fixtures';
 
@@ -150,5 +150,35 @@ describe('the event log codec replaying entries for a client', () => {
       { type: 'response.output_text.delta', json: '{"sequence_number":3,"type":"response.output_text.delta","item_id":"msg_67ccd2bf17f0819081ff3bb2cf6508e6","output_index":0,"content_index":0,"delta":"\\\\n\\""}' },
       { type: 'response.output_text.done', json: log[4] },
     ]);
+  });
+});
+
+describe('a reader table rebuilt from item-id notes', () => {
+  const turn = [...textTurnEvents('one two three four five', { chunkSize: 2 }), ...functionCallEvents({ name: 'f', arguments: '{"a":1}' }), ...textTurnEvents('six seven', { chunkSize: 2 })]
+    .map((event, i) => ({ ...event, sequence_number: i }) as ResponseStreamEvent);
+  const writer = new ItemIdTable();
+  const log = turn.map((event) => {
+    const entry = encodeEvent(event, writer.get);
+    writer.note(event);
+    return entry;
+  });
+  // As the stores keep them: the notes of each flush (batches of 3 entries here).
+  const notes: string[] = [];
+  for (let at = 0; at < log.length; at += 3) notes.push(...itemIdNotes(log.slice(at, at + 3), at));
+
+  it('replays from any cursor what a reader of the whole log sends, taking ids from the notes ahead', () => {
+    expect(log.some((entry) => entry.includes('\t@\t'))).toBe(true);
+    for (let cursor = -1; cursor < log.length; cursor++) {
+      const table = ItemIdTable.fromNotes(notes, cursor, log.length - 1);
+      for (let seq = cursor + 1; seq < log.length; seq++) expect(eventJson(log[seq], table)).toEqual({ type: turn[seq].type, json: wireJson(turn[seq]) });
+    }
+  });
+
+  it('decodes entries past the notes it was given, and every entry of a log kept without notes', () => {
+    const cursor = 4;
+    const partial = ItemIdTable.fromNotes(notes.filter((raw) => (JSON.parse(raw) as number[])[0] <= 10), cursor, 10);
+    const withoutNotes = ItemIdTable.fromNotes([], -1, log.length - 1);
+    for (let seq = cursor + 1; seq < log.length; seq++) expect(eventJson(log[seq], partial).json).toBe(wireJson(turn[seq]));
+    for (let seq = 0; seq < log.length; seq++) expect(eventJson(log[seq], withoutNotes).json).toBe(wireJson(turn[seq]));
   });
 });

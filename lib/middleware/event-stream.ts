@@ -82,8 +82,9 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
   const page = { limit: streamFollowers.pageEvents, maxBytes: streamFollowers.pageBytes };
   // `cursor`: the last entry read. Entries up to `skipThrough` are read but not sent. Compact
   // entries may name their item by output index; the table of those ids starts from the store's
-  // item-id notes up to the cursor and takes in every entry read after it, so it is exactly the
-  // table the worker had when it wrote each entry.
+  // item-id notes up to the cursor and takes in every entry read after it (from the notes read
+  // with the first page, as far as they go), so it is exactly the table the worker had when it
+  // wrote each entry.
   let cursor = -1;
   let skipThrough = -1;
   let items = new ItemIdTable();
@@ -99,7 +100,7 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
     // without sending them (they may announce an item the client already saw).
     cursor = Math.min(start.afterSeq, first.meta.lastSeq);
     skipThrough = start.afterSeq;
-    items = ItemIdTable.fromNotes(first.itemIds ?? [], cursor);
+    items = ItemIdTable.fromNotes(first.itemIds ?? [], cursor, first.meta.lastSeq);
     meta = first.meta;
     events = first.events;
   }

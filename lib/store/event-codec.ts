@@ -3,6 +3,9 @@
 
 import { isIndex } from '../response-vocabulary';
 import type { ResponseStreamEvent } from '../types';
+import { ItemIdTable, namedItem, type ItemIds } from './item-id-table';
+
+export { ItemIdTable, type ItemIds } from './item-id-table';
 
 /**
  * Delta events, which are nearly all of a long stream, are stored in a compact form: their field
@@ -80,63 +83,6 @@ function responseEventEntry(type: string, sequenceNumber: number, responseJson: 
 }
 
 /**
- * The item id of the output item at an output index, as the reader knows it at that point of the
- * log. A compact delta entry whose item id is the one its writer knew for its output index is
- * stored without it (`@`): 36 of its bytes. Readers resolve it with this function.
- */
-export type ItemIds = (outputIndex: number) => string | undefined;
-
-/**
- * The output-index → item-id table a reader of the log keeps as it goes, from the log's first
- * entry on, built exactly as the worker builds its own: `output_item.added` / `.done` set their
- * item's id, any other event with an output index and an item id sets that. (A Response's final
- * output cannot seed it: it may list the items in another order than they streamed.)
- */
-export class ItemIdTable {
-  private readonly ids: string[] = [];
-
-  /**
-   * The table a reader that noted every entry up to sequence `throughSeq` holds, rebuilt from the
-   * store's item-id notes (see {@link itemIdNotes}) instead of from the log itself.
-   */
-  static fromNotes(notes: readonly string[], throughSeq: number): ItemIdTable {
-    const table = new ItemIdTable();
-    for (const raw of notes) {
-      const note = parseNote(raw);
-      // Notes are in log order: the first one past the cursor ends the table.
-      if (!note || note[0] > throughSeq) break;
-      table.ids[note[1]] = note[2];
-    }
-    return table;
-  }
-
-  /** The id known for `outputIndex`. */
-  readonly get: ItemIds = (outputIndex) => this.ids[outputIndex];
-
-  /** Takes in the ids an event names. */
-  note(event: ResponseStreamEvent): void {
-    const named = namedItem(event);
-    if (named) this.ids[named[0]] = named[1];
-  }
-
-  /** Takes in `itemId` as the id of the item at `outputIndex`. */
-  set(outputIndex: number, itemId: string): void {
-    this.ids[outputIndex] = itemId;
-  }
-}
-
-/** The output index and item id an event sets in a reader's table, if any (see {@link ItemIdTable}). */
-function namedItem(event: ResponseStreamEvent): [number, string] | undefined {
-  const index = event.output_index;
-  if (!isIndex(index)) return undefined;
-  const item = event.item as { id?: unknown } | undefined;
-  if ((event.type === 'response.output_item.added' || event.type === 'response.output_item.done') && item && typeof item.id === 'string') {
-    return [index, item.id];
-  }
-  return typeof event.item_id === 'string' ? [index, event.item_id] : undefined;
-}
-
-/**
  * The item-id notes of log entries `events` (numbered from `firstSeq`): one JSON
  * `[seq, outputIndex, itemId]` for each entry that sets an id in a reader's table, except where
  * it repeats the id an earlier entry of the same batch set. A store keeps them beside the log, so
@@ -163,17 +109,6 @@ export function itemIdNotes(events: readonly string[], firstSeq: number): string
     notes.push(JSON.stringify([firstSeq + i, named[0], named[1]]));
   }
   return notes;
-}
-
-/** A stored note as `[seq, outputIndex, itemId]`; undefined for anything malformed. */
-function parseNote(raw: string): [number, number, string] | undefined {
-  try {
-    const note: unknown = JSON.parse(raw);
-    if (Array.isArray(note) && isIndex(note[0]) && isIndex(note[1]) && typeof note[2] === 'string') return [note[0], note[1], note[2]];
-  } catch {
-    // fall through
-  }
-  return undefined;
 }
 
 /** Whether a compact entry left its item id out (see {@link ItemIds}), read without decoding it. */
@@ -213,16 +148,18 @@ export function eventType(encoded: string): string {
  * is compact) and the event type, which an SSE frame names. Notes the entry's ids in `table`.
  * A compact entry's JSON is written straight from its pieces, and a JSON entry is sent as it is,
  * named by the type it opens with (see {@link leadingType}); it is parsed only when it may name
- * an item (it has an output index), which few entries of a log do.
+ * an item (it has an output index) that the table's notes do not cover (see
+ * {@link ItemIdTable.fromNotes}): few entries of a log, and none of one read with its notes.
  */
 export function eventJson(encoded: string, table: ItemIdTable = new ItemIdTable()): { type: string; json: string } {
+  const noted = table.reach();
   if (encoded.charCodeAt(0) === 126 /* ~ */) {
     const spec = BY_CODE.get(encoded[1]);
     const read = spec && readCompact(encoded, spec, table.get);
     if (read) return { type: spec.type, json: compactJson(spec, read, encoded, table) };
   }
   const type = leadingType(encoded);
-  if (type === undefined || encoded.includes('"output_index"')) {
+  if (type === undefined || (!noted && encoded.includes('"output_index"'))) {
     const event = JSON.parse(encoded) as ResponseStreamEvent;
     table.note(event);
     return { type: event.type, json: encoded };
