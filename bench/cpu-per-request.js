@@ -1,7 +1,9 @@
 // CPU time per request of the server process, ours against the baseline route in the same
 // process: far steadier than req/s on a shared machine. Usage:
-//   node bench/cpu-per-request.js poll|create [api]     (env: N requests a round, R rounds,
-//   DELTAS poll body size, BENCH_DIST another build, REDIS_SLOW=1 also lists the slow scripts)
+//   node bench/cpu-per-request.js poll|create|resume|resume-tail [api]     (env: N requests a
+//   round, R rounds, DELTAS poll body size, BENCH_DIST another build, REDIS_SLOW=1 also lists the
+//   slow scripts). resume: replays of scenario 6's 10,001-event log; resume-tail: its last 100
+//   events of a 60,001-event log; both against the baseline's LRANGE written out as SSE.
 'use strict';
 
 const http = require('node:http');
@@ -12,10 +14,12 @@ const { createResponse, waitDone } = require('./lib/common');
 const { streamSpec } = require('./lib/fixture');
 
 const dist = path.resolve(process.env.BENCH_DIST || path.join(__dirname, '..', 'dist', 'cjs'));
-const N = Number(process.env.N || 3000);
-const ROUNDS = Number(process.env.R || 4);
-const CONCURRENCY = 8;
 const [what = 'poll', role] = process.argv.slice(2);
+const RESUME = what === 'resume' || what === 'resume-tail';
+// A replay costs about a hundred polls.
+const N = Number(process.env.N || (RESUME ? 40 : 3000));
+const ROUNDS = Number(process.env.R || 4);
+const CONCURRENCY = RESUME ? 2 : 8;
 
 async function cpuMicros(env) {
   const s = await json(env.origin, { path: '/bench/stats' });
@@ -89,16 +93,27 @@ async function slowScripts(env) {
         ours: { next: () => ({ method: 'POST', path: '/llm/v1/responses', body }), after: () => drained(env) },
         baseline: { next: () => ({ method: 'POST', path: '/baseline/v1/responses', body }) },
       };
+    } else if (RESUME) {
+      const tail = what === 'resume-tail';
+      const id = await createResponse(env, { seed: 6, deltas: (tail ? 60001 : 10001) - 8 });
+      await waitDone(env, id);
+      const after = tail ? (await env.client.lLen(`${env.keyPrefix}{${id}}:log`)) - 1 - 100 : -1;
+      sides = {
+        ours: { next: () => ({ path: `/llm/v1/responses/${id}?stream=true${tail ? `&starting_after=${after}` : ''}` }) },
+        baseline: { next: () => ({ path: `/baseline/replay/${id}${tail ? `?from=${after + 1}` : ''}` }) },
+      };
     } else {
-      throw new Error(`unknown case ${what}: poll or create`);
+      throw new Error(`unknown case ${what}: poll, create, resume or resume-tail`);
     }
     const out = { ours: [], baseline: [] };
-    for (const n of ['ours', 'baseline']) await cpuPerRequest(env, sides[n].next, Math.min(N, 500), sides[n].after);
+    for (const n of ['ours', 'baseline']) await cpuPerRequest(env, sides[n].next, Math.min(N, 500), sides[n].after); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       for (const n of r % 2 ? ['baseline', 'ours'] : ['ours', 'baseline']) out[n].push(Math.round(await cpuPerRequest(env, sides[n].next, N, sides[n].after)));
     }
     const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-    console.log(JSON.stringify({ case: what, role: role ?? 'all', oursMicros: out.ours, baselineMicros: out.baseline, ratio: Number((median(out.baseline) / median(out.ours)).toFixed(3)) }));
+    // ratio: baseline / ours (a throughput ratio, higher is better); a replay is judged as ours / baseline.
+    const ratio = RESUME ? { xBaseline: Number((median(out.ours) / median(out.baseline)).toFixed(3)) } : { ratio: Number((median(out.baseline) / median(out.ours)).toFixed(3)) };
+    console.log(JSON.stringify({ case: what, role: role ?? 'all', oursMicros: out.ours, baselineMicros: out.baseline, ...ratio }));
     if (process.env.REDIS_SLOW) for (const line of await slowScripts(env)) console.log(line);
   } finally {
     await env.close();
