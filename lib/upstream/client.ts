@@ -1,7 +1,8 @@
 // Talking to a deployment: building the request, opening it with timeouts, reading SSE, and
 // turning upstream failures into messages that are safe to show (no key, no stack).
 
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { DeploymentConfig } from '../config/options';
 import { redactSecrets, scrubErrorFields, type ScrubbedError } from './scrub';
 import { ERROR_CODES, ResponsesPollingError } from '../errors';
@@ -82,57 +83,99 @@ export function upstreamUrl(deployment: DeploymentConfig, path: string, query = 
 }
 
 
+/** What each upstream failure says: one statement of every kind's message, for every way of calling an upstream. */
+export const upstreamFailure = {
+  connection: (): UpstreamError => new UpstreamError('connection', 'Could not connect to the upstream provider'),
+  connectTimeout: (ms: number): UpstreamError => new UpstreamError('connect_timeout', `The upstream provider did not answer within ${ms} ms`),
+  broken: (): UpstreamError => new UpstreamError('connection', 'The connection to the upstream provider broke mid-stream'),
+  idle: (ms: number): UpstreamError => new UpstreamError('idle_timeout', `The upstream provider sent nothing for ${ms} ms`),
+  tooLarge: (bytes: number): UpstreamError => new UpstreamError('event_too_large', `The upstream provider sent an event larger than ${bytes} bytes`),
+  emptyStream: (): UpstreamError => new UpstreamError('connection', 'The upstream provider ended the stream without sending any event'),
+};
+
+/**
+ * Why a request failed before its answer's headers arrived: the abort reason when `signal`
+ * aborted, `connect_timeout` when the connect timer of `connectTimeoutMs` fired, else `connection`.
+ */
+export function connectFailure(signal: AbortSignal, timedOut: boolean, connectTimeoutMs: number): unknown {
+  if (signal.aborted) return signal.reason;
+  return timedOut ? upstreamFailure.connectTimeout(connectTimeoutMs) : upstreamFailure.connection();
+}
+
+/** Longest error body read from an upstream, in bytes. */
+const MAX_ERROR_BODY_BYTES = 65536;
+
 /**
  * Reads at most `limit` bytes of a body, giving up after `timeoutMs` (an upstream that sends
- * error headers and then stalls must not hold a response forever). Cancels the rest.
+ * error headers and then stalls must not hold a response forever). Destroys the rest.
  */
-async function readCapped(res: Response, limit: number, timeoutMs: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const timer = setTimeout(() => reader.cancel().catch(() => undefined), timeoutMs);
-  try {
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } catch {
-    // Timed out or broke: what was read is enough for an error message.
-  } finally {
-    clearTimeout(timer);
-    reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+function readCapped(body: Readable, limit: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    // Timed out, ended or broke: what was read is enough for an error message.
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      body.off('data', onData);
+      body.destroy();
+      resolve(Buffer.concat(chunks).subarray(0, limit).toString('utf8'));
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    body.on('data', onData);
+    body.once('end', finish);
+    body.once('error', finish);
+    body.once('close', finish);
+  });
 }
 
 /**
  * Reads an error body (at most 64 KiB, for at most `timeoutMs`) and builds an UpstreamError whose
  * message is safe to show: 401/403 texts describe the deployment's own credentials and are replaced.
  */
-export async function upstreamHttpError(res: Response, deployment: DeploymentConfig, timeoutMs: number): Promise<UpstreamError> {
+export function upstreamHttpError(res: Response, deployment: DeploymentConfig, timeoutMs: number): Promise<UpstreamError> {
+  const body = res.body ? Readable.fromWeb(res.body as WebReadableStream<Uint8Array>) : undefined;
+  return httpFailure(res.status, res.headers.get('retry-after'), body, deployment, timeoutMs);
+}
+
+/**
+ * The UpstreamError of an answer with HTTP `status` (not 2xx), its `retry-after` header and
+ * `body` (read as {@link upstreamHttpError} says, then destroyed), for any way of calling an upstream.
+ */
+export async function httpFailure(
+  status: number,
+  retryAfter: string | null | undefined,
+  body: Readable | undefined,
+  deployment: DeploymentConfig,
+  timeoutMs: number,
+): Promise<UpstreamError> {
   let detail = '';
   let code: string | undefined;
   let own: ScrubbedError | undefined;
-  const text = await readCapped(res, 65536, timeoutMs);
+  const text = body ? await readCapped(body, MAX_ERROR_BODY_BYTES, timeoutMs) : '';
   try {
-    const body = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
-    if (body && body.error && typeof body.error.message === 'string') detail = body.error.message;
+    const parsed = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } };
+    if (parsed && parsed.error && typeof parsed.error.message === 'string') detail = parsed.error.message;
     // The code is sent on to clients (pass-through) and compared; scrubbed like the message.
-    if (body && body.error && typeof body.error.code === 'string') code = redactSecrets(body.error.code, deployment);
-    if (body && body.error && typeof body.error === 'object' && !Array.isArray(body.error) && typeof body.error.message === 'string') {
-      own = scrubErrorFields(body.error as JsonObject, deployment, '');
+    if (parsed && parsed.error && typeof parsed.error.code === 'string') code = redactSecrets(parsed.error.code, deployment);
+    if (parsed && parsed.error && typeof parsed.error === 'object' && !Array.isArray(parsed.error) && typeof parsed.error.message === 'string') {
+      own = scrubErrorFields(parsed.error as JsonObject, deployment, '');
     }
   } catch {
     detail = text;
   }
-  const credentials = res.status === 401 || res.status === 403;
+  const credentials = status === 401 || status === 403;
   const safe = credentials ? 'the deployment credentials were refused' : redactSecrets(detail, deployment);
-  const message = `The upstream provider answered HTTP ${res.status}${safe ? `: ${safe}` : ''}`;
+  const message = `The upstream provider answered HTTP ${status}${safe ? `: ${safe}` : ''}`;
   // What concerns the deployment's own credentials is never handed on.
-  return new UpstreamError('http', message, res.status, code, parseRetryAfter(res.headers.get('retry-after')), credentials ? undefined : own);
+  return new UpstreamError('http', message, status, code, parseRetryAfter(retryAfter ?? null), credentials ? undefined : own);
 }
 
 /** A `retry-after` header (delay in seconds, or an HTTP date) in ms from now; undefined when absent or unreadable. */
@@ -160,93 +203,6 @@ export interface OpenUpstreamOptions {
  */
 export function openUpstream(opts: OpenUpstreamOptions): Promise<Response> {
   return requestUpstream({ ...opts, method: 'POST' });
-}
-
-/** Callbacks of {@link readSse}. */
-export interface SseHandlers {
-  /** One SSE message (`event` may be undefined). */
-  onMessage(message: EventSourceMessage): void;
-}
-
-/**
- * Reads an SSE body to its end, feeding each message to `handlers`. Rejects with an
- * `idle_timeout` UpstreamError when no byte arrives for `idleTimeoutMs`, with a `connection`
- * UpstreamError when the socket breaks, with an `event_too_large` one as soon as a message grows
- * past `maxMessageBytes` (at most one chunk more is buffered), and with the abort reason when
- * `signal` aborts.
- */
-export async function readSse(
-  res: Response,
-  handlers: SseHandlers,
-  opts: { signal: AbortSignal; idleTimeoutMs: number; maxMessageBytes?: number },
-): Promise<void> {
-  if (!res.body) return;
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  const maxMessageBytes = opts.maxMessageBytes ?? Infinity;
-  const tooLarge = () => new UpstreamError('event_too_large', `The upstream provider sent an event larger than ${maxMessageBytes} bytes`);
-  // Bytes fed since the last complete message (a chunk's rest after a message is not counted).
-  let sinceMessage = 0;
-  let completed = false;
-  const parser = createParser({
-    onEvent: (m) => {
-      if (m.data.length > maxMessageBytes) throw tooLarge();
-      completed = true;
-      handlers.onMessage(m);
-    },
-  });
-  let idle = false;
-  // One timer per stream that checks the time of the last chunk, rather than a clearTimeout and
-  // setTimeout per chunk: a trickling stream delivers many small chunks.
-  let lastChunkAt = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const check = () => {
-    const quiet = Date.now() - lastChunkAt;
-    if (quiet >= opts.idleTimeoutMs) {
-      idle = true;
-      reader.cancel().catch(() => undefined);
-      return;
-    }
-    timer = setTimeout(check, opts.idleTimeoutMs - quiet);
-  };
-  const arm = () => {
-    lastChunkAt = Date.now();
-    if (!timer) timer = setTimeout(check, opts.idleTimeoutMs);
-  };
-  const onAbort = () => {
-    reader.cancel().catch(() => undefined);
-  };
-  opts.signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    arm();
-    for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch {
-        if (opts.signal.aborted) throw opts.signal.reason;
-        if (idle) break;
-        throw new UpstreamError('connection', 'The connection to the upstream provider broke mid-stream');
-      }
-      if (opts.signal.aborted) throw opts.signal.reason;
-      if (chunk.done) break;
-      arm();
-      completed = false;
-      parser.feed(decoder.decode(chunk.value, { stream: true }));
-      sinceMessage = completed ? 0 : sinceMessage + chunk.value.length;
-      if (sinceMessage > maxMessageBytes) throw tooLarge();
-    }
-    if (opts.signal.aborted) throw opts.signal.reason;
-    if (idle) {
-      throw new UpstreamError('idle_timeout', `The upstream provider sent nothing for ${opts.idleTimeoutMs} ms`);
-    }
-    parser.feed(decoder.decode());
-  } finally {
-    if (timer) clearTimeout(timer);
-    opts.signal.removeEventListener('abort', onAbort);
-    // Also when a handler threw: the upstream body is not left open (a no-op after its end).
-    reader.cancel().catch(() => undefined);
-  }
 }
 
 /** Options of {@link requestUpstream}: those of {@link openUpstream} with a method and an optional body. */
@@ -281,11 +237,7 @@ export async function requestUpstream(opts: RequestUpstreamOptions): Promise<Res
       signal: controller.signal,
     });
   } catch {
-    if (opts.signal.aborted) throw opts.signal.reason;
-    if (timedOut) {
-      throw new UpstreamError('connect_timeout', `The upstream provider did not answer within ${opts.connectTimeoutMs} ms`);
-    }
-    throw new UpstreamError('connection', 'Could not connect to the upstream provider');
+    throw connectFailure(opts.signal, timedOut, opts.connectTimeoutMs);
   } finally {
     // The abort link stays: a later abort must still reach the body stream.
     clearTimeout(timer);

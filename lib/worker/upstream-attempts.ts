@@ -9,7 +9,8 @@ import { ERROR_DETAILS, type ErrorDetail } from '../response-vocabulary';
 import type { Logger } from '../types';
 import { toChatCompletionsRequest } from '../upstream/chat-request';
 import { deploymentAttributes, SPAN_ATTRIBUTES, SPAN_NAMES, traceIds, TraceSpan } from '../observability/tracing';
-import { openUpstream, readSse, UNSERVABLE_CODE, UpstreamError, upstreamHttpError, upstreamUrl } from '../upstream/client';
+import { UNSERVABLE_CODE, upstreamFailure, UpstreamError, upstreamUrl } from '../upstream/client';
+import { streamUpstream } from '../upstream/sse-stream';
 
 /** The worker tuning the attempts use. */
 export type AttemptTuning = Pick<
@@ -118,23 +119,22 @@ export class UpstreamAttempts {
       body = { ...rest, model: deployment.upstreamModel, stream: true };
     }
     handlers.begin(deployment, chat);
-    const res = await openUpstream({
-      url: upstreamUrl(deployment, chat ? 'chat/completions' : 'responses'),
-      deployment,
-      body,
-      accept: 'text/event-stream',
-      signal: this.signal,
-      connectTimeoutMs: t.upstreamConnectTimeoutMs,
-    });
-    if (!res.ok) throw await upstreamHttpError(res, deployment, t.upstreamIdleTimeoutMs);
-    await readSse(res, { onMessage: (m) => handlers.message(m.data) }, {
-      signal: this.signal,
-      idleTimeoutMs: t.upstreamIdleTimeoutMs,
-      maxMessageBytes: t.maxEventBytes,
-    });
+    await streamUpstream(
+      {
+        url: upstreamUrl(deployment, chat ? 'chat/completions' : 'responses'),
+        deployment,
+        body,
+        accept: 'text/event-stream',
+        signal: this.signal,
+        connectTimeoutMs: t.upstreamConnectTimeoutMs,
+        idleTimeoutMs: t.upstreamIdleTimeoutMs,
+        maxMessageBytes: t.maxEventBytes,
+      },
+      (data) => handlers.message(data),
+    );
     handlers.end();
     if (!handlers.received() && !this.signal.aborted) {
-      throw new UpstreamError('connection', 'The upstream provider ended the stream without sending any event');
+      throw upstreamFailure.emptyStream();
     }
   }
 }
