@@ -115,6 +115,32 @@ describe('secrets from the upstream', () => {
     expect(everything).not.toContain(KEY);
   });
 
+  test('the key written with JSON escapes in a text delta is scrubbed like a plain one', async () => {
+    const escaped = [...KEY].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+    const delta = { type: 'response.output_text.delta', ...AT, delta: 'KEY', logprobs: [] };
+    upstream.respond(() => ({
+      kind: 'sse',
+      steps: [
+        ...steps([
+          { type: 'response.created', response: { status: 'in_progress' } },
+          { type: 'response.output_item.added', output_index: 0, item: { id: AT.item_id, type: 'message', status: 'in_progress', content: [], role: 'assistant' } },
+          { type: 'response.content_part.added', ...AT, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } },
+        ]),
+        { raw: `event: response.output_text.delta\ndata: ${JSON.stringify(delta).replace('"KEY"', `"${escaped}"`)}\n\n` },
+        ...steps([
+          { type: 'response.output_text.done', ...AT, text: '[redacted]', logprobs: [] },
+          { type: 'response.completed', response: { status: 'completed' } },
+        ]),
+      ],
+    }));
+    const client = app.client();
+    const created = await client.responses.create({ model: 'gpt-test', input: 'hi', background: true });
+    const done = await waitForStatus(client, created.id, 'completed');
+    expect(done.output_text).toBe('[redacted]');
+    const everything = [JSON.stringify(done), await storedText(), logs.text()].join('\n');
+    expect(everything).not.toContain(KEY);
+  });
+
   test('pass-through: an error code holding Bearer <key> and a body echoing the key (split across chunks) reach the client scrubbed', async () => {
     upstream.respond(() => ({ kind: 'json', status: 400, body: { error: { message: `bad ${KEY}`, code: `Bearer ${KEY}`, param: null, type: 'invalid_request_error' } } }));
     const refused = await post({ model: 'gpt-test', input: 'hi' });

@@ -44,6 +44,19 @@ describe('the event log codec', () => {
     expect(decodeEvent(encodeEvent(tabInId))).toEqual(tabInId);
   });
 
+  it('stores a delta compact wherever its obfuscation sits, and one that lacks a field as JSON', () => {
+    const at = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+    const first = { obfuscation: 'pad', type: 'response.output_text.delta', sequence_number: 3, ...at, delta: 'x' };
+    const middle = { type: 'response.output_text.delta', sequence_number: 4, obfuscation: 'pad', ...at, delta: 'y', logprobs: [] };
+    for (const event of [first, middle]) {
+      const encoded = encodeEvent(event);
+      expect(encoded.startsWith('~')).toBe(true);
+      expect(JSON.stringify(decodeEvent(encoded))).toBe(wireJson(event));
+    }
+    const { content_index: _missing, ...lacking } = { ...middle };
+    expect(encodeEvent(lacking)).toBe(wireJson(lacking));
+  });
+
   it('packs provider item ids (prefix and hex) a third shorter, and keeps every other id as written', () => {
     const hex = '67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795a';
     const base = { type: 'response.output_text.delta', sequence_number: 4, output_index: 0, content_index: 0, delta: 'x', logprobs: [] };

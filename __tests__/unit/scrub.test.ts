@@ -1,7 +1,7 @@
 // Scrubbing upstream text of secrets: error fields (extra ones dropped), the deployment's key deep
 // inside a value, and a relayed body whose key is split across chunks.
 
-import { KeyScrubber, redactSecrets, scrubErrorFields, scrubKey } from '../../lib/upstream/scrub';
+import { keyInJson, KeyScrubber, redactSecrets, scrubErrorFields, scrubKey } from '../../lib/upstream/scrub';
 
 const KEY = 'plain-deploy-key-7f3a9c2e';
 
@@ -24,6 +24,22 @@ describe('scrubbing upstream secrets', () => {
     expect(out).toEqual({ a: ['x', { b: 'y[redacted]' }], '[redacted]': '[redacted]', c: 1 });
     expect(dirty.a[1]).toEqual({ b: `y${KEY}` });
     expect(scrubKey(dirty, undefined)).toBe(dirty);
+  });
+
+  test('keyInJson clears only a JSON text that cannot parse to a string holding the key', () => {
+    const mayHold = keyInJson(KEY);
+    expect(mayHold(JSON.stringify({ delta: 'plain text', logprobs: [] }))).toBe(false);
+    expect(mayHold(JSON.stringify({ delta: 'a "quote"\nand a line' }))).toBe(false);
+    expect(mayHold(JSON.stringify({ delta: `x${KEY}y` }))).toBe(true);
+    expect(mayHold(JSON.stringify({ [KEY]: 1 }))).toBe(true);
+    // Any \u escape may write a character of the key.
+    const escaped = `{"delta":"${[...KEY].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`;
+    expect((JSON.parse(escaped) as { delta: string }).delta).toBe(KEY);
+    expect(mayHold(escaped)).toBe(true);
+    // A key with a character JSON may also escape as \/ is never cleared; a placeholder key always is.
+    expect(keyInJson('plain-deploy/key-7f3a9c2e')('{"delta":"plain"}')).toBe(true);
+    expect(keyInJson('EMPTY')(JSON.stringify({ delta: 'EMPTY' }))).toBe(false);
+    expect(keyInJson(undefined)('{}')).toBe(false);
   });
 
   test('KeyScrubber finds a key split across chunks and holds back only a tail that could begin it', () => {

@@ -60,12 +60,13 @@ const LOGPROBS = 'L';
  * an object that serialises to the same JSON as the event without `obfuscation`.
  */
 export function encodeEvent(event: ResponseStreamEvent, known?: ItemIds): string {
-  let plain: ResponseStreamEvent = event;
+  const entry = compact(event, typeof known === 'function' ? known : undefined);
+  if (entry !== undefined) return entry;
   if ('obfuscation' in event) {
     const { obfuscation: _dropped, ...rest } = event;
-    plain = rest as ResponseStreamEvent;
+    return JSON.stringify(rest);
   }
-  return compact(plain, typeof known === 'function' ? known : undefined) ?? JSON.stringify(plain);
+  return JSON.stringify(event);
 }
 
 /**
@@ -181,40 +182,40 @@ function leadingType(encoded: string): string | undefined {
   return type.includes('\\') ? undefined : type;
 }
 
+/** The compact entry of a delta event with the usual fields (`obfuscation` left out), or undefined. */
 function compact(event: ResponseStreamEvent, known: ItemIds | undefined): string | undefined {
   const spec = BY_TYPE.get(event.type);
   if (!spec) return undefined;
   const e = event as Record<string, unknown>;
-  const keys = Object.keys(e);
-  if (keys.length < spec.fields.length + 3 || keys.length > spec.fields.length + 4) return undefined;
-  if (!isIndex(e.sequence_number) || typeof e.delta !== 'string') return undefined;
+  const { sequence_number: seq, delta } = e;
+  if (!isIndex(seq) || typeof delta !== 'string') return undefined;
+  const { fields } = spec;
   let layout = '';
-  for (const key of keys) {
+  for (const key of Object.keys(e)) {
     if (key === 'type') layout += TYPE;
     else if (key === 'sequence_number') layout += SEQ;
     else if (key === 'delta') layout += DELTA;
+    else if (key === 'obfuscation') continue;
     // Only an empty `logprobs` is implied; real ones keep the JSON form.
     else if (key === 'logprobs' && Array.isArray(e.logprobs) && e.logprobs.length === 0) layout += LOGPROBS;
     else {
-      const i = spec.fields.indexOf(key);
+      const i = fields.indexOf(key);
       if (i === -1) return undefined;
       layout += String(i);
     }
   }
-  const parts: string[] = [layout, String(e.sequence_number)];
-  for (const name of spec.fields) {
+  // Keys are distinct and map to distinct letters, and any other key was refused above, so the
+  // layout names each key once; a field that is missing is refused below (its value is undefined).
+  let entry = `${COMPACT_MARK}${spec.code}${layout}${SEP}${seq}`;
+  for (const name of fields) {
     const value = e[name];
     // Strings are tagged so that a numeric-looking id stays a string.
-    if (name === 'item_id' && known && isIndex(e.output_index) && known(e.output_index) === value) parts.push(ELIDED);
-    else if (isIndex(value)) parts.push(String(value));
-    else if (typeof value === 'string' && !value.includes(SEP)) parts.push(packId(value));
+    if (name === 'item_id' && known && isIndex(e.output_index) && known(e.output_index) === value) entry += `${SEP}${ELIDED}`;
+    else if (isIndex(value)) entry += `${SEP}${value}`;
+    else if (typeof value === 'string' && !value.includes(SEP)) entry += `${SEP}${packId(value)}`;
     else return undefined;
   }
-  // Keys are distinct and map to distinct letters, so the layout names each key once; type,
-  // sequence_number and delta were checked above, and each field was read from the event.
-
-  parts.push(e.delta);
-  return `${COMPACT_MARK}${spec.code}${parts.join(SEP)}`;
+  return `${entry}${SEP}${delta}`;
 }
 
 /** The pieces of a compact entry: its layout, sequence number, field values (ids resolved) and where its delta starts. */

@@ -62,6 +62,22 @@ export function scrubKey<T>(value: T, key: string | undefined): T {
   return scrubValue(value, key) as T;
 }
 
+/** Characters JSON may write escaped other than as `\u....`: `"`, `\`, `/` and the control characters. */
+const ESCAPABLE_KEY_CHAR = /["\\/\u0000-\u001f]/;
+
+/**
+ * For the deployment's `key`, a test of whether `JSON.parse(json)` may hold it (in a string or an
+ * object key), told from the JSON text alone: false only when it surely does not, so
+ * {@link scrubKey} of that value can be skipped. JSON writes a key's characters either as they
+ * are or as escapes; when the text has no `\u` escape and the key no character of the other
+ * escapes, every occurrence of the key in a parsed string is one in the text.
+ */
+export function keyInJson(key: string | undefined): (json: string) => boolean {
+  if (!key || key.length < MIN_BODY_KEY_LENGTH) return () => false;
+  if (ESCAPABLE_KEY_CHAR.test(key)) return () => true;
+  return (json) => json.includes(key) || json.includes('\\u');
+}
+
 function scrubValue(value: unknown, key: string): unknown {
   if (typeof value === 'string') return value.includes(key) ? removeKey(value, key) : value;
   if (Array.isArray(value)) {

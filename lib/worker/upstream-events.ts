@@ -5,7 +5,7 @@ import type { DeploymentConfig } from '../config/options';
 import { conformUpstreamError, isFinalEventType, isIndex, isStartEventType, MAX_OUTPUT_TOKENS_REASON } from '../response-vocabulary';
 import type { Logger, ResponseErrorObject, ResponseObject, ResponseStatus, ResponseStreamEvent } from '../types';
 import { ChatStreamAdapter } from '../upstream/chat-stream-adapter';
-import { redactSecrets, scrubErrorFields, scrubKey } from '../upstream/scrub';
+import { keyInJson, redactSecrets, scrubErrorFields, scrubKey } from '../upstream/scrub';
 import { isRecord } from '../json';
 import { applyEvent, foldEvent } from './reducer';
 
@@ -40,6 +40,8 @@ export class UpstreamEvents {
   private progress: Progress = 'queued';
   /** The deployment of the current attempt: its key is scrubbed from what it sends. */
   private deployment: DeploymentConfig | undefined;
+  /** Whether a message's text may hold the deployment's key (see keyInJson). */
+  private mayHoldKey: (json: string) => boolean = () => true;
   /** Turns Chat Completions chunks into Responses events, for chat deployments. */
   private chat: ChatStreamAdapter | undefined;
   /** Output deltas folded so far (see OUTPUT_DELTA_TYPES). */
@@ -89,6 +91,7 @@ export class UpstreamEvents {
   /** A new attempt on `deployment` begins; `chat` when it sends Chat Completions chunks. */
   begin(deployment: DeploymentConfig, chat: boolean): void {
     this.deployment = deployment;
+    this.mayHoldKey = keyInJson(deployment.apiKey);
     this.chat = chat ? new ChatStreamAdapter() : undefined;
     this.upstream = undefined;
   }
@@ -119,7 +122,8 @@ export class UpstreamEvents {
         return;
       }
     }
-    this.upstreamEvent(event as ResponseStreamEvent);
+    // Scrubbing walks the whole event; the message's text tells when there is nothing to find.
+    this.upstreamEvent(event as ResponseStreamEvent, this.mayHoldKey(data));
   }
 
   /** The attempt's stream ended: a chat adapter produces its terminal event now (usage comes last). */
@@ -152,10 +156,11 @@ export class UpstreamEvents {
     this.log({ type: 'response.incomplete', sequence_number: this.nextSeq, response: merged }, merged.status);
   }
 
-  private upstreamEvent(upstream: ResponseStreamEvent): void {
+  /** `keyed`: false when the event surely holds no deployment key (see keyInJson). */
+  private upstreamEvent(upstream: ResponseStreamEvent, keyed = true): void {
     if (upstream.type === 'keepalive' || this.ended) return;
     // An upstream that echoes the deployment's key (in text, in Response fields) must not leak it.
-    let event = scrubKey(upstream, this.deployment?.apiKey);
+    let event = keyed ? scrubKey(upstream, this.deployment?.apiKey) : upstream;
     if (isStartEventType(event.type)) {
       // The record already has its own `response.created`; the upstream's start events only
       // contribute their fields, once, to our `response.in_progress`.
@@ -187,7 +192,18 @@ export class UpstreamEvents {
       this.log({ ...sanitizeErrorEvent(event, this.deployment), sequence_number: this.nextSeq });
       return;
     }
-    this.log({ ...event, sequence_number: this.nextSeq });
+    this.log(this.numbered(event));
+  }
+
+  /**
+   * `event` with the next sequence number: numbered in place when it was parsed here (it belongs
+   * to this worker alone), by copy when the chat adapter made it (it keeps the objects it hands out).
+   * Either way the key keeps its place, or comes last when the upstream sent none.
+   */
+  private numbered(event: ResponseStreamEvent): ResponseStreamEvent {
+    if (this.chat) return { ...event, sequence_number: this.nextSeq };
+    event.sequence_number = this.nextSeq;
+    return event;
   }
 
   private start(upstream: Record<string, unknown> | undefined): void {
