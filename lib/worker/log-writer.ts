@@ -83,6 +83,8 @@ export class LogWriter {
   private readonly recovery: RecordRecovery;
   /** The next batch rewrites the snapshot (a repaired record's may be old). */
   private snapshotDue = false;
+  /** The Response before the event {@link write} encodes (read by knownItemId, which is made once). */
+  private before: ResponseObject | undefined;
 
   constructor(
     private readonly start: WriterStart,
@@ -122,9 +124,10 @@ export class LogWriter {
    * entry (see ItemIds). Returns the length of the encoded entry.
    */
   write(event: ResponseStreamEvent, status: ResponseStatus | undefined, before: ResponseObject): number {
-    const encoded = encodeEvent(event, (outputIndex) => this.knownItemId(outputIndex, before));
+    this.before = before;
+    const encoded = encodeEvent(event, this.knownItemId);
     this.announced.note(event);
-    this.recovery.keep([encoded]);
+    this.recovery.keepOne(encoded);
     this.nextSeq = event.sequence_number + 1;
     if (this.pending.length === 0) this.pendingSince = performance.now();
     this.pending.push(encoded);
@@ -166,11 +169,11 @@ export class LogWriter {
    * The id an entry may leave out: the one a log reader knows for the output index and a
    * snapshot reader finds at that position of the Response, when both agree.
    */
-  private knownItemId(outputIndex: number, before: ResponseObject): string | undefined {
+  private readonly knownItemId = (outputIndex: number): string | undefined => {
     const id = this.announced.get(outputIndex);
-    const output = Array.isArray(before.output) ? before.output : [];
+    const output = Array.isArray(this.before?.output) ? this.before.output : [];
     return id !== undefined && output[outputIndex]?.id === id ? id : undefined;
-  }
+  };
 
   private heartbeat(): void {
     if (this.host.closed() || this.flushing) return;

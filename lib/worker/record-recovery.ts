@@ -51,11 +51,16 @@ export class RecordRecovery {
   }
 
   /** Keeps `entries` in the copy of the log, or drops the copy once it outgrows `recoveryLogBytes`. */
-  keep(entries: string[]): void {
+  keep(entries: readonly string[]): void {
+    for (const entry of entries) this.keepOne(entry);
+  }
+
+  /** Keeps one entry (the writer's, per event: no array per call). */
+  keepOne(entry: string): void {
     if (this.copy === undefined) return;
-    for (const entry of entries) this.copyBytes += entry.length;
+    this.copyBytes += entry.length;
     if (this.copyBytes > this.tuning.recoveryLogBytes) this.copy = undefined;
-    else this.copy.push(...entries);
+    else this.copy.push(entry);
   }
 
   /** The store took `input`. */
