@@ -53,6 +53,7 @@ const TYPE = 'T';
 const SEQ = 'S';
 const DELTA = 'D';
 const LOGPROBS = 'L';
+const [TYPE_CODE, SEQ_CODE, DELTA_CODE, LOGPROBS_CODE] = [TYPE, SEQ, DELTA, LOGPROBS].map((letter) => letter.charCodeAt(0));
 /**
  * Encodes an event for the log. `obfuscation` is random padding against side channels on the
  * wire; it carries no data and the API allows dropping it, so it is not stored. Delta events
@@ -275,25 +276,33 @@ function expand(encoded: string, items: ItemIds | undefined): ResponseStreamEven
  * its pieces without the object; notes its item id in `table` as {@link ItemIdTable.note} would.
  */
 function compactJson(spec: CompactSpec, read: CompactPieces, encoded: string, table: ItemIdTable): string {
+  const layout = read.layout;
   let json = '{';
   let itemId: unknown;
   let outputIndex: unknown;
-  for (const letter of read.layout) {
-    if (json.length > 1) json += ',';
-    if (letter === TYPE) json += spec.typeJson;
-    else if (letter === SEQ) json += `"sequence_number":${JSON.stringify(Number(read.seq))}`;
-    else if (letter === DELTA) json += `"delta":${JSON.stringify(encoded.slice(read.deltaAt))}`;
-    else if (letter === LOGPROBS) json += '"logprobs":[]';
+  for (let at = 0; at < layout.length; at++) {
+    if (at > 0) json += ',';
+    const letter = layout.charCodeAt(at);
+    if (letter === TYPE_CODE) json += spec.typeJson;
+    else if (letter === SEQ_CODE) json += `"sequence_number":${numberJson(read.seq)}`;
+    else if (letter === DELTA_CODE) json += `"delta":${JSON.stringify(encoded.slice(read.deltaAt))}`;
+    else if (letter === LOGPROBS_CODE) json += '"logprobs":[]';
     else {
-      const i = Number(letter);
+      const i = letter - 48; /* 0 */
       const value = read.values[i];
       if (i === spec.idAt) itemId = value;
       else if (i === spec.indexAt) outputIndex = value;
-      json += `${spec.keysJson[i]}${JSON.stringify(value)}`;
+      json += spec.keysJson[i] + (typeof value === 'number' ? numberJson(value) : JSON.stringify(value));
     }
   }
   if (isIndex(outputIndex) && typeof itemId === 'string') table.set(outputIndex, itemId);
   return `${json}}`;
+}
+
+/** A number's JSON, as `JSON.stringify` writes it (`null` for what is not finite). */
+function numberJson(value: number | string): string {
+  const n = Number(value);
+  return Number.isFinite(n) ? String(n) : 'null';
 }
 
 /**
