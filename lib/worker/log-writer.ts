@@ -6,6 +6,7 @@ import type { ResponsesPollingConfig } from '../config/options';
 import { isTerminalStatus } from '../response-vocabulary';
 import { encodeEvent, ItemIdTable } from '../store/event-codec';
 import type { AppendInput, AppendOutcome, Logger, ResponseObject, ResponseStatus, ResponseStore, ResponseStreamEvent } from '../types';
+import { flushTick, type FlushTick } from './flush-tick';
 import { RecordRecovery, type RecoveryStart, type RestoreInfo } from './record-recovery';
 
 export type { RestoreInfo } from './record-recovery';
@@ -284,45 +285,6 @@ export class LogWriter {
       }
     }
   }
-}
-
-/**
- * One timer per flush window for all the workers of the process: those with events waiting flush
- * in the same tick, so their appends leave in one socket write, and a thousand streams cost one
- * timer instead of a thousand. An event still waits at most one window.
- */
-class FlushTick {
-  private readonly waiting = new Set<() => void>();
-  private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly ms: number) {}
-
-  add(flush: () => void): void {
-    this.waiting.add(flush);
-    this.timer ??= setTimeout(() => this.fire(), this.ms);
-  }
-
-  delete(flush: () => void): void {
-    this.waiting.delete(flush);
-    if (this.waiting.size === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    const due = [...this.waiting];
-    this.waiting.clear();
-    for (const flush of due) flush();
-  }
-}
-
-const flushTicks = new Map<number, FlushTick>();
-
-function flushTick(ms: number): FlushTick {
-  let tick = flushTicks.get(ms);
-  if (!tick) flushTicks.set(ms, (tick = new FlushTick(ms)));
-  return tick;
 }
 
 function sleep(ms: number): Promise<void> {
