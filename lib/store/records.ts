@@ -9,6 +9,9 @@ export const WORKER_LOST_ERROR: Readonly<ResponseErrorObject> = Object.freeze(
   responseError(ERROR_DETAILS.workerLost, 'The worker running this response stopped before it finished (its lease expired).'),
 );
 
+/** {@link WORKER_LOST_ERROR} as the JSON the Redis scripts record. */
+export const WORKER_LOST_JSON = JSON.stringify(WORKER_LOST_ERROR);
+
 /** The object `raw` holds as JSON; `null` when it is not JSON or not an object. */
 function jsonObject(raw: string): Record<string, unknown> | null {
   try {

@@ -25,8 +25,9 @@ import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
 import { redisSideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
 import { controlChannel, responseKeys, tombstoneKey } from './keys';
-import { parseControlMessage, WORKER_LOST_ERROR } from './records';
-import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError, whenReady, withDeadline, type RedisClientLike, type RedisConnectionChoice } from './redis-connection';
+import { parseControlMessage, WORKER_LOST_JSON } from './records';
+import { AppendClient, type RedisStoreOptions } from './redis-append-client';
+import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError, whenReady, withDeadline, type RedisClientLike } from './redis-connection';
 import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reachability';
 import { mayEvict, readEvictionPolicy, warnOnEvictionPolicy, type EvictionAware } from './redis-eviction';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
@@ -36,9 +37,7 @@ import { enqueueArgs, RedisOutbox, type EnqueueArgs } from './redis-outbox';
 import type { OutboxPlan, WebhookOutbox, WebhookOutboxStore } from '../webhooks/types';
 
 export { RedisStoreUnavailableError, type RedisClientLike, type RedisClusterLike } from './redis-connection';
-
-/** What `createRedisStore` accepts: how to reach Redis (the store opens its own duplicate for pub/sub). */
-export type RedisStoreOptions = RedisConnectionChoice;
+export type { AppendConnectionMode, RedisStoreOptions } from './redis-append-client';
 
 /** The Redis implementation of {@link ResponseStore}. */
 export interface RedisStore extends ResponseStore, Reachable, WebhookOutboxStore, EvictionAware {
@@ -55,6 +54,7 @@ interface RedisStoreConfig {
   /** On a Redis Cluster a record and its queue are in different slots: enqueued in a second step. */
   cluster: boolean;
   probe: ReachabilityProbe;
+  appends: AppendClient;
 }
 
 /**
@@ -67,6 +67,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   return new RedisResponseStore({
     ...chosen,
     probe: new ReachabilityProbe(chosen.client, commandTimeoutMs, describeRedis(options)),
+    appends: new AppendClient(options, commandTimeoutMs, chosen.client),
     keyPrefix: options.keyPrefix ?? 'rp:',
     logger: options.logger ?? silentLogger,
     commandTimeoutMs,
@@ -196,7 +197,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
       String(input.ttlSeconds),
       webhook.spec,
       ...withItemIds(input.events, input.firstSeq),
-    ], webhook.keys);
+    ], webhook.keys, this.#config.appends);
     const outcome = SCRIPT_CODES.append[code as keyof typeof SCRIPT_CODES.append];
     if (outcome === undefined) throw new Error(`redis store: unexpected append reply ${String(code)}`);
     if (code === 1) this.#config.logger.debug('redis store: flush already applied', { id, firstSeq: input.firstSeq });
@@ -205,7 +206,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
   }
 
   async restore(id: string, input: RestoreInput): Promise<RestoreOutcome> {
-    const code = await this.#run(SCRIPTS.restore, id, restoreArgs(input), [tombstoneKey(this.keyPrefix, id)]);
+    const code = await this.#run(SCRIPTS.restore, id, restoreArgs(input), [tombstoneKey(this.keyPrefix, id)], this.#config.appends);
     const outcome = SCRIPT_CODES.restore[code as keyof typeof SCRIPT_CODES.restore];
     if (outcome === undefined) throw new Error(`redis store: unexpected restore reply ${String(code)}`);
     return outcome;
@@ -311,10 +312,10 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return this.#closing;
   }
 
-  /** Runs a script on the keys of response `id`, then `more` keys (EVALSHA, EVAL on NOSCRIPT). */
-  #run(script: LuaScript, id: string, args: string[], more: string[] = []): Promise<unknown> {
+  /** Runs a script on the keys of response `id`, then `more` keys (EVALSHA, EVAL on NOSCRIPT), on the main connection or `via`. */
+  #run(script: LuaScript, id: string, args: string[], more: string[] = [], via?: AppendClient): Promise<unknown> {
     const keys = responseKeys(this.keyPrefix, id);
-    return evalScript((command) => this.#command(command), script, [keys.meta, keys.snapshot, keys.log, keys.ids, ...more], args);
+    return evalScript((command) => this.#command(command, via), script, [keys.meta, keys.snapshot, keys.log, keys.ids, ...more], args);
   }
 
   /** The webhook keys and spec a script takes to enqueue the event of `status`, should it make that transition. */
@@ -322,10 +323,10 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return enqueueArgs(this.keyPrefix, this.#outboxPlan, status, id, this.#config.cluster);
   }
 
-  /** One command, within `commandTimeoutMs` including the wait for a connection. */
-  async #command(args: string[]): Promise<unknown> {
+  /** One command, within `commandTimeoutMs` including the wait for a connection; on the main connection or `via`. */
+  async #command(args: string[], via?: AppendClient): Promise<unknown> {
     this.#assertOpen();
-    return commandWithin(this.#config.client, args, this.#config.commandTimeoutMs);
+    return commandWithin(via?.get() ?? this.#config.client, args, this.#config.commandTimeoutMs);
   }
 
   async #startSubscriber(): Promise<void> {
@@ -385,6 +386,7 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     if (subscriber) await closeClient(subscriber, this.#config.commandTimeoutMs);
+    await this.#config.appends.close(this.#config.commandTimeoutMs);
     if (ownsClient) {
       // Our own clients keep their 'error' listener: a late socket error must never crash.
       await closeClient(client, this.#config.commandTimeoutMs);
@@ -395,6 +397,3 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     }
   }
 }
-
-/** Error JSON recorded when a lease lapses. */
-const WORKER_LOST_JSON = JSON.stringify(WORKER_LOST_ERROR);
