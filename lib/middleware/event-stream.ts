@@ -19,10 +19,12 @@ import { SseOutput } from './sse-output';
 /** How often a follower re-reads the store when the worker runs on another instance. */
 const FOLLOW_POLL_MS = 200;
 /**
- * A stream's first read takes the rest of the log in one page when it is at most a page of
- * entries within this many pages' bytes (2 MiB by default): a resume near the end of a long
- * response gets its last few entries, each closing event carrying the whole text, in one call
- * instead of one per large entry. Such a page reaches the end, so no page is read ahead of it.
+ * After a stream's first read, a read takes the rest of the log in one page when it is at most a
+ * page of entries within this many pages' bytes (2 MiB by default): a resume near the end of a
+ * long response gets its last few entries, each closing event carrying the whole text, in one
+ * call instead of one per large entry. The first read stays a plain page, so the first event is
+ * not held back by the tail. A tail page reaches the end, so no page is read ahead of it: a
+ * follower holds a page and such a tail at most.
  */
 const TAIL_PAGES = 8;
 
@@ -55,7 +57,7 @@ export function acquireFollower(runtime: Runtime, principal: Principal, id: stri
  * is terminal. With `afterSeq`, the first store read happens before any byte is sent, so an
  * unknown id is still a plain 404 (and a follower over a cap a 429). The log is read a page at a
  * time, one page ahead of what the client has taken, so a slow client holds two pages at most
- * (or a first page that took a short tail whole, see {@link TAIL_PAGES}). A
+ * (or a page and the tail read ahead of it whole, see {@link TAIL_PAGES}). A
  * response that ended without a final event in its log (cancelled, or its worker lost) gets a
  * closing `response.failed` event carrying the Response (status `cancelled` or `failed`, the
  * latter after an `error` event), so SDK stream helpers end with the right snapshot; a response
@@ -80,6 +82,7 @@ export async function streamEvents(
 async function follow(runtime: Runtime, res: Response, id: string, owner: string | null, start: StreamStart): Promise<void> {
   const { store, logger, metrics, streamFollowers } = runtime.config;
   const page = { limit: streamFollowers.pageEvents, maxBytes: streamFollowers.pageBytes };
+  const afterFirst = { ...page, tailBytes: TAIL_PAGES * page.maxBytes };
   // `cursor`: the last entry read. Entries up to `skipThrough` are read but not sent. Compact
   // entries may name their item by output index; the table of those ids starts from the store's
   // item-id notes up to the cursor and takes in every entry read after it (from the notes read
@@ -93,7 +96,7 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
   if ('opening' in start) {
     events = start.opening;
   } else {
-    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq, { ...page, tailBytes: TAIL_PAGES * page.maxBytes, itemIds: true }));
+    const first = await callStore(runtime.config, () => store.readEvents(id, owner, start.afterSeq, { ...page, itemIds: true }));
     if (!first) throw responseNotFound(id);
     runtime.noticeRead(id, first);
     // A cursor past the stored end reads on from the end, noting the entries up to the cursor
@@ -117,7 +120,7 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
       const pageEnd = cursor + events.length;
       let ahead: Promise<EventsPage | null> | undefined;
       if (meta && pageEnd < meta.lastSeq) {
-        ahead = store.readEvents(id, owner, pageEnd, page);
+        ahead = store.readEvents(id, owner, pageEnd, afterFirst);
         ahead.catch(() => undefined); // awaited below, unless the client left first
       }
       for (const encoded of events) {
@@ -141,7 +144,7 @@ async function follow(runtime: Runtime, res: Response, id: string, owner: string
       if (out.closed) return;
       let next: EventsPage | null;
       try {
-        next = await (ahead ?? store.readEvents(id, owner, cursor, page));
+        next = await (ahead ?? store.readEvents(id, owner, cursor, afterFirst));
       } catch (err) {
         if (err instanceof StoreRecordLostError) {
           logger.warn('event stream ended: part of the record is gone from the store', { id });
