@@ -1,4 +1,4 @@
-// Parsing the replies of the store scripts (meta pairs, stored responses), telling a record that
+// Parsing the replies of the store scripts (meta values, stored responses), telling a record that
 // Redis lost part of from a whole one, and building owner arguments.
 
 import { StoreRecordLostError } from '../errors';
@@ -22,7 +22,13 @@ export function asStrings(reply: unknown): string[] {
   return asArray(reply).map((v) => (typeof v === 'string' ? v : String(v)));
 }
 
-/** A `storedReply` (code, meta pairs, snapshot, tail) as a {@link StoredResponse}. */
+/**
+ * The meta hash fields a script returns, in this order (`HMGET`): what {@link parseMeta} reads,
+ * and no more (the hash also holds retention and queue fields that no reader needs).
+ */
+export const STORED_META_FIELDS = ['status', 'owner', 'lastSeq', 'fence', 'leaseExpiresAt', 'stream', 'error', 'snapshotSeq'] as const;
+
+/** A `storedReply` (code, meta values, snapshot, tail) as a {@link StoredResponse}. */
 export function storedFromReply(reply: unknown[]): StoredResponse {
   const { meta, snapshotSeq } = parseMeta(reply[1]);
   // A missing snapshot key comes back as null (evicted or removed): see rebuiltFromLog.
@@ -30,25 +36,20 @@ export function storedFromReply(reply: unknown[]): StoredResponse {
   return { meta, snapshot, snapshotSeq, tail: asStrings(reply[3]) };
 }
 
-/** Meta hash pairs (HGETALL, flat in RESP2, an object in RESP3) to {@link ResponseMeta}. */
+/** Meta hash values in the order of {@link STORED_META_FIELDS} (null for a field not set) to {@link ResponseMeta}. */
 export function parseMeta(reply: unknown): { meta: ResponseMeta; snapshotSeq: number } {
-  const fields: Record<string, string> = {};
-  if (Array.isArray(reply)) {
-    for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
-  } else if (reply !== null && typeof reply === 'object') {
-    for (const [k, v] of Object.entries(reply)) fields[k] = String(v);
-  }
+  const [status, owner, lastSeq, fence, leaseExpiresAt, stream, error, snapshotSeq] = asArray(reply).map((v) => (v === null || v === undefined ? undefined : String(v)));
   return {
     meta: {
-      status: fields.status as ResponseMeta['status'],
-      owner: fields.owner ?? '',
-      lastSeq: Number(fields.lastSeq),
-      fence: Number(fields.fence),
-      leaseExpiresAt: Number(fields.leaseExpiresAt),
-      stream: fields.stream === '1',
-      error: fields.error ? (JSON.parse(fields.error) as ResponseMeta['error']) : null,
+      status: status as ResponseMeta['status'],
+      owner: owner ?? '',
+      lastSeq: Number(lastSeq),
+      fence: Number(fence),
+      leaseExpiresAt: Number(leaseExpiresAt),
+      stream: stream === '1',
+      error: error ? (JSON.parse(error) as ResponseMeta['error']) : null,
     },
-    snapshotSeq: Number(fields.snapshotSeq),
+    snapshotSeq: Number(snapshotSeq),
   };
 }
 

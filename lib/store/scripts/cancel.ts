@@ -23,9 +23,9 @@ export const CANCEL_SCRIPT = `
 
   Returns
    { -1 }                                   missing, or owned by someone else
-   {  0, meta pairs, snapshot, tail entries } cancelled now
-   {  1, meta pairs, snapshot, tail entries } was already cancelled; nothing changed
-   {  2, meta pairs, snapshot, tail entries } already terminal otherwise; nothing changed
+   {  0, meta values, snapshot, tail entries } cancelled now
+   {  1, meta values, snapshot, tail entries } was already cancelled; nothing changed
+   {  2, meta values, snapshot, tail entries } already terminal otherwise; nothing changed
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then

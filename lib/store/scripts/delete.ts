@@ -25,7 +25,7 @@ export const DELETE_SCRIPT = `
   Returns
    { 0 }                                    missing (a tombstone left when ARGV[5] asks), or owned by someone else
    { 1 }                                    deleted; it was terminal already
-   { 2, meta pairs, snapshot, tail entries } deleted while not terminal: this call ended it
+   { 2, meta values, snapshot, tail entries } deleted while not terminal: this call ended it
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then

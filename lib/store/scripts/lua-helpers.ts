@@ -3,6 +3,7 @@
 
 import { TERMINAL_STATUSES } from '../../response-vocabulary';
 import { QUEUE_TIMEOUT_ERROR } from '../../queue/queue-errors';
+import { STORED_META_FIELDS } from '../redis-replies';
 
 /** Helpers that touch no key: integer formatting and the server clock. The limiter uses them too. */
 export const LUA_BASE_HELPERS = `
@@ -24,6 +25,7 @@ end
  */
 export const LUA_HELPERS = `
 local QUEUE_TIMEOUT_JSON = [==[${JSON.stringify(QUEUE_TIMEOUT_ERROR)}]==]
+local STORED_META = { ${STORED_META_FIELDS.map((field) => `'${field}'`).join(', ')} }
 local TERMINAL = { ${TERMINAL_STATUSES.map((status) => `${status} = true`).join(', ')} }
 ${LUA_BASE_HELPERS}
 -- Every key of the response gets the same expiry. Called after every write, because SET and
@@ -119,16 +121,21 @@ local function sweepLease(workerLostJson, webhookSpec)
   return false
 end
 
--- { code, meta as HGETALL pairs, snapshot, log entries after the snapshot, log length }: the
--- length lets the reader tell a log that Redis evicted or lost from a whole one.
+-- The meta fields a reader needs (STORED_META_FIELDS), as one HMGET.
+local function storedMeta()
+  return redis.call('HMGET', KEYS[1], unpack(STORED_META))
+end
+
+-- { code, meta values, snapshot, log entries after the snapshot, log length }: the length lets
+-- the reader tell a log that Redis evicted or lost from a whole one. The log is read only when
+-- the meta counts entries after the snapshot (a longer log fails the reader's length check anyway).
 local function storedReply(code)
-  local snapshotSeq = tonumber(redis.call('HGET', KEYS[1], 'snapshotSeq'))
-  return {
-    code,
-    redis.call('HGETALL', KEYS[1]),
-    redis.call('GET', KEYS[2]),
-    redis.call('LRANGE', KEYS[3], int(snapshotSeq + 1), '-1'),
-    redis.call('LLEN', KEYS[3]),
-  }
+  local meta = storedMeta()
+  local lastSeq, snapshotSeq = tonumber(meta[3]), tonumber(meta[8])
+  local tail = {}
+  if lastSeq and snapshotSeq and lastSeq > snapshotSeq then
+    tail = redis.call('LRANGE', KEYS[3], int(snapshotSeq + 1), '-1')
+  end
+  return { code, meta, redis.call('GET', KEYS[2]), tail, redis.call('LLEN', KEYS[3]) }
 end
 `;

@@ -27,8 +27,8 @@ export const READ_EVENTS_SCRIPT = `
 
   Returns
    { -1 }                                                   missing, or owned by someone else
-   { 0, meta pairs, log entries, notes or {}, log length }  found
-   { 1, meta pairs, log entries, notes or {}, log length }  found, and this read marked the lease lost
+   { 0, meta values, log entries, notes or {}, log length }  found
+   { 1, meta values, log entries, notes or {}, log length }  found, and this read marked the lease lost
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
@@ -63,5 +63,5 @@ if maxBytes > 0 then
   entries = page
 end
 local notes = ARGV[6] == '1' and redis.call('LRANGE', KEYS[4], 0, -1) or {}
-return { swept and 1 or 0, redis.call('HGETALL', KEYS[1]), entries, notes, length }
+return { swept and 1 or 0, storedMeta(), entries, notes, length }
 `;

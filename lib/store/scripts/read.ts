@@ -20,12 +20,14 @@ export const READ_SCRIPT = `
 
   Returns
    { -1 }                                               missing, or owned by someone else
-   { 0, meta pairs, snapshot, tail entries, log length } found (snapshot false if its key is gone)
-   { 1, meta pairs, snapshot, tail entries, log length } found, and this read marked the lease lost
+   { 0, meta values, snapshot, tail entries, log length } found (snapshot false if its key is gone)
+   { 1, meta values, snapshot, tail entries, log length } found, and this read marked the lease lost
 ]]
 ${LUA_HELPERS}
-if redis.call('EXISTS', KEYS[1]) == 0 or ownerMismatch(ARGV[1], ARGV[2]) then
+-- One HMGET tells missing, someone else's and terminal; a terminal response is never swept.
+local head = redis.call('HMGET', KEYS[1], 'status', 'owner')
+if (not head[1] and redis.call('EXISTS', KEYS[1]) == 0) or (ARGV[1] == '1' and head[2] ~= ARGV[2]) then
   return { -1 }
 end
-return storedReply(sweepLease(ARGV[3], ARGV[4]) and 1 or 0)
+return storedReply((not TERMINAL[head[1]] and sweepLease(ARGV[3], ARGV[4])) and 1 or 0)
 `;

@@ -19,12 +19,12 @@ export const START_QUEUED_SCRIPT = `
   ARGV[3] webhook spec of the 'failed' event, or '' (see enqueueWebhook; KEYS[5..7] with it)
 
   Returns
-   { 0, meta pairs, snapshot, tail entries }  taken (the new fence is in the meta)
+   { 0, meta values, snapshot, tail entries }  taken (the new fence is in the meta)
    { -1 }  missing (deleted or expired)
    { -2 }  cancelled
    { -3 }  terminal otherwise
    { -4 }  no longer queued: started by an earlier claim
-   { -5, meta pairs, snapshot, tail entries }  its wait had run out: this call ended it failed
+   { -5, meta values, snapshot, tail entries }  its wait had run out: this call ended it failed
 ]]
 ${LUA_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then
