@@ -100,6 +100,21 @@ export interface CreateRecordInput {
    * swept for its lease while it waits or is claimed and not started: it is claimed again instead.
    */
   queue?: QueueEnqueue;
+  /**
+   * The response's turn record (see {@link ResponseStore.saveTurn}), kept for `ttlSeconds`. A store
+   * that writes it in the same step as the record (nothing when the create is refused) answers
+   * `turnSaved: true`; the caller saves it with `saveTurn` itself after a create that does not
+   * (a store written before this field ignores it and keeps working).
+   */
+  turn?: { record: TurnRecord; ttlSeconds: number };
+}
+
+/** What {@link ResponseStore.create} answers. */
+export interface CreatedRecord {
+  /** The fence of the new record: 1. */
+  fence: number;
+  /** True when the store wrote `turn` of the input with the record. */
+  turnSaved?: boolean;
 }
 
 /** How a created response enters the queue of its deployment group. */
@@ -245,9 +260,9 @@ export interface ResponseStore {
   /**
    * Creates a record; rejects with `StoreConflictError` when the id exists or its create was
    * abandoned (see `delete`). Returns the fence: 1, which `startQueued` raises (a fence above 1
-   * tells that the response has left its queue).
+   * tells that the response has left its queue), and whether it wrote `input.turn`.
    */
-  create(input: CreateRecordInput): Promise<{ fence: number }>;
+  create(input: CreateRecordInput): Promise<CreatedRecord>;
   /**
    * Reads snapshot, tail and meta in one step. A non-terminal response whose lease has lapsed is
    * marked `failed` (`worker_lost`) by this read, atomically, and returned as such.

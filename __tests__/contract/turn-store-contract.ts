@@ -1,9 +1,11 @@
 // The turn-record part of the store contract: what the next turn of a conversation needs of a
 // response, kept under its owner with an expiry.
 
+import { randomBytes } from 'node:crypto';
+import { QueueFullError, StoreConflictError } from '../../lib/errors';
 import type { ResponseStore, TurnRecord } from '../../lib/types';
 import { sleep } from '../helpers/flow';
-import { newId } from '../helpers/store-inputs';
+import { createInput, newId } from '../helpers/store-inputs';
 
 function turn(overrides: Partial<TurnRecord> = {}): TurnRecord {
   return {
@@ -49,6 +51,49 @@ export function describeTurnRecords(store: () => ResponseStore): void {
       await store().saveTurn(short, turn(), 1);
       await sleep(1300);
       expect(await store().readTurn(short, null)).toBeNull();
+    });
+
+    test('a create given its turn writes it with the record and says so; one without a turn answers as before', async () => {
+      const saved = turn({ previousResponseId: 'resp_prev' });
+      const input = createInput({ turn: { record: saved, ttlSeconds: 60 } });
+      expect(await store().create(input)).toEqual({ fence: 1, turnSaved: true });
+      expect(await store().readTurn(input.id, 'owner-a')).toEqual(saved);
+      expect(await store().readTurn(input.id, 'owner-b')).toBeNull();
+      const plain = createInput();
+      expect(await store().create(plain)).toEqual({ fence: 1 });
+      expect(await store().readTurn(plain.id, null)).toBeNull();
+    });
+
+    test('the turn a create writes expires with its own time to live, and goes with forgetTurn', async () => {
+      const input = createInput({ turn: { record: turn(), ttlSeconds: 1 } });
+      await store().create(input);
+      const kept = createInput({ turn: { record: turn(), ttlSeconds: 60 } });
+      await store().create(kept);
+      await sleep(1300);
+      expect(await store().readTurn(input.id, null)).toBeNull();
+      expect((await store().read(input.id, null))!.meta.status).toBe('queued');
+      await store().forgetTurn(kept.id);
+      expect(await store().readTurn(kept.id, null)).toBeNull();
+    });
+
+    test('a refused create (the id exists, or its queue is full) writes no turn', async () => {
+      const first = createInput();
+      await store().create(first);
+      await expect(store().create({ ...first, turn: { record: turn({ owner: 'owner-b' }), ttlSeconds: 60 } })).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store().readTurn(first.id, null)).toBeNull();
+
+      const group = `gpt-{${randomBytes(4).toString('hex')}}`;
+      const queued = (principal: string) => {
+        const input = createInput({ owner: principal, turn: { record: turn({ owner: principal }), ttlSeconds: 60 } });
+        return { ...input, queue: { group, principal, job: '{}', slot: '', slotLimit: 0, maxWaitMs: 0, maxDepth: 1 } };
+      };
+      const admitted = queued('owner-a');
+      await store().create(admitted);
+      const refused = queued('owner-b');
+      await expect(store().create(refused)).rejects.toBeInstanceOf(QueueFullError);
+      expect(await store().readTurn(refused.id, null)).toBeNull();
+      expect(await store().read(refused.id, null)).toBeNull();
+      expect((await store().readTurn(admitted.id, 'owner-a'))!.owner).toBe('owner-a');
     });
   });
 }

@@ -8,7 +8,7 @@ import { textTurnEvents } from '../helpers/event-fixtures';
 import { redisStoreForTest, startApp, waitForStatus, type TestApp } from '../helpers/app';
 import { steps } from '../helpers/flow';
 import type { DeploymentOptions, ResponsesPollingOptions } from '../../lib/config/options';
-import type { ResponseStore } from '../../lib/types';
+import type { CreateRecordInput, ResponseStore } from '../../lib/types';
 
 const KEY_A = 'sk-team-a-0123456789';
 const KEY_B = 'sk-team-b-0123456789';
@@ -115,6 +115,76 @@ describe('stateful responses', () => {
       'assistant:reply 1',
       'user:Three',
     ]);
+  });
+
+  test('a store that ignores the turn of a create (one written before that field) still keeps every turn: chains expand, input_items lists', async () => {
+    const u = await upstream();
+    u.respond((req) => chatAnswer(`reply ${u.requests.indexOf(req)}`));
+    const shared = redisStoreForTest();
+    stores.push(shared);
+    const creates: Array<{ turn: unknown }> = [];
+    let saved = 0;
+    // A custom store over the Redis store whose create knows nothing of `turn` and answers only its fence.
+    const legacy = new Proxy(shared.store, {
+      get(target, prop) {
+        if (prop === 'create') {
+          return async (input: CreateRecordInput) => {
+            const { turn, ...rest } = input;
+            creates.push({ turn });
+            const { fence } = await target.create(rest);
+            return { fence };
+          };
+        }
+        if (prop === 'saveTurn') return (...args: Parameters<ResponseStore['saveTurn']>) => ((saved += 1), target.saveTurn(...args));
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const app = await startApp({
+      store: legacy,
+      models: [{ modelName: 'llama', model: 'hosted_vllm/llama-3', apiBase: u.url, apiKey: UPSTREAM_KEY }],
+      virtualKeys: [{ key: KEY_A, id: 'team-a' }],
+      worker: { flushIntervalMs: 10, upstreamRetryBaseMs: 10, upstreamIdleTimeoutMs: 3000 },
+    });
+    apps.push(app);
+    const client = app.client(KEY_A);
+
+    const first = await client.responses.create({ model: 'llama', input: 'One', background: true });
+    expect(creates[0].turn).toMatchObject({ record: { owner: expect.any(String), path: 'polling', previousResponseId: null } });
+    expect(saved).toBe(1);
+    await waitForStatus(client, first.id, 'completed');
+    const second = await client.responses.create({ model: 'llama', input: 'Two', previous_response_id: first.id, background: true });
+    await waitForStatus(client, second.id, 'completed');
+    const messages = u.requests[1].body.messages as Array<{ role: string; content: unknown }>;
+    expect(messages.map((m) => `${m.role}:${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`).map((line) => line.replace(/\[.*"text":"([^"]*)".*\]/, '$1'))).toEqual([
+      'user:One',
+      'assistant:reply 0',
+      'user:Two',
+    ]);
+    const items = await client.responses.inputItems.list(second.id);
+    expect(items.data.map((i) => ((i as unknown as { content: Array<{ text: string }> }).content[0]).text)).toEqual(['Two']);
+    expect(saved).toBe(2);
+  });
+
+  test("a polled create's turn is in Redis with its record when the create answers, kept as long as the record", async () => {
+    const u = await upstream();
+    u.respond(() => ({ kind: 'sse', steps: [{ hang: true }] }));
+    const shared = redisStoreForTest();
+    stores.push(shared);
+    const app = await startApp({
+      store: shared.store,
+      models: [{ modelName: 'gpt', model: 'openai/gpt-4o-mini', apiBase: u.url, apiKey: UPSTREAM_KEY }],
+      virtualKeys: [{ key: KEY_A, id: 'team-a' }],
+      backgroundMode: { ttl: 600 },
+    });
+    apps.push(app);
+    const created = await app.client(KEY_A).responses.create({ model: 'gpt', input: 'Hello', instructions: 'Be brief.', background: true });
+    const raw = await shared.inspect.get(`${shared.prefix}{${created.id}}:turn`);
+    expect(JSON.parse(raw as string)).toMatchObject({ path: 'polling', instructions: 'Be brief.', inputItems: [{ role: 'user' }] });
+    const ttl = await shared.inspect.pTTL(`${shared.prefix}{${created.id}}:turn`);
+    // The retention plus a lease (runningTurnSeconds), as the record's own keys.
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(await shared.inspect.exists(`${shared.prefix}{${created.id}}:meta`)).toBe(1);
   });
 
   test("someone else's previous_response_id is refused exactly like an unknown one, on either instance", async () => {

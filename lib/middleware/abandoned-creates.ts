@@ -48,7 +48,11 @@ export class AbandonedCreates {
     try {
       const result = await this.#store.delete(id, null, { tombstoneMs: entry.tombstoneMs });
       this.#pending.delete(id);
-      if (result.deleted) this.#logger.warn('deleted the record of a create answered 503 that reached the store late', { id });
+      if (result.deleted) {
+        this.#logger.warn('deleted the record of a create answered 503 that reached the store late', { id });
+        // Its turn came with it (see the create route); it would expire unread anyway.
+        void this.#store.forgetTurn(id).catch(() => undefined);
+      }
     } catch {
       if (this.#closed || entry.attempts >= MAX_ATTEMPTS) {
         this.#pending.delete(id);

@@ -99,12 +99,12 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
   const slot = stream ? acquireFollower(runtime, call.principal, id) : undefined;
   await runtime.track(
     (async () => {
-      // The turn and the record go out together (one round trip): a turn without its record is
-      // never read and is forgotten (else it expires); a record without its turn is not kept.
-      const turn = callStore(config, () => config.store.saveTurn(id, turnOfRequest(owner, 'polling', body), runningTurnSeconds(config)));
+      // The turn goes with the record (one round trip): a store that writes both in one step
+      // leaves neither when it refuses the create.
+      const turn = { record: turnOfRequest(owner, 'polling', body), ttlSeconds: runningTurnSeconds(config) };
       // No record, no response: a failure here reaches the create route, which gives the admission back.
       let answered = false;
-      const record = callStore(config, () =>
+      const created = await callStore(config, () =>
         config.store.create({
           id,
           owner,
@@ -114,27 +114,29 @@ async function createBackground(runtime: Runtime, req: Request, res: Response, c
           leaseMs: config.worker.leaseMs,
           ttlSeconds: config.backgroundMode.ttl,
           queue,
+          turn,
         }).catch((err: unknown) => {
           // The store answered: nothing was written (a conflict leaves the other record alone).
           answered = err instanceof QueueFullError || err instanceof StoreConflictError;
           // A full queue stored nothing: the client is told to come back (429), not that the store is down.
           throw err instanceof QueueFullError ? queueFullRefusal(body.model) : err;
         }),
-      );
-      const [turnWrite, recordWrite] = await Promise.allSettled([turn, record]);
-      if (recordWrite.status === 'rejected') {
-        if (turnWrite.status === 'fulfilled') void config.store.forgetTurn(id).catch(() => undefined);
+      ).catch((err: unknown) => {
         // The store did not answer in time: the create may still reach it. The client is told
-        // 503 and will retry under a new id, so this one must never run.
-        if (!answered && outcomeUnknown(recordWrite.reason)) {
+        // 503 and will retry under a new id, so this one must never run (a turn written with it
+        // is never read without its record, and expires).
+        if (!answered && outcomeUnknown(err)) {
           runtime.service('abandoned-creates', () => new AbandonedCreates(config.store, config.logger)).abandon(id, abandonedLifeMs(config));
         }
-        throw recordWrite.reason;
-      }
-      if (turnWrite.status === 'rejected') {
-        // Nobody has the id yet: the record goes too, and the client retries (503).
-        await config.store.delete(id, null).catch(() => undefined);
-        throw turnWrite.reason;
+        throw err;
+      });
+      // A store that does not write the turn with the record (one written before that field).
+      if (created.turnSaved !== true) {
+        await callStore(config, () => config.store.saveTurn(id, turn.record, turn.ttlSeconds)).catch(async (err: unknown) => {
+          // Nobody has the id yet: the record goes too, and the client retries (503).
+          await config.store.delete(id, null).catch(() => undefined);
+          throw err;
+        });
       }
       // From here the admission belongs to the response: the worker that runs it holds and settles it.
       admission.commit();

@@ -8,9 +8,9 @@ import { MemoryQueue, queueLifeMs } from '../queue/memory-queue';
 import { QUEUE_TIMEOUT_ERROR } from '../queue/queue-errors';
 import { parseControlMessage, WORKER_LOST_ERROR } from './records';
 import { isTerminalStatus, type AppendInput, type AppendOutcome, type CancelOutcome, type ClaimResult, type ControlMessage } from '../types';
-import type { CreateRecordInput, DeleteResult, EventsPage, Logger, ReadEventsOptions, ResponseErrorObject, RestoreInput, RestoreOutcome } from '../types';
+import type { CreatedRecord, CreateRecordInput, DeleteResult, EventsPage, Logger, ReadEventsOptions, ResponseErrorObject, RestoreInput, RestoreOutcome } from '../types';
 import type { ResponseStore, StartQueuedOutcome, StoredResponse } from '../types';
-import { MemorySideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
+import { MemorySideKv, SideRecordStore, turnEntry, type SideRecordsDeps } from './side-records';
 import { itemIdNotes } from './event-codec';
 import { pageOf } from './log-pages';
 import { checkLogWhole } from './redis-replies';
@@ -51,7 +51,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     this.#sweepTimer.unref();
   }
 
-  async create(input: CreateRecordInput): Promise<{ fence: number }> {
+  async create(input: CreateRecordInput): Promise<CreatedRecord> {
     this.#assertOpen();
     if (this.#get(input.id) || (this.#abandoned.get(input.id) ?? 0) > Date.now()) throw new StoreConflictError(input.id);
     const full = input.queue && (input.queue.maxDepth ?? 0) > 0 && this.#queue.size(input.queue.group) >= (input.queue.maxDepth ?? 0);
@@ -83,7 +83,12 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     });
     // The same synchronous step: no caller sees the record without its queue entry.
     if (q) this.#queue.enqueue(input.id, q, now);
-    return { fence: 1 };
+    if (input.turn) {
+      const turn = turnEntry('', input.id, input.turn.record, input.turn.ttlSeconds);
+      // MemorySideKv.set does its work before its first await: still the same synchronous step.
+      void this.#sideKv.set(turn.key, turn.value, turn.ttlMs);
+    }
+    return input.turn ? { fence: 1, turnSaved: true } : { fence: 1 };
   }
 
   async read(id: string, owner: string | null): Promise<StoredResponse | null> {

@@ -3,7 +3,6 @@
 
 import { QueueFullError, StoreConflictError } from '../errors';
 import { silentLogger } from '../logger';
-import { queueLifeMs } from '../queue/memory-queue';
 import { RedisQueue } from '../queue/redis-queue';
 import type {
   AppendInput,
@@ -11,6 +10,7 @@ import type {
   CancelOutcome,
   ClaimResult,
   ControlMessage,
+  CreatedRecord,
   CreateRecordInput,
   DeleteResult,
   Logger,
@@ -24,7 +24,7 @@ import type {
 import type { EventsPage, ReadEventsOptions } from '../types';
 import { pageArgs, withItemIds } from './log-pages';
 import { redisSideKv, SideRecordStore, type SideRecordsDeps } from './side-records';
-import { controlChannel, responseKeys, tombstoneKey } from './keys';
+import { controlChannel, responseKeys, tombstoneKey, turnKey } from './keys';
 import { parseControlMessage, WORKER_LOST_JSON } from './records';
 import { AppendClient, type RedisStoreOptions } from './redis-append-client';
 import { chooseClient, closeClient, commandWithin, evalScript, isCluster, outageLogging, RedisStoreUnavailableError, whenReady, withDeadline, type RedisClientLike } from './redis-connection';
@@ -32,6 +32,7 @@ import { describeRedis, ReachabilityProbe, type Reachable } from './redis-reacha
 import { mayEvict, readEvictionPolicy, warnOnEvictionPolicy, type EvictionAware } from './redis-eviction';
 import { SCRIPT_CODES, SCRIPTS, type LuaScript } from './scripts';
 import { restoreArgs } from './scripts/restore';
+import { createCall } from './scripts/create';
 import { asArray, asStrings, checkLogWhole, ownerArgs, parseMeta, rebuiltFromLog, storedFromReply } from './redis-replies';
 import { enqueueArgs, RedisOutbox, type EnqueueArgs } from './redis-outbox';
 import type { OutboxPlan, WebhookOutbox, WebhookOutboxStore } from '../webhooks/types';
@@ -113,30 +114,15 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     return mayEvict(policy) ? policy : null;
   }
 
-  async create(input: CreateRecordInput): Promise<{ fence: number }> {
+  async create(input: CreateRecordInput): Promise<CreatedRecord> {
     const q = input.queue;
     const qk = q ? this.#queue.keys(q.group) : undefined;
     // One node: record and queue entry in one script. A cluster: the entry follows in its own slot;
     // should that step fail, the record's wait deadline ends it (it is never left queued for good).
     const together = qk !== undefined && !this.#config.cluster;
-    const queueArgs = q && qk ? [qk.base, ...RedisQueue.enqueueArgs(input.id, q), String(Math.max(0, Math.trunc(q.maxDepth ?? 0)))] : ['', '', '', '', '', '0', '0'];
-    const code = await this.#run(
-      SCRIPTS.create,
-      input.id,
-      [
-        input.owner,
-        input.snapshot,
-        input.stream ? '1' : '0',
-        String(input.leaseMs),
-        String(input.ttlSeconds),
-        q ? '1' : '0',
-        String(q ? Math.max(0, Math.trunc(q.maxWaitMs)) : 0),
-        String(q ? queueLifeMs(q.maxWaitMs) : 0),
-        ...queueArgs,
-        ...withItemIds(input.events, 0),
-      ],
-      [tombstoneKey(this.keyPrefix, input.id), ...(together && qk ? [qk.ring, qk.jobs] : [])],
-    );
+    const queueArgs = q && qk ? [qk.base, ...RedisQueue.enqueueArgs(input.id, q), String(Math.max(0, Math.trunc(q.maxDepth ?? 0)))] : undefined;
+    const { keys, args } = createCall(this.keyPrefix, input, queueArgs, together && qk ? [qk.ring, qk.jobs] : []);
+    const code = await this.#run(SCRIPTS.create, input.id, args, keys);
     const outcome = SCRIPT_CODES.create[code as 0 | 1 | 2];
     if (outcome === 'exists') throw new StoreConflictError(input.id);
     if (outcome === 'queue_full' && q) throw new QueueFullError(q.group);
@@ -144,10 +130,10 @@ class RedisResponseStore extends SideRecordStore implements RedisStore, WebhookO
     if (q && !together && !(await this.#queue.enqueue(input.id, q))) {
       // The record was announced to nobody yet: it goes, and the create leaves nothing behind.
       const k = responseKeys(this.keyPrefix, input.id);
-      await this.#command(['DEL', k.meta, k.snapshot, k.log, k.ids]);
+      await this.#command(['DEL', k.meta, k.snapshot, k.log, k.ids, turnKey(this.keyPrefix, input.id)]);
       throw new QueueFullError(q.group);
     }
-    return { fence: 1 };
+    return input.turn ? { fence: 1, turnSaved: true } : { fence: 1 };
   }
 
   async read(id: string, owner: string | null): Promise<StoredResponse | null> {

@@ -34,6 +34,14 @@ export interface SideRecordsDeps {
 
 const seconds = (ttlSeconds: number) => Math.max(1, Math.ceil(ttlSeconds)) * 1000;
 
+/**
+ * The key, value and time to live (ms) of turn `id` as stored: what `saveTurn` writes, and what a
+ * store's `create` writes with the record when given its turn.
+ */
+export function turnEntry(prefix: string, id: string, turn: TurnRecord, ttlSeconds: number): { key: string; value: string; ttlMs: number } {
+  return { key: turnKey(prefix, id), value: JSON.stringify(turn), ttlMs: seconds(ttlSeconds) };
+}
+
 /** The side-record methods of the store contract; a store extends this and provides `side`. */
 export abstract class SideRecordStore {
   protected abstract readonly side: SideRecordsDeps;
@@ -97,7 +105,8 @@ export abstract class SideRecordStore {
 
   async saveTurn(id: string, turn: TurnRecord, ttlSeconds: number): Promise<void> {
     this.side.assertOpen();
-    await this.side.kv.set(turnKey(this.side.prefix, id), JSON.stringify(turn), seconds(ttlSeconds));
+    const { key, value, ttlMs } = turnEntry(this.side.prefix, id, turn, ttlSeconds);
+    await this.side.kv.set(key, value, ttlMs);
   }
 
   async setTurnUpstream(id: string, upstream: TurnUpstream, ttlSeconds: number): Promise<void> {
