@@ -179,6 +179,7 @@ describe('stateful responses', () => {
     });
     apps.push(app);
     const created = await app.client(KEY_A).responses.create({ model: 'gpt', input: 'Hello', instructions: 'Be brief.', background: true });
+    if (!shared.inspect.isOpen) await shared.inspect.connect();
     const raw = await shared.inspect.get(`${shared.prefix}{${created.id}}:turn`);
     expect(JSON.parse(raw as string)).toMatchObject({ path: 'polling', instructions: 'Be brief.', inputItems: [{ role: 'user' }] });
     const ttl = await shared.inspect.pTTL(`${shared.prefix}{${created.id}}:turn`);
