@@ -93,6 +93,27 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.read(other.id, null))!.meta.status).toBe('queued');
       });
 
+      test('a completed response whose snapshot is at its last event reads back whole with no tail; one with a tail after its snapshot, with that tail', async () => {
+        const input = createInput();
+        await store.create(input);
+        const final = JSON.stringify({ id: input.id, object: 'response', status: 'completed', output: [{ text: 'é'.repeat(5000) }] });
+        expect(await store.append(input.id, appendInput({ events: events(1, 3), status: 'completed', snapshot: { json: final, seq: 3 } }))).toBe('ok');
+        const read = await store.read(input.id, 'owner-a');
+        expect(read).toEqual({ meta: { status: 'completed', owner: 'owner-a', lastSeq: 3, fence: 1, leaseExpiresAt: expect.any(Number), stream: true, error: null }, snapshot: final, snapshotSeq: 3, tail: [] });
+        expect(await store.read(input.id, 'owner-b')).toBeNull();
+        expect(await store.read(input.id, null)).toEqual(read);
+
+        const tailed = createInput();
+        await store.create(tailed);
+        expect(await store.append(tailed.id, appendInput({ events: events(1, 2), status: 'completed' }))).toBe('ok');
+        const withTail = await store.read(tailed.id, 'owner-a');
+        expect(withTail).toMatchObject({ snapshot: tailed.snapshot, snapshotSeq: 0, tail: events(1, 2) });
+        expect(withTail!.meta).toMatchObject({ status: 'completed', lastSeq: 2 });
+
+        await store.delete(input.id, 'owner-a');
+        expect(await store.read(input.id, 'owner-a')).toBeNull();
+      });
+
       test('read and readEvents of an unknown id return null', async () => {
         expect(await store.read(newId(), 'owner-a')).toBeNull();
         expect(await store.read(newId(), null)).toBeNull();
