@@ -190,9 +190,11 @@ export function parseRetryAfter(value: string | null): number | undefined {
 export interface OpenUpstreamOptions {
   url: string;
   deployment: DeploymentConfig;
+  /** Sent as JSON. */
   body: unknown;
   accept: string;
   signal: AbortSignal;
+  /** Longest wait for the answer's headers, in ms. */
   connectTimeoutMs: number;
 }
 

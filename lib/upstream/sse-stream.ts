@@ -6,8 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import type { DeploymentConfig } from '../config/options';
-import { connectFailure, httpFailure, upstreamFailure, upstreamHeaders } from './client';
+import { connectFailure, httpFailure, upstreamFailure, upstreamHeaders, type OpenUpstreamOptions } from './client';
 
 /**
  * Keep-alive agents, one per protocol, with the options of Node's own global agents (LIFO reuse,
@@ -19,16 +18,8 @@ const AGENT_OPTIONS = { keepAlive: true, scheduling: 'lifo', timeout: 5000 } as 
 const HTTP_AGENT = new http.Agent(AGENT_OPTIONS);
 const HTTPS_AGENT = new https.Agent(AGENT_OPTIONS);
 
-/** Options of {@link streamUpstream}. */
-export interface StreamUpstreamOptions {
-  url: string;
-  deployment: DeploymentConfig;
-  /** Sent as JSON. */
-  body: unknown;
-  accept: string;
-  signal: AbortSignal;
-  /** Longest wait for the answer's headers, in ms. */
-  connectTimeoutMs: number;
+/** Options of {@link streamUpstream}: those of `openUpstream` (the body is sent as JSON) and the body's bounds. */
+export interface StreamUpstreamOptions extends OpenUpstreamOptions {
   /** Longest silence of the body (and the longest read of an error body), in ms. */
   idleTimeoutMs: number;
   /** Largest SSE message, in bytes; default unlimited. */
