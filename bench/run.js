@@ -61,7 +61,8 @@ async function runBench({ mode = 'quick', only, dist = path.join(__dirname, '..'
     if (only && !only.includes(s.key)) continue;
     const started = Date.now();
     log(`# ${s.key} ...`);
-    const serverArgs = [...(s.serverArgs ?? [])];
+    // BENCH_NODE_ARGS: Node flags for the server (and worker) processes, e.g. a GC setting.
+    const serverArgs = [...(s.serverArgs ?? []), ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
     if (profileDir) serverArgs.push('--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, s.key)}`);
     // BENCH_FLUSH_MS tries another `worker.flushIntervalMs` (write-amp scales it to its clock).
     const worker = process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : undefined;
