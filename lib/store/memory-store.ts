@@ -84,7 +84,7 @@ export class MemoryStore extends SideRecordStore implements ResponseStore, Webho
     // The same synchronous step: no caller sees the record without its queue entry.
     if (q) this.#queue.enqueue(input.id, q, now);
     if (input.turn) {
-      const turn = turnEntry('', input.id, input.turn.record, input.turn.ttlSeconds);
+      const turn = turnEntry(this.side.prefix, input.id, input.turn.record, input.turn.ttlSeconds);
       // MemorySideKv.set does its work before its first await: still the same synchronous step.
       void this.#sideKv.set(turn.key, turn.value, turn.ttlMs);
     }
